@@ -1,0 +1,62 @@
+"""What a CLI command needs, loaded once and only when asked: plugins, config, store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from hub.config import HubConfig, load_config
+from hub.contracts import Sink
+from hub.errors import ConfigError
+from hub.plugins import HubPluginManager, Registry, load
+from hub.store import Store
+
+
+@dataclass
+class App:
+    """The hub as one command sees it; ``extra_plugins`` lets tests register plugins."""
+
+    config_path: Path
+    extra_plugins: list[object] = field(default_factory=list)
+
+    @cached_property
+    def _loaded(self) -> tuple[HubPluginManager, Registry]:
+        return load(self.extra_plugins)
+
+    @property
+    def pm(self) -> HubPluginManager:
+        return self._loaded[0]
+
+    @property
+    def registry(self) -> Registry:
+        return self._loaded[1]
+
+    @cached_property
+    def config(self) -> HubConfig:
+        return load_config(self.config_path, self.registry)
+
+    @cached_property
+    def store(self) -> Store:
+        store = Store(self.config.database_url)
+        self.pm.hook.startup(config=self.config, store=store)
+        return store
+
+    def sink(self, name: str | None = None) -> Sink:
+        """The configured sink that delivers (``name`` overrides ``[hub] sink``)."""
+        if name:
+            section = self.config.sinks.get(name)
+            if section is None and self.registry.get("sinks", name):
+                registered = self.registry.get("sinks", name)
+                assert registered is not None
+                return registered.cls(registered.cls.Options())
+        else:
+            section = self.config.delivering_sink()
+        if section is None:
+            raise ConfigError(
+                f"{self.config.path}: no sink chosen",
+                hint="add a [sinks.console] or [sinks.whatsapp] table, or set [hub] sink",
+            )
+        registered = self.registry.get("sinks", section.type)
+        assert registered is not None
+        return registered.cls(section.options)

@@ -1,0 +1,162 @@
+"""The ``hub`` command line: thin commands over the modules that do the work."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hub import __version__
+from hub.app import App
+from hub.config import default_config_path
+from hub.errors import HubError
+
+
+class HubGroup(click.Group):
+    """Turns a ``HubError`` into one line on stderr and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HubError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=HubGroup)
+@click.version_option(__version__, prog_name="hub")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="HUB_CONFIG", default=None, show_envvar=True,
+              help="Path to hub.toml (default: ./hub.toml).")
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens, one line per event.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
+    """WhatsApp News Hub: your news, one-to-one over WhatsApp, to people who asked for it."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if ctx.obj is None:
+        ctx.obj = App(config_path or default_config_path())
+    elif config_path is not None:
+        ctx.obj.config_path = config_path
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.pass_obj
+def init(app: App, path: Path | None) -> None:
+    """Write a commented starter hub.toml (never overwrites one)."""
+    target = path or app.config_path
+    if target.exists():
+        raise click.ClickException(f"{target} already exists; not overwriting it "
+                                   "(move it away or pass another path)")
+    starter = resources.files("hub").joinpath("starter.toml").read_text(encoding="utf-8")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(starter, encoding="utf-8")
+    sample = target.parent / "sample-feed.xml"
+    if not sample.exists():
+        sample.write_bytes(resources.files("hub").joinpath("samples/feed.xml").read_bytes())
+    click.echo(f"Wrote {target} (and {sample.name}). Next: hub check, then hub poll --once.")
+
+
+@cli.command()
+@pass_app
+def check(app: App) -> None:
+    """Validate hub.toml and every enabled plugin's options; show what is enabled."""
+    config = app.config
+    click.echo(f"{config.path}: OK")
+    click.echo(f"  store:    {config.hub.database_url} (timezone {config.hub.timezone})")
+    for s in config.sources:
+        state = "" if s.options.enabled else " (disabled)"
+        click.echo(f"  source:   {s.options.name} [{s.type}] every {s.options.every}{state}")
+    for f in config.filters:
+        click.echo(f"  filter:   {f.type}{'' if f.options.enabled else ' (disabled)'}")
+    delivering = config.delivering_sink()
+    for name, s in config.sinks.items():
+        mark = " ← delivers" if delivering is s else ""
+        click.echo(f"  sink:     {name} [{s.type}]{mark}")
+    for r in config.routines:
+        click.echo(f"  routine:  {r.name}: every {r.every}" + (f" at {r.at}" if r.at else "")
+                   + f", {r.mode}, up to {r.max_items} items")
+
+
+@cli.command()
+@pass_app
+def plugins(app: App) -> None:
+    """List installed plugins, where each came from, and the types it provides."""
+    for info in app.registry.plugins.values():
+        version = f" {info.version}" if info.version else ""
+        click.echo(f"{info.name}{version}  ({info.origin})")
+        for t in info.types:
+            click.echo(f"    {t.kind[:-1]:<7} {t.name}")
+
+
+@cli.command()
+@click.option("--once", is_flag=True, required=True,
+              help="Poll every due source once and exit (the daemon polls continuously).")
+@click.option("--force", is_flag=True, help="Poll every source now, ignoring its interval.")
+@pass_app
+def poll(app: App, once: bool, force: bool) -> None:
+    """Fetch the sources, run the filters, and store the new items."""
+    from hub.pipeline import poll_once
+
+    report = asyncio.run(poll_once(app.config, app.store, app.registry, force=force))
+    failed = False
+    for s in report.sources:
+        if s.skipped:
+            click.echo(f"{s.name}: not due yet (use --force to poll now)")
+        elif s.error:
+            failed = True
+            click.echo(f"{s.name}: FAILED: {s.error}", err=True)
+        elif s.not_modified:
+            click.echo(f"{s.name}: not modified")
+        else:
+            click.echo(f"{s.name}: {s.fetched} fetched, {s.stored} new, {s.dropped} dropped, "
+                       f"{s.repeated} already stored")
+        for warning in s.warnings:
+            click.echo(f"{s.name}: warning: {warning}", err=True)
+    click.echo(f"{report.stored} new item(s) stored")
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--sink", "sink_name", default=None, help="Deliver through this sink instead.")
+@pass_app
+def send(app: App, sink_name: str | None) -> None:
+    """Send every planned delivery that is due now."""
+    from hub.dispatch import dispatch_due
+
+    report = asyncio.run(dispatch_due(app.store, app.sink(sink_name)))
+    click.echo(f"{report.sent} sent, {report.failed} failed, {report.skipped} skipped")
+
+
+@cli.command()
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the demo's files in this folder instead of a temporary one.")
+def demo(keep: Path | None) -> None:
+    """See the whole flow with no account: sample feed → filters → store → console."""
+    from hub.demo import run_demo
+
+    run_demo(keep)
+
+
+def _add_plugin_commands() -> None:
+    from hub.plugins import make_manager
+
+    try:
+        make_manager().hook.register_commands(cli=cli)
+    except HubError as exc:
+        click.echo(f"warning: plugin commands not loaded: {exc}", err=True)
+
+
+def main() -> None:
+    """Entry point of the ``hub`` console script."""
+    _add_plugin_commands()
+    cli(prog_name="hub")

@@ -1,0 +1,292 @@
+"""``hub.toml``: read with tomllib, validated with pydantic, every mistake reported by key path.
+
+Each plugin type validates its own table with its ``Options`` model; this module only knows the
+shape around them. Secrets are never values in the file: options name environment variables
+(``token_env = "WHATSAPP_TOKEN"``), read with :func:`secret_from_env` when needed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hub.contracts import FilterOptions, SinkOptions, SourceOptions
+from hub.errors import ConfigError
+from hub.plugins import Registry
+
+DEFAULT_CONFIG_NAME = "hub.toml"
+
+_SECRET_KEY = re.compile(
+    r"^(token|access_token|secret|app_secret|password|api_key|apikey|verify_token|"
+    r"client_secret|application_password|.*_(token|secret|password|api_key))$"
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HubSection(_Section):
+    """``[hub]``: where the store lives and which clock the routines read."""
+
+    database_url: str = Field("sqlite:///hub.db", description="a SQLAlchemy URL")
+    timezone: str = Field("Europe/Madrid", description="an IANA time zone name")
+    sink: str | None = Field(None, description="name of the [sinks.NAME] table that delivers")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}, e.g. 'Europe/Madrid'") from exc
+        return value
+
+
+class RoutineConfig(_Section):
+    """``[[routines]]``: when to send, what, and in which form."""
+
+    name: str = Field(min_length=1)
+    every: str = Field("1 day", description='interval such as "2 days" or "6 hours"')
+    at: str | None = Field(None, description='local time "HH:MM"')
+    weekdays: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    mode: Literal["digest", "each"] = "digest"
+    max_items: int = Field(3, ge=1, le=50)
+    enabled: bool = True
+
+
+class AudienceConfig(_Section):
+    """``[audience]``: the words people write to join and leave, and what the hub answers."""
+
+    subscribe: list[str] = Field(default_factory=lambda: ["ALTA", "SUSCRIBIR", "START"])
+    unsubscribe: list[str] = Field(default_factory=lambda: ["BAJA", "STOP"])
+    welcome: str = (
+        "¡Hola! Te has suscrito a nuestras noticias. Escribe BAJA cuando quieras dejar de "
+        "recibirlas."
+    )
+    away: dict[str, str] | None = None
+    quick_replies: dict[str, str] = Field(default_factory=dict)
+    topics: dict[str, str] = Field(default_factory=dict)
+
+
+class _TopLevel(_Section):
+    hub: HubSection = Field(default_factory=HubSection)
+    sources: list[dict[str, Any]] = Field(default_factory=list)
+    filters: list[dict[str, Any]] = Field(default_factory=list)
+    sinks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    routines: list[RoutineConfig] = Field(default_factory=list)
+    audience: AudienceConfig = Field(default_factory=AudienceConfig)
+
+
+@dataclass(frozen=True)
+class PluginSection:
+    """One validated plugin table: its type name, its options, and where it sits in the file."""
+
+    type: str
+    options: Any
+    path: str
+
+
+@dataclass
+class HubConfig:
+    """The whole validated configuration, with paths resolved against the file's folder."""
+
+    path: Path
+    hub: HubSection
+    sources: list[PluginSection] = field(default_factory=list)
+    filters: list[PluginSection] = field(default_factory=list)
+    sinks: dict[str, PluginSection] = field(default_factory=dict)
+    routines: list[RoutineConfig] = field(default_factory=list)
+    audience: AudienceConfig = field(default_factory=AudienceConfig)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def database_url(self) -> str:
+        return resolve_database_url(self.hub.database_url, self.base_dir)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.hub.timezone)
+
+    def enabled_sources(self) -> list[PluginSection]:
+        return [s for s in self.sources if s.options.enabled]
+
+    def enabled_filters(self) -> list[PluginSection]:
+        return [f for f in self.filters if f.options.enabled]
+
+    def delivering_sink(self) -> PluginSection | None:
+        """The sink that sends: ``[hub] sink``, else the only enabled one, else none."""
+        if self.hub.sink:
+            return self.sinks[self.hub.sink]
+        enabled = [s for s in self.sinks.values() if s.options.enabled]
+        return enabled[0] if len(enabled) == 1 else None
+
+
+def resolve_database_url(url: str, base_dir: Path) -> str:
+    """Make a relative SQLite path relative to the folder of ``hub.toml``, not the cwd."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////"):
+        rest = url[len(prefix):]
+        if rest and not rest.startswith(":memory:"):
+            return prefix + str((base_dir / rest).resolve())
+    return url
+
+
+def secret_from_env(variable: str, *, purpose: str) -> str:
+    """Read a secret named in ``hub.toml`` from the environment, or say exactly what is missing."""
+    value = os.environ.get(variable)
+    if not value:
+        raise ConfigError(
+            f"environment variable {variable} is not set ({purpose})",
+            hint=f"export {variable}=… before starting the hub, or name another variable",
+        )
+    return value
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get("HUB_CONFIG") or DEFAULT_CONFIG_NAME)
+
+
+def load_config(path: Path, registry: Registry) -> HubConfig:
+    """Read and validate ``path``; raise one ``ConfigError`` listing every mistake."""
+    raw = _read_toml(path)
+    problems = _secret_problems(raw)
+    try:
+        top = _TopLevel.model_validate(raw)
+    except ValidationError as exc:
+        problems += _describe(exc, prefix=())
+        raise _config_error(path, problems) from None
+
+    config = HubConfig(
+        path=path.resolve(), hub=top.hub, routines=top.routines, audience=top.audience
+    )
+    seen_names: dict[str, str] = {}
+    for index, table in enumerate(top.sources):
+        where = f"sources[{index}]"
+        section = _validate_plugin(registry, "sources", table, where, problems)
+        if section is None:
+            continue
+        previous = seen_names.get(section.options.name)
+        if previous:
+            problems.append(f"{where}.name: {section.options.name!r} is already used by {previous}"
+                            " (expected a unique name per source)")
+        seen_names[section.options.name] = where
+        config.sources.append(section)
+    for index, table in enumerate(top.filters):
+        section = _validate_plugin(registry, "filters", table, f"filters[{index}]", problems)
+        if section is not None:
+            config.filters.append(section)
+    for name, table in top.sinks.items():
+        table = {"type": name, **table}
+        section = _validate_plugin(registry, "sinks", table, f"sinks.{name}", problems)
+        if section is not None:
+            config.sinks[name] = section
+    if top.hub.sink and top.hub.sink not in top.sinks:
+        problems.append(f"hub.sink: no [sinks.{top.hub.sink}] table (expected one of: "
+                        f"{', '.join(top.sinks) or 'none configured'})")
+    if problems:
+        raise _config_error(path, problems)
+    return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError(
+            f"{path}: no such file", hint="run `hub init` to write a starter hub.toml, "
+            "or point --config / HUB_CONFIG at yours"
+        )
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+
+
+def _validate_plugin(
+    registry: Registry, kind: str, table: dict[str, Any], where: str, problems: list[str]
+) -> PluginSection | None:
+    table = dict(table)
+    type_name = table.pop("type", None)
+    if not isinstance(type_name, str):
+        problems.append(f"{where}.type: missing (expected one of: "
+                        f"{', '.join(registry.names(kind)) or 'none installed'})")
+        return None
+    registered = registry.get(kind, type_name)
+    if registered is None:
+        problems.append(
+            f"{where}.type: unknown {kind[:-1]} type {type_name!r} (expected one of: "
+            f"{', '.join(registry.names(kind)) or 'none installed'}; `hub plugins` lists them)"
+        )
+        return None
+    model: type[SourceOptions | FilterOptions | SinkOptions] = registered.cls.Options
+    try:
+        options = model.model_validate(table)
+    except ValidationError as exc:
+        problems.extend(_describe(exc, prefix=(where,)))
+        return None
+    return PluginSection(type=type_name, options=options, path=where)
+
+
+def _secret_problems(raw: Any, path: tuple[str | int, ...] = ()) -> list[str]:
+    found: list[str] = []
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            here = (*path, key)
+            if isinstance(value, str) and value and _SECRET_KEY.match(str(key).lower()):
+                found.append(
+                    f"{_format_path(here)}: looks like a secret written in the file "
+                    f"(expected the name of an environment variable: {key}_env = \"MY_VARIABLE\")"
+                )
+            else:
+                found.extend(_secret_problems(value, here))
+    elif isinstance(raw, list):
+        for index, value in enumerate(raw):
+            found.extend(_secret_problems(value, (*path, index)))
+    return found
+
+
+def _describe(exc: ValidationError, prefix: tuple[str, ...]) -> list[str]:
+    lines = []
+    for error in exc.errors():
+        loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+        where = ".".join(prefix + ((_format_path(loc),) if loc else ()))
+        kind = error["type"]
+        if kind == "missing":
+            what = "missing (required)"
+        elif kind == "extra_forbidden":
+            what = "unknown key (check the spelling; `hub plugins` lists each type's options)"
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            shown = "…" if loc and _SECRET_KEY.match(str(loc[-1]).lower()) else error.get("input")
+            what = f"{message} (got {shown!r})"
+        lines.append(f"{where}: {what}")
+    return lines
+
+
+def _format_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _config_error(path: Path, problems: list[str]) -> ConfigError:
+    secret_paths = {p.split(": ", 1)[0] for p in problems if "looks like a secret" in p}
+    problems = [p for p in problems
+                if "looks like a secret" in p or p.split(": ", 1)[0] not in secret_paths]
+    if len(problems) == 1:
+        return ConfigError(f"{path}: {problems[0]}")
+    listing = "\n".join(f"  {p}" for p in problems)
+    return ConfigError(f"{path}: {len(problems)} problems\n{listing}")

@@ -1,0 +1,184 @@
+"""What a source, a filter and a sink type must provide.
+
+Each type carries an ``Options`` pydantic model that validates its table in ``hub.toml``
+(``extra="forbid"``, so a misspelt option is an error naming its key path).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hub.durations import parse_interval
+from hub.news import NewsItem
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from hub.clock import Clock
+
+
+class Options(BaseModel):
+    """Base of every plugin options model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceOptions(Options):
+    """Keys every ``[[sources]]`` table accepts, whatever its type."""
+
+    name: str = Field(min_length=1, description="unique name of this source")
+    enabled: bool = True
+    every: str = Field("10 minutes", description='poll interval, e.g. "10 minutes"')
+    tags: list[str] = Field(default_factory=list, description="tags added to every item")
+
+    @field_validator("every")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        parse_interval(value)
+        return value
+
+
+class FilterOptions(Options):
+    """Keys every ``[[filters]]`` table accepts."""
+
+    enabled: bool = True
+
+
+class SinkOptions(Options):
+    """Keys every ``[sinks.NAME]`` table accepts."""
+
+    enabled: bool = True
+
+
+@dataclass
+class SourceState:
+    """What a source remembers between polls (validators, current URL, cursors)."""
+
+    url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    cursor: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FetchContext:
+    """Handed to ``Source.fetch``: the shared HTTP client, the source's memory, the clock."""
+
+    client: httpx.AsyncClient
+    state: SourceState
+    clock: Clock
+    base_dir: Path
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FetchResult:
+    """A source's answer: its items, or ``not_modified`` when the server said 304."""
+
+    items: list[NewsItem]
+    not_modified: bool = False
+
+
+class Source(ABC):
+    """Produces news items from one place an editor publishes."""
+
+    Options: ClassVar[type[SourceOptions]] = SourceOptions
+
+    def __init__(self, options: SourceOptions) -> None:
+        self.options = options
+
+    @property
+    def name(self) -> str:
+        return self.options.name
+
+    @abstractmethod
+    async def fetch(self, ctx: FetchContext) -> FetchResult:
+        """Fetch and normalise what the source holds now; raise ``SourceError`` on failure."""
+
+
+@dataclass(frozen=True)
+class Keep:
+    """A filter's verdict: the item goes on (possibly changed)."""
+
+    item: NewsItem
+
+
+@dataclass(frozen=True)
+class Drop:
+    """A filter's verdict: the item stops here, for ``reason`` (shown to admins)."""
+
+    reason: str
+    store: bool = True  # False for exact repeats, which need no second row
+
+
+Verdict = Keep | Drop
+
+
+@dataclass
+class FilterContext:
+    """Handed to ``Filter.check``: a read session on the store and the clock."""
+
+    session: Session
+    clock: Clock
+    first_poll: bool = False
+
+
+class Filter(ABC):
+    """Returns the item (possibly changed) or a drop with a reason."""
+
+    Options: ClassVar[type[FilterOptions]] = FilterOptions
+
+    def __init__(self, options: FilterOptions) -> None:
+        self.options = options
+
+    @abstractmethod
+    def check(self, item: NewsItem, ctx: FilterContext) -> Verdict:
+        """Decide about one item."""
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One planned delivery, ready for a sink: who, what, and the delivery id to echo back."""
+
+    delivery_id: int
+    phone: str
+    text: str
+    items: list[dict[str, Any]]
+    last_inbound_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """A sink's answer for one message."""
+
+    ok: bool
+    message_id: str | None = None
+    error_code: int | None = None
+    error_detail: str | None = None
+    retry_after: float | None = None
+
+
+class Sink(ABC):
+    """Delivers planned messages to subscribers."""
+
+    Options: ClassVar[type[SinkOptions]] = SinkOptions
+
+    def __init__(self, options: SinkOptions) -> None:
+        self.options = options
+
+    async def open(self) -> None:  # noqa: B027 - optional lifecycle hook
+        """Acquire connections before a batch of sends."""
+
+    async def close(self) -> None:  # noqa: B027 - optional lifecycle hook
+        """Release what ``open`` acquired."""
+
+    @abstractmethod
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        """Deliver one message; never raise for an answer the API gave, return it."""

@@ -1,0 +1,94 @@
+"""Sending the outbox through a sink, at most once per delivery.
+
+A delivery is claimed (``sending``) and committed before the sink is called, and its message id
+recorded after; a crash in between leaves a claim to settle from status webhooks, never a resend.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+
+from sqlmodel import select
+
+from hub.clock import Clock, SystemClock
+from hub.contracts import OutgoingMessage, Sink
+from hub.privacy import mask_phone
+from hub.store import Store
+from hub.tables import DeliveryRow, SubscriberRow
+
+log = logging.getLogger("hub.dispatch")
+
+BATCH = 100
+
+
+@dataclass
+class DispatchReport:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim_due(store: Store, clock: Clock, limit: int = BATCH) -> list[tuple[DeliveryRow, SubscriberRow]]:
+    """Claim up to ``limit`` due deliveries; opted-out recipients are skipped, not claimed."""
+    now = clock.now()
+    claimed: list[tuple[DeliveryRow, SubscriberRow]] = []
+    with store.write() as session:
+        rows = session.exec(
+            select(DeliveryRow, SubscriberRow)
+            .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+            .where(DeliveryRow.status == "planned", DeliveryRow.due_at <= now)
+            .order_by(DeliveryRow.due_at, DeliveryRow.id)
+            .limit(limit)
+        ).all()
+        for delivery, subscriber in rows:
+            delivery.updated_at = now
+            if subscriber.status != "active" or subscriber.opted_in_at is None:
+                delivery.status, delivery.reason = "skipped", "opted out"
+                continue
+            delivery.status = "sending"
+            delivery.claimed_at = now
+            delivery.claimed_by = worker_id()
+            delivery.attempts += 1
+            claimed.append((delivery, subscriber))
+    return claimed
+
+
+async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None) -> DispatchReport:
+    """Send every due delivery once through ``sink``, recording each outcome."""
+    clock = clock or SystemClock()
+    report = DispatchReport()
+    await sink.open()
+    try:
+        while batch := claim_due(store, clock):
+            for delivery, subscriber in batch:
+                message = OutgoingMessage(
+                    delivery_id=delivery.id or 0, phone=subscriber.phone,
+                    text=delivery.body.get("text", ""), items=delivery.body.get("items", []),
+                    last_inbound_at=subscriber.last_inbound_at,
+                )
+                result = await sink.send(message)
+                with store.write() as session:
+                    row = session.get(DeliveryRow, delivery.id)
+                    assert row is not None
+                    now = clock.now()
+                    row.updated_at = now
+                    if result.ok:
+                        row.status, row.wamid, row.sent_at = "sent", result.message_id, now
+                        report.sent += 1
+                    else:
+                        row.status, row.failed_at = "failed", now
+                        row.error_code, row.error_detail = result.error_code, result.error_detail
+                        report.failed += 1
+                        log.warning("delivery %s to %s failed: %s %s", row.id,
+                                    mask_phone(subscriber.phone), result.error_code,
+                                    result.error_detail)
+    finally:
+        await sink.close()
+    return report

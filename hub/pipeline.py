@@ -1,0 +1,252 @@
+"""One poll: fetch every due source concurrently, run the filters, store what is new.
+
+Each source's items and its new state are committed in one transaction, so an item is never
+acknowledged (its ETag stored) without being stored itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+from sqlmodel import select
+
+from hub import __version__
+from hub.clock import Clock, SystemClock
+from hub.config import HubConfig, PluginSection
+from hub.contracts import (
+    Drop,
+    FetchContext,
+    FetchResult,
+    Filter,
+    FilterContext,
+    Source,
+    SourceState,
+)
+from hub.durations import parse_interval
+from hub.errors import SourceError
+from hub.news import NewsItem
+from hub.plugins import Registry
+from hub.store import Store
+from hub.tables import ItemRow, SourceRow
+
+log = logging.getLogger("hub.poll")
+
+USER_AGENT = f"WhatsAppNewsHub/{__version__} (+https://github.com/whatsapp-news-hub)"
+FAILING_AFTER = 3
+MAX_BACKOFF = timedelta(hours=6)
+
+
+@dataclass
+class SourceReport:
+    """What one source's poll did, for the CLI and the logs."""
+
+    name: str
+    fetched: int = 0
+    stored: int = 0
+    dropped: int = 0
+    repeated: int = 0
+    not_modified: bool = False
+    skipped: bool = False
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PollReport:
+    sources: list[SourceReport] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        return sum(s.stored for s in self.sources)
+
+
+def build_sources(config: HubConfig, registry: Registry) -> list[Source]:
+    return [_instantiate(registry, "sources", s) for s in config.enabled_sources()]
+
+
+def build_filters(config: HubConfig, registry: Registry) -> list[tuple[str, Filter]]:
+    return [(f.type, _instantiate(registry, "filters", f)) for f in config.enabled_filters()]
+
+
+def _instantiate(registry: Registry, kind: str, section: PluginSection) -> object:
+    registered = registry.get(kind, section.type)
+    assert registered is not None, f"config validated against another registry: {section.type}"
+    return registered.cls(section.options)
+
+
+async def poll_once(
+    config: HubConfig,
+    store: Store,
+    registry: Registry,
+    *,
+    clock: Clock | None = None,
+    force: bool = False,
+    client: httpx.AsyncClient | None = None,
+) -> PollReport:
+    """Poll every enabled source that is due (all of them with ``force``) and store new items."""
+    clock = clock or SystemClock()
+    sources = build_sources(config, registry)
+    filters = build_filters(config, registry)
+    states = _load_states(store, sources)
+    now = clock.now()
+    due = [s for s in sources if force or _is_due(states[s.name], now)]
+    report = PollReport()
+    for source in sources:
+        if source not in due:
+            report.sources.append(SourceReport(source.name, skipped=True))
+
+    own_client = client is None
+    client = client or httpx.AsyncClient(
+        headers={"User-Agent": USER_AGENT}, follow_redirects=True, timeout=20.0
+    )
+    try:
+        contexts = {
+            s.name: FetchContext(client, _to_state(states[s.name]), clock, config.base_dir)
+            for s in due
+        }
+        results = await asyncio.gather(
+            *(s.fetch(contexts[s.name]) for s in due), return_exceptions=True
+        )
+    finally:
+        if own_client:
+            await client.aclose()
+
+    for source, result in zip(due, results, strict=True):
+        ctx = contexts[source.name]
+        source_report = SourceReport(source.name, warnings=ctx.warnings)
+        if isinstance(result, BaseException):
+            if not isinstance(result, SourceError | httpx.HTTPError | ValueError | OSError):
+                raise result
+            source_report.error = str(result)
+            _record_failure(store, source, clock, str(result))
+        else:
+            _store_result(store, source, result, ctx, filters, clock, source_report)
+        for warning in ctx.warnings:
+            log.warning(warning)
+        report.sources.append(source_report)
+    return report
+
+
+def _load_states(store: Store, sources: list[Source]) -> dict[str, SourceRow]:
+    with store.read() as session:
+        rows = {r.name: r for r in session.exec(select(SourceRow)).all()}
+    return {
+        s.name: rows.get(s.name) or SourceRow(name=s.name, type=type(s).__name__, cursor={})
+        for s in sources
+    }
+
+
+def _is_due(row: SourceRow, now) -> bool:  # noqa: ANN001 - datetime
+    return row.next_poll_at is None or row.next_poll_at <= now
+
+
+def _to_state(row: SourceRow) -> SourceState:
+    return SourceState(url=row.url, etag=row.etag, last_modified=row.last_modified,
+                       cursor=dict(row.cursor or {}))
+
+
+def _get_row(session, source: Source) -> SourceRow:  # noqa: ANN001 - Session
+    row = session.get(SourceRow, source.name)
+    if row is None:
+        row = SourceRow(name=source.name, type=type(source).__name__, cursor={})
+        session.add(row)
+    return row
+
+
+def _store_result(
+    store: Store,
+    source: Source,
+    result: FetchResult,
+    ctx: FetchContext,
+    filters: list[tuple[str, Filter]],
+    clock: Clock,
+    report: SourceReport,
+) -> None:
+    now = clock.now()
+    with store.write() as session:
+        row = _get_row(session, source)
+        first_poll = row.polls == 0
+        report.not_modified = result.not_modified
+        report.fetched = len(result.items)
+        filter_ctx = FilterContext(session=session, clock=clock, first_poll=first_poll)
+        for item in result.items:
+            exists = session.exec(
+                select(ItemRow.id).where(ItemRow.source == item.source, ItemRow.guid == item.guid)
+            ).first()
+            if exists is not None:
+                report.repeated += 1
+                continue
+            verdict = _run_filters(item, filters, filter_ctx)
+            if isinstance(verdict, Drop):
+                report.dropped += 1
+                if not verdict.store:
+                    continue
+                session.add(_item_row(item, now, status="dropped", reason=verdict.reason))
+            else:
+                session.add(_item_row(verdict, now, status="ready", reason=None))
+                report.stored += 1
+            session.flush()
+        row.type = row.type or type(source).__name__
+        row.url, row.etag, row.last_modified = ctx.state.url, ctx.state.etag, ctx.state.last_modified
+        row.cursor = dict(ctx.state.cursor)
+        row.polls += 1
+        row.state = "ok"
+        row.consecutive_failures = 0
+        row.last_error = None
+        row.last_success_at = now
+        row.last_polled_at = now
+        row.next_poll_at = now + parse_interval(source.options.every)
+        row.item_count += report.stored
+    log.info("%s: %d fetched, %d new, %d dropped%s", source.name, report.fetched, report.stored,
+             report.dropped, " (not modified)" if result.not_modified else "")
+
+
+def _run_filters(
+    item: NewsItem, filters: list[tuple[str, Filter]], ctx: FilterContext
+) -> NewsItem | Drop:
+    for name, flt in filters:
+        verdict = flt.check(item, ctx)
+        if isinstance(verdict, Drop):
+            return Drop(f"{name}: {verdict.reason}", store=verdict.store)
+        item = verdict.item
+    return item
+
+
+def _record_failure(store: Store, source: Source, clock: Clock, error: str) -> None:
+    now = clock.now()
+    with store.write() as session:
+        row = _get_row(session, source)
+        row.consecutive_failures += 1
+        row.last_error = error[:2000]
+        row.last_polled_at = now
+        if row.consecutive_failures >= FAILING_AFTER:
+            row.state = "failing"
+        every = parse_interval(source.options.every)
+        backoff = min(every * (2 ** (row.consecutive_failures - 1)), max(MAX_BACKOFF, every))
+        row.next_poll_at = now + backoff
+    log.warning("%s: poll failed (%d in a row): %s", source.name, row.consecutive_failures, error)
+
+
+def fingerprint(item: NewsItem) -> str:
+    """A short hash of the normalised title, to spot one story under two ids."""
+    text = unicodedata.normalize("NFKD", item.title.lower())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = re.sub(r"[^a-z0-9]+", " ", text).strip()
+    return hashlib.sha1(text.encode()).hexdigest()[:16] if text else ""
+
+
+def _item_row(item: NewsItem, now, *, status: str, reason: str | None) -> ItemRow:  # noqa: ANN001
+    return ItemRow(
+        source=item.source, guid=item.guid, url=item.url, canonical_url=item.canonical_url,
+        title=item.title, summary=item.summary, text=item.text, image_url=item.image_url,
+        author=item.author, tags=list(item.tags), priority=item.priority,
+        fingerprint=fingerprint(item), status=status, reason=reason,
+        published_at=item.published_at, fetched_at=now,
+    )

@@ -1,0 +1,172 @@
+"""The plugin manager: built-ins and third-party plugins, loaded the same way.
+
+Third-party plugins are found through the ``hub`` entry point group. ``HUB_LOAD_PLUGINS``
+(comma-separated entry point names) restricts which of them load; set it empty to load none.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+from dataclasses import dataclass, field
+from types import ModuleType
+
+import pluggy
+
+from hub import hookspecs
+from hub.contracts import Filter, Sink, Source
+from hub.errors import PluginError
+
+ENTRY_POINT_GROUP = "hub"
+
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "plugins.sources.rss",
+    "plugins.filters.dedup",
+    "plugins.sinks.console",
+)
+
+KINDS: dict[str, type] = {"sources": Source, "filters": Filter, "sinks": Sink}
+
+
+@dataclass(frozen=True)
+class RegisteredType:
+    """One type a plugin provides: ``kind`` is sources, filters or sinks."""
+
+    kind: str
+    name: str
+    cls: type
+    plugin: str
+
+
+@dataclass
+class PluginInfo:
+    """What ``hub plugins`` shows for one loaded plugin."""
+
+    name: str
+    origin: str
+    version: str | None
+    types: list[RegisteredType] = field(default_factory=list)
+
+
+@dataclass
+class Registry:
+    """Every type of source, filter and sink the loaded plugins provide, by kind and name."""
+
+    types: dict[str, dict[str, RegisteredType]] = field(
+        default_factory=lambda: {kind: {} for kind in KINDS}
+    )
+    plugins: dict[str, PluginInfo] = field(default_factory=dict)
+
+    def get(self, kind: str, name: str) -> RegisteredType | None:
+        return self.types[kind].get(name)
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.types[kind])
+
+
+def _allowed_entry_points() -> set[str] | None:
+    raw = os.environ.get("HUB_LOAD_PLUGINS")
+    if raw is None:
+        return None
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+class HubPluginManager(pluggy.PluginManager):
+    """A pluggy manager that remembers where each third-party plugin came from."""
+
+    def __init__(self) -> None:
+        super().__init__("hub")
+        self.origins: dict[str, tuple[str, str | None]] = {}
+
+
+def make_manager(extra: list[object] | None = None) -> HubPluginManager:
+    """Build a manager with the built-ins, the allowed entry points, and ``extra`` objects."""
+    pm = HubPluginManager()
+    pm.add_hookspecs(hookspecs)
+    for module_name in BUILTIN_PLUGINS:
+        pm.register(_import(module_name), name=module_name)
+    allowed = _allowed_entry_points()
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if allowed is not None and ep.name not in allowed:
+            continue
+        if pm.get_plugin(ep.name) is not None:
+            continue
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # a broken third-party plugin must not hide the others' errors
+            raise PluginError(
+                f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}",
+                hint="fix or uninstall it, or leave it out with HUB_LOAD_PLUGINS",
+            ) from exc
+        dist = getattr(ep, "dist", None)
+        pm.register(plugin, name=ep.name)
+        pm.origins[ep.name] = (
+            f"entry point {ep.value}" + (f" from {dist.name}" if dist else ""),
+            dist.version if dist else None,
+        )
+    for plugin in extra or []:
+        pm.register(plugin)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(str(exc), hint="a hookimpl name must match a spec in hub.hookspecs") from exc
+    return pm
+
+
+def _import(module_name: str) -> ModuleType:
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        raise PluginError(f"built-in plugin {module_name} failed to import: {exc}") from exc
+
+
+def build_registry(pm: HubPluginManager) -> Registry:
+    """Call every ``register_*`` hook, remembering which plugin provided which type."""
+    from hub import __version__
+
+    registry = Registry()
+    origins = pm.origins
+    for plugin_name, plugin in pm.list_name_plugin():
+        if plugin_name in origins:
+            origin, version = origins[plugin_name]
+        elif plugin_name in BUILTIN_PLUGINS:
+            origin, version = "built-in", __version__
+        else:
+            origin, version = f"registered at run time ({type(plugin).__name__})", None
+        registry.plugins[plugin_name] = PluginInfo(plugin_name, origin, version)
+
+    for kind, base in KINDS.items():
+        hook = getattr(pm.hook, f"register_{kind}")
+        for impl in hook.get_hookimpls():
+            plugin_name = impl.plugin_name
+
+            def register(name: str, cls: type, *, _kind: str = kind, _base: type = base,
+                         _plugin: str = plugin_name) -> None:
+                _add(registry, _kind, _base, name, cls, _plugin)
+
+            impl.function(register=register)
+    return registry
+
+
+def _add(registry: Registry, kind: str, base: type, name: str, cls: type, plugin: str) -> None:
+    if not isinstance(cls, type) or not issubclass(cls, base):
+        raise PluginError(
+            f"plugin {plugin!r} registered {kind[:-1]} type {name!r} as {cls!r}",
+            hint=f"register a subclass of hub.contracts.{base.__name__}",
+        )
+    existing = registry.types[kind].get(name)
+    if existing is not None and existing.cls is not cls:
+        raise PluginError(
+            f"{kind[:-1]} type {name!r} is provided by both {existing.plugin!r} and {plugin!r}",
+            hint="uninstall one of them, or leave one out with HUB_LOAD_PLUGINS",
+        )
+    entry = RegisteredType(kind, name, cls, plugin)
+    registry.types[kind][name] = entry
+    registry.plugins[plugin].types.append(entry)
+
+
+def load(extra: list[object] | None = None) -> tuple[HubPluginManager, Registry]:
+    """The manager and the registry of types, ready for the config to be validated against."""
+    pm = make_manager(extra)
+    return pm, build_registry(pm)

@@ -1,0 +1,39 @@
+"""The exact text a subscriber reads, fixed when a delivery is planned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.text import truncate
+
+SUMMARY_LIMIT = 600
+TEXT_LIMIT = 4096
+DEFAULT_FOOTER = "_Escribe BAJA para dejar de recibir estas noticias._"
+
+
+def item_payload(item: Any) -> dict[str, Any]:
+    """The parts of an item a message needs, copied so later edits do not change it."""
+    return {
+        "id": item.id, "title": item.title, "url": item.url, "summary": item.summary,
+        "image_url": item.image_url, "tags": list(item.tags or []),
+    }
+
+
+def render_item(item: dict[str, Any], footer: str = DEFAULT_FOOTER) -> str:
+    """One story: bold title, a short summary, the link, and always the way out."""
+    parts = [f"*{item['title']}*" if item.get("title") else ""]
+    if item.get("summary"):
+        parts.append(truncate(item["summary"], SUMMARY_LIMIT))
+    if item.get("url"):
+        parts.append(item["url"])
+    parts.append(footer)
+    return truncate("\n\n".join(p for p in parts if p), TEXT_LIMIT)
+
+
+def render_digest(items: list[dict[str, Any]], heading: str, footer: str = DEFAULT_FOOTER) -> str:
+    """Several stories in one message: a heading, one numbered line and link each, the way out."""
+    lines = [f"*{heading}*"]
+    for number, item in enumerate(items, start=1):
+        lines.append(f"{number}. {item['title']}\n{item.get('url') or ''}".rstrip())
+    lines.append(footer)
+    return truncate("\n\n".join(lines), TEXT_LIMIT)

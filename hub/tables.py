@@ -1,0 +1,149 @@
+"""The store's tables: sources' memory, items, subscribers, consent, the delivery outbox.
+
+Times are stored as aware UTC datetimes. A ``Delivery`` row is "this subscriber gets this item
+(or this digest)" and moves planned → sending → sent → delivered → read, or to failed/skipped.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (naive) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _when(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class SourceRow(SQLModel, table=True):
+    """What a source remembers between polls, and how it is doing."""
+
+    __tablename__ = "sources"
+
+    name: str = Field(primary_key=True)
+    type: str
+    url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    cursor: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: str = "new"  # new | ok | failing
+    polls: int = 0
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_success_at: datetime | None = _when()
+    last_polled_at: datetime | None = _when()
+    next_poll_at: datetime | None = _when()
+    item_count: int = 0
+
+
+class ItemRow(SQLModel, table=True):
+    """A stored news item; ``status`` says whether it may be sent and, if not, why."""
+
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("source", "guid", name="uq_items_source_guid"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(index=True)
+    guid: str
+    url: str = ""
+    canonical_url: str = Field(default="", index=True)
+    title: str = ""
+    summary: str = ""
+    text: str = ""
+    image_url: str | None = None
+    author: str | None = None
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    priority: bool = False
+    fingerprint: str = Field(default="", index=True)
+    status: str = Field(default="ready", index=True)  # ready | dropped | held | seen
+    reason: str | None = None
+    published_at: datetime | None = _when()
+    fetched_at: datetime | None = _when(nullable=False, index=True)
+
+
+class SubscriberRow(SQLModel, table=True):
+    """A person who asked for the news; ``phone`` is E.164 without the plus sign."""
+
+    __tablename__ = "subscribers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(unique=True)
+    name: str | None = None
+    status: str = Field(default="active", index=True)  # active | unsubscribed | paused
+    topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime | None = _when(nullable=False)
+    opted_in_at: datetime | None = _when()
+    opted_out_at: datetime | None = _when()
+    last_inbound_at: datetime | None = _when()
+    marketing_stopped: bool = False
+
+
+class ConsentEventRow(SQLModel, table=True):
+    """Proof of a consent change: who, when, which words, which message."""
+
+    __tablename__ = "consent_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int | None = Field(default=None, index=True, foreign_key="subscribers.id")
+    phone: str | None = Field(default=None, index=True)
+    kind: str  # opt_in | opt_out | topics
+    channel: str  # whatsapp | cli | import | demo
+    words: str | None = None
+    message_id: str | None = None
+    note: str | None = None
+    at: datetime | None = _when(nullable=False)
+
+
+class DeliveryRow(SQLModel, table=True):
+    """The outbox: one row per (item or digest, subscriber), sent at most once."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_deliveries_key"),
+        Index("ix_deliveries_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str  # "item:<item_id>:<subscriber_id>" or "run:<run_id>:<subscriber_id>"
+    subscriber_id: int = Field(index=True, foreign_key="subscribers.id")
+    item_id: int | None = Field(default=None, foreign_key="items.id")
+    routine: str | None = None
+    run_id: int | None = Field(default=None, index=True)
+    body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = "planned"  # planned | sending | sent | delivered | read | failed | skipped
+    reason: str | None = None
+    attempts: int = 0
+    error_code: int | None = None
+    error_detail: str | None = None
+    wamid: str | None = Field(default=None, unique=True)
+    claimed_by: str | None = None
+    created_at: datetime | None = _when(nullable=False)
+    due_at: datetime | None = _when(nullable=False)
+    claimed_at: datetime | None = _when()
+    sent_at: datetime | None = _when()
+    delivered_at: datetime | None = _when()
+    read_at: datetime | None = _when()
+    failed_at: datetime | None = _when()
+    updated_at: datetime | None = _when()

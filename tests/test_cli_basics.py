@@ -1,0 +1,54 @@
+"""The first commands a new admin types: --version, init, check, demo."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from hub import __version__
+from tests.conftest import REPO
+
+
+def test_version(hub_cli) -> None:
+    result = hub_cli("--version")
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_init_writes_a_starter_that_checks_and_polls(hub_cli, project) -> None:
+    result = hub_cli("init")
+    assert result.exit_code == 0, result.output
+    text = hub_cli.config.read_text()
+    assert text.count("#") > 10, "the starter explains its keys"
+    checked = hub_cli("check")
+    assert checked.exit_code == 0, checked.output
+    assert "source:   ejemplo [rss] every 10 minutes" in checked.output
+    assert "sink:     console [console] ← delivers" in checked.output
+    polled = hub_cli("poll", "--once")
+    assert "5 new item(s) stored" in polled.output, polled.output
+
+
+def test_init_refuses_to_overwrite(hub_cli) -> None:
+    hub_cli.config.write_text("# mine\n")
+    result = hub_cli("init")
+    assert result.exit_code == 1
+    assert "already exists" in result.output
+    assert hub_cli.config.read_text() == "# mine\n"
+
+
+def test_repository_hub_toml_is_valid(tmp_path) -> None:
+    """The embedded defaults at the top of the repository always validate."""
+    from hub.config import load_config
+    from hub.plugins import load
+
+    config = load_config(REPO / "hub.toml", load()[1])
+    assert [s.type for s in config.sources] == ["rss"]
+
+
+def test_demo_runs_end_to_end() -> None:
+    result = subprocess.run([sys.executable, "-m", "hub", "demo"], capture_output=True,
+                            text=True, timeout=60, env={"HUB_LOAD_PLUGINS": "", "PATH": ""})
+    assert result.returncode == 0, result.stderr
+    assert "5 new item(s) stored" in result.stdout
+    assert "304 Not Modified" in result.stdout
+    assert "Escribe BAJA" in result.stdout
+    assert "+34•••••••01" in result.stdout and "34600000001" not in result.stdout
