@@ -17,7 +17,7 @@ run: setup
 	$(BIN)/hub demo
 
 test: setup
-	$(BIN)/ruff check hub plugins tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 clean:
