@@ -147,6 +147,11 @@ def demo(keep: Path | None) -> None:
     run_demo(keep)
 
 
+from hub.commands.stats import stats  # noqa: E402 - commands attach after the group exists
+
+cli.add_command(stats)
+
+
 def _add_plugin_commands() -> None:
     from hub.plugins import make_manager
 
