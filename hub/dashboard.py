@@ -1,0 +1,108 @@
+"""The ``/dashboard`` page: the stats as a self-contained HTML page with inline SVG charts.
+
+No JavaScript and no CDN: the page renders on a machine without internet access, and each data
+point is an SVG element (``class="point"``) a test or a screen reader can find.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from html import escape
+
+from hub.stats import Report
+
+WIDTH, HEIGHT, PAD = 640, 220, 36
+COLOURS = ("#128c7e", "#34b7f1", "#e9573f")
+
+
+def is_authorised(provided: str | None, expected: str | None) -> bool:
+    """Constant-time token check; no configured token means the dashboard is closed."""
+    return bool(provided and expected) and hmac.compare_digest(provided, expected)  # type: ignore[arg-type]
+
+
+def bar_chart(name: str, title: str, labels: Sequence[str],
+              series: Sequence[tuple[str, Sequence[float]]], percent: bool = False) -> str:
+    """Grouped bars, one group per label; every bar carries its value as a data attribute."""
+    top = max([v for _, values in series for v in values] + [1e-9])
+    if percent:
+        top = max(top, 1.0)
+    groups = max(len(labels), 1)
+    group_w = (WIDTH - 2 * PAD) / groups
+    bar_w = max(group_w / (len(series) + 1), 1.0)
+    parts = [f'<figure><figcaption>{escape(title)}</figcaption>'
+             f'<svg class="chart" data-chart="{escape(name)}" viewBox="0 0 {WIDTH} {HEIGHT + 40}" '
+             f'role="img" aria-label="{escape(title)}">',
+             f'<line x1="{PAD}" y1="{HEIGHT}" x2="{WIDTH - PAD}" y2="{HEIGHT}" stroke="#999"/>']
+    for g, label in enumerate(labels):
+        x0 = PAD + g * group_w
+        for s, (series_name, values) in enumerate(series):
+            value = values[g]
+            h = (HEIGHT - PAD) * (value / top)
+            shown = f"{value:.0%}" if percent else f"{value:g}"
+            parts.append(
+                f'<rect class="point" data-series="{escape(series_name)}" data-label="{escape(label)}" '
+                f'data-value="{value}" x="{x0 + s * bar_w + bar_w / 2:.1f}" y="{HEIGHT - h:.1f}" '
+                f'width="{bar_w * 0.9:.1f}" height="{h:.1f}" fill="{COLOURS[s % len(COLOURS)]}">'
+                f'<title>{escape(label)} · {escape(series_name)}: {shown}</title></rect>')
+        if groups <= 14 or g % max(groups // 12, 1) == 0:
+            parts.append(f'<text x="{x0 + group_w / 2:.1f}" y="{HEIGHT + 16}" font-size="11" '
+                         f'text-anchor="middle">{escape(label)}</text>')
+    legend_x = PAD
+    for s, (series_name, _) in enumerate(series):
+        parts.append(f'<rect x="{legend_x}" y="{HEIGHT + 26}" width="10" height="10" '
+                     f'fill="{COLOURS[s % len(COLOURS)]}"/><text x="{legend_x + 14}" '
+                     f'y="{HEIGHT + 35}" font-size="11">{escape(series_name)}</text>')
+        legend_x += 14 + 8 * len(series_name) + 16
+    if not labels:
+        parts.append(f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">no data yet</text>')
+    parts.append("</svg></figure>")
+    return "".join(parts)
+
+
+def render_dashboard(report: Report, *, title: str = "WhatsApp News Hub") -> str:
+    """The whole page for one report."""
+    days = list(report.by_day)
+    hours = [f"{h:02d}" for h in report.by_hour]
+    growth_days = list(report.growth_by_day)
+    runs = [a.run for a in report.annoyance]
+    charts = [
+        bar_chart("daily", "Messages sent and read per day", days, [
+            ("sent", [report.by_day[d].sent for d in days]),
+            ("read", [report.by_day[d].read for d in days]),
+        ]),
+        bar_chart("read-by-hour", "Read rate by hour sent", hours, [
+            ("read rate", [report.by_hour[int(h)].read_rate or 0.0 for h in hours]),
+        ], percent=True),
+        bar_chart("growth", "Subscribers joining and leaving per day", growth_days, [
+            ("new", [report.growth_by_day[d]["new"] for d in growth_days]),
+            ("left", [report.growth_by_day[d]["left"] for d in growth_days]),
+        ]),
+        bar_chart("unsubscribes", "Unsubscribes within 24 h after each run", runs, [
+            ("left", [a.unsubscribed for a in report.annoyance]),
+        ]),
+    ]
+    totals = _totals(report)
+    suggestion = f"<p class='suggestion'>💡 {escape(report.suggestion)}</p>" if report.suggestion else ""
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{escape(title)} · dashboard</title>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<style>body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1400px}"
+        "main{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:1.5rem}"
+        "figure{margin:0;border:1px solid #ddd;border-radius:8px;padding:1rem}"
+        "figcaption{font-weight:600;margin-bottom:.5rem}.totals span{margin-right:1.5rem}"
+        ".suggestion{background:#e7f7f4;padding:.6rem 1rem;border-radius:6px}</style></head>"
+        f"<body><h1>{escape(title)}</h1><p class='totals'>{totals}</p>{suggestion}"
+        f"<main>{''.join(charts)}</main></body></html>"
+    )
+
+
+def _totals(report: Report) -> str:
+    sent = sum(c.sent for c in report.by_run.values())
+    read = sum(c.read for c in report.by_run.values())
+    failed = sum(c.failed for c in report.by_run.values())
+    net = sum(g["net"] for g in report.growth_by_day.values())
+    rate = f"{read / sent:.0%}" if sent else "—"
+    return (f"<span>sent <b>{sent}</b></span><span>read <b>{read}</b> ({rate})</span>"
+            f"<span>failed <b>{failed}</b></span><span>subscribers net <b>{net:+d}</b></span>")

@@ -1,0 +1,49 @@
+"""The dashboard page carries every chart's data points; /metrics parses as Prometheus text."""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from hub.dashboard import is_authorised, render_dashboard
+from hub.metrics import Metrics
+from hub.stats import build_report
+from hub.store import Store
+from tests.test_stats import _scenario
+
+
+def test_dashboard_has_points_in_every_chart(tmp_path) -> None:
+    _scenario(tmp_path / "hub.db")
+    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    with store.read() as session:
+        page = render_dashboard(build_report(session, ZoneInfo("Europe/Madrid")))
+    charts = re.findall(r'<svg class="chart" data-chart="([^"]+)".*?</svg>', page, re.S)
+    assert charts == ["daily", "read-by-hour", "growth", "unsubscribes"]
+    for name in charts:
+        block = re.search(rf'data-chart="{name}".*?</svg>', page, re.S).group(0)
+        assert 'class="point"' in block, f"chart {name} has no data points"
+    assert "http://" not in page and "https://" not in page, "the page must need no network"
+    assert "sent <b>12</b>" in page
+
+
+def test_dashboard_token_check() -> None:
+    assert is_authorised("s3cret", "s3cret")
+    assert not is_authorised("wrong", "s3cret")
+    assert not is_authorised(None, "s3cret")
+    assert not is_authorised("anything", None)
+
+
+def test_metrics_parse_with_the_prometheus_parser(tmp_path) -> None:
+    _scenario(tmp_path / "hub.db")
+    metrics = Metrics(Store(f"sqlite:///{tmp_path / 'hub.db'}"))
+    metrics.api_errors.labels(code="131056").inc()
+    metrics.webhook_requests.labels(outcome="stored").inc(3)
+    metrics.send_latency.observe(0.12)
+    families = {f.name: f for f in text_string_to_metric_families(metrics.render().decode())}
+    deliveries = {s.labels["state"]: s.value for s in families["hub_deliveries"].samples}
+    assert deliveries == {"read": 6, "delivered": 3, "failed": 1, "sent": 3, "skipped": 1}
+    assert families["hub_api_errors"].samples[0].labels == {"code": "131056"}
+    assert any(s.value == 3 for s in families["hub_webhook_requests"].samples)
+    assert "hub_send_latency_seconds" in families
