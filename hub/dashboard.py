@@ -33,7 +33,11 @@ def bar_chart(name: str, title: str, labels: Sequence[str],
     parts = [f'<figure><figcaption>{escape(title)}</figcaption>'
              f'<svg class="chart" data-chart="{escape(name)}" viewBox="0 0 {WIDTH} {HEIGHT + 40}" '
              f'role="img" aria-label="{escape(title)}">',
-             f'<line x1="{PAD}" y1="{HEIGHT}" x2="{WIDTH - PAD}" y2="{HEIGHT}" stroke="#999"/>']
+             f'<line x1="{PAD}" y1="{HEIGHT}" x2="{WIDTH - PAD}" y2="{HEIGHT}" stroke="#999"/>',
+             f'<line x1="{PAD}" y1="{PAD}" x2="{WIDTH - PAD}" y2="{PAD}" stroke="#eee"/>',
+             f'<text x="{PAD - 4}" y="{PAD + 4}" font-size="10" text-anchor="end">'
+             f'{f"{top:.0%}" if percent else f"{top:g}"}</text>',
+             f'<text x="{PAD - 4}" y="{HEIGHT + 4}" font-size="10" text-anchor="end">0</text>']
     for g, label in enumerate(labels):
         x0 = PAD + g * group_w
         for s, (series_name, values) in enumerate(series):
