@@ -67,3 +67,50 @@ def write_config(path: Path, text: str) -> Path:
 
 
 __all__ = ["Document", "HubRunner", "write_config"]
+
+
+# --- store URLs: SQLite always, PostgreSQL where reachable -------------------------------------
+
+PG_URL = os.environ.get("HUB_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+_pg_reason: list[str] = []
+
+
+def _postgres_reachable() -> str | None:
+    """None when the test PostgreSQL answers, else why not (printed in the skip reason)."""
+    if _pg_reason:
+        return _pg_reason[0] or None
+    try:
+        import psycopg
+
+        dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(dsn, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+        _pg_reason.append("")
+    except Exception as exc:  # noqa: BLE001 - any failure means "skip the PostgreSQL runs"
+        _pg_reason.append(f"PostgreSQL not reachable at {PG_URL} ({type(exc).__name__}: {exc})"[:300])
+    return _pg_reason[0] or None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, and a private PostgreSQL schema where reachable."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.db'}"
+        return
+    reason = _postgres_reachable()
+    if reason:
+        pytest.skip(reason)
+    import uuid
+
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -28,9 +28,9 @@ def test_relative_sqlite_path_is_relative_to_the_config(tmp_path) -> None:
     assert resolve_database_url("postgresql+psycopg://u@h/db", tmp_path).startswith("postgresql")
 
 
-def test_concurrent_read_then_write_transactions_all_succeed(tmp_path) -> None:
+def test_concurrent_read_then_write_transactions_all_succeed(store_url) -> None:
     """Deferred transactions fail with 'database is locked' here; IMMEDIATE ones queue."""
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    url = store_url
     stores = [Store(url) for _ in range(4)]
     now = datetime(2026, 3, 1, tzinfo=UTC)
     errors: list[BaseException] = []
@@ -54,10 +54,12 @@ def test_concurrent_read_then_write_transactions_all_succeed(tmp_path) -> None:
     with stores[0].read() as session:
         assert len(session.exec(select(SubscriberRow)).all()) == 100
         assert len(session.exec(select(ConsentEventRow)).all()) == 100
+    for store in stores:
+        store.dispose()
 
 
-def test_times_come_back_aware_and_utc(tmp_path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+def test_times_come_back_aware_and_utc(store_url) -> None:
+    store = Store(store_url)
     madrid_morning = datetime(2026, 10, 25, 9, 30, tzinfo=timezone(timedelta(hours=1)))
     with store.write() as session:
         record_opt_in(session, "34611111111", madrid_morning, channel="cli", note="test")
@@ -67,8 +69,8 @@ def test_times_come_back_aware_and_utc(tmp_path) -> None:
     assert row.opted_in_at.tzinfo is not None and row.opted_in_at.utcoffset() == timedelta(0)
 
 
-def test_failed_write_leaves_nothing(tmp_path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+def test_failed_write_leaves_nothing(store_url) -> None:
+    store = Store(store_url)
     try:
         with store.write() as session:
             record_opt_in(session, "34611111111", datetime.now(UTC), channel="cli", note="x")
