@@ -13,6 +13,8 @@ import click
 
 from hub import __version__
 from hub.app import App
+from hub.commands.serve import serve as serve_command
+from hub.commands.subscribers import subscribers as subscribers_group
 from hub.config import default_config_path
 from hub.errors import HubError
 
@@ -145,6 +147,10 @@ def demo(keep: Path | None) -> None:
     from hub.demo import run_demo
 
     run_demo(keep)
+
+
+cli.add_command(serve_command)
+cli.add_command(subscribers_group)
 
 
 def _add_plugin_commands() -> None:
