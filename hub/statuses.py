@@ -46,28 +46,32 @@ class StatusUpdate:
     category: str | None = None
 
 
+def _earliest(current: datetime | None, at: datetime) -> datetime:
+    return at if current is None or at < current else current
+
+
 def advance(delivery: DeliveryRow, status: str, at: datetime, now: datetime,
             error_code: int | None = None, error_detail: str | None = None) -> bool:
-    """Move ``delivery`` to ``status`` if that is a step forward; True when it changed."""
+    """Move ``delivery`` to ``status`` if that is a step forward; True when the state changed.
+
+    Times are kept even from late statuses (each is the earliest seen): a ``delivered`` that
+    arrives after the ``read`` does not change the state, but says when it was delivered.
+    """
     if status == "played":
         status = "read"
     if delivery.status == "skipped" or status not in RANK:
         return False
-    if status == "read" and delivery.delivered_at is None:
-        delivery.delivered_at = at  # read implies delivered; Meta may skip the delivered status
-    if status in ("delivered", "read") and delivery.sent_at is None:
-        delivery.sent_at = at
+    if status in ("sent", "delivered", "read"):
+        delivery.sent_at = _earliest(delivery.sent_at, at)
+    if status in ("delivered", "read"):
+        delivery.delivered_at = _earliest(delivery.delivered_at, at)  # read implies delivered
+    if status == "read":
+        delivery.read_at = _earliest(delivery.read_at, at)
     if RANK[status] <= RANK.get(delivery.status, 0):
         return False
     delivery.status = status
     delivery.updated_at = now
-    if status == "sent":
-        delivery.sent_at = delivery.sent_at or at
-    elif status == "delivered":
-        delivery.delivered_at = delivery.delivered_at or at
-    elif status == "read":
-        delivery.read_at = delivery.read_at or at
-    elif status == "failed":
+    if status == "failed":
         delivery.failed_at = delivery.failed_at or at
         delivery.error_code, delivery.error_detail = error_code, error_detail
     return True
