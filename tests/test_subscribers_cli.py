@@ -166,3 +166,17 @@ def test_serve_refuses_to_start_without_its_secrets(project: Path, hub_cli: HubR
     result = hub_cli("serve")
     assert result.exit_code == 1
     assert "WHATSAPP_APP_SECRET is not set" in result.output and "Traceback" not in result.output
+
+
+def test_cli_changes_reach_plugins(project: Path) -> None:
+    from tests.test_webhook import Recorder
+
+    _project(project)
+    recorder = Recorder()
+    run = HubRunner(project / "hub.toml", [recorder])
+    run("subscribers", "add", "+34612345678", "--consent", "phone call")
+    run("subscribers", "tag", "+34612345678", "deportes")
+    run("subscribers", "remove", "+34612345678")
+    run("subscribers", "forget", "+34612345678", "--yes")
+    assert [change for _, change in recorder.events] == ["subscribed", "topics", "unsubscribed", "forgotten"]
+    assert recorder.events[-1][0] == "forgotten"

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
+from hub import hookimpl
 from hub.consent import record_opt_in
+from hub.plugins import load
 from hub.tables import DeliveryRow, InboundMessageRow, StatusEventRow, SubscriberRow
+from hub.webhook import build_app
 from tests.audience_kit import (
     PHONE,
     Hub,
@@ -171,3 +175,35 @@ def test_the_real_server_answers_on_loopback(hub: Hub) -> None:
     assert hub.server.base_url.startswith("http://127.0.0.1:")
     response = hub.post(text_message("ALTA", when=hub.clock.now()))
     assert response.status_code == 200 and response.text == "ok"
+
+
+class Recorder:
+    """A test plugin that notes what the hooks report."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    @hookimpl
+    def on_delivery_status(self, delivery: DeliveryRow, status: str) -> None:
+        self.events.append(("delivery", status))
+
+    @hookimpl
+    def on_subscriber_change(self, subscriber: SubscriberRow, change: str) -> None:
+        self.events.append((subscriber.status, change))
+
+
+def test_plugins_hear_about_statuses_and_subscribers_after_the_commit(tmp_path: Path,
+                                                                      loopback: Switch) -> None:
+    recorder = Recorder()
+    pm, _ = load([recorder])
+    hub = Hub(tmp_path / "hub.db", loopback)
+    hub.app = build_app(hub.store, hub.audience, ZoneInfo("Europe/Madrid"), app_secret="test-app-secret",
+                        verify_token=None, clock=hub.clock, pm=pm)
+    loopback.target = hub.app
+    hub.say("ALTA")
+    hub.say("BAJA")
+    did = _delivery(hub, "wamid.H")
+    hub.post(status("wamid.H", "read", hub.clock.now()))
+    assert _state(hub, did).status == "read"
+    assert recorder.events == [("active", "subscribed"), ("unsubscribed", "unsubscribed"),
+                               ("delivery", "read")]

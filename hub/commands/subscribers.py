@@ -20,6 +20,11 @@ REGION = click.option("--region", default=None, metavar="CC",
                       help="Country for numbers written without +code, e.g. ES.")
 
 
+def _changed(app: App, person: SubscriberRow, change: str) -> None:
+    """Tell plugins (statistics, audit) once the change is committed."""
+    app.pm.hook.on_subscriber_change(subscriber=person, change=change)
+
+
 def _number(raw: str, region: str | None) -> str:
     try:
         return people.normalise_phone(raw, region)
@@ -92,8 +97,9 @@ def add(app: App, number: str, note: str, name: str | None, topics: tuple[str, .
     """Subscribe one number, with the consent note that proves they agreed."""
     phone = _number(number, region)
     with app.store.write() as session:
-        people.add(session, phone, SystemClock().now(), note=note, name=name,
-                   topics=list(topics) or None)
+        person = people.add(session, phone, SystemClock().now(), note=note, name=name,
+                            topics=list(topics) or None)
+    _changed(app, person, "subscribed")
     click.echo(f"{mask_phone(phone)} subscribed")
 
 
@@ -130,6 +136,7 @@ def _retag(app: App, number: str, region: str | None, topics: tuple[str, ...], a
             t for t in current if t not in topics]
         people.set_topics(session, person, new, SystemClock().now(),
                           note=("tag " if adding else "untag ") + " ".join(topics))
+    _changed(app, person, "topics")
     click.echo(f"{mask_phone(phone)}: topics {', '.join(new) or 'all'}")
 
 
@@ -161,7 +168,9 @@ def remove(app: App, number: str, region: str | None) -> None:
     """Unsubscribe a person at once (their data stays; `forget` erases it)."""
     phone = _number(number, region)
     with app.store.write() as session:
-        people.remove(session, people.require(session, phone), SystemClock().now())
+        person = people.require(session, phone)
+        people.remove(session, person, SystemClock().now())
+    _changed(app, person, "unsubscribed")
     click.echo(f"{mask_phone(phone)} unsubscribed")
 
 
@@ -195,7 +204,10 @@ def forget(app: App, number: str, yes: bool, region: str | None) -> None:
     if not yes:
         click.confirm(f"Erase everything about {mask_phone(phone)}? This cannot be undone", abort=True)
     with app.store.write() as session:
+        person = people.find(session, phone)  # the same row forget() anonymises
         counts = people.forget(session, phone, SystemClock().now())
+    if person is not None:
+        _changed(app, person, "forgotten")
     click.echo(f"{mask_phone(phone)} forgotten: " + ", ".join(f"{n} {k.replace('_', ' ')}"
                                                               for k, n in counts.items()))
 
