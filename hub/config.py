@@ -96,10 +96,10 @@ class AudienceConfig(_Section):
         "¡Hola! Te has suscrito a nuestras noticias. Escribe BAJA cuando quieras dejar de "
         "recibirlas."
     )
-    goodbye: str = (
+    goodbye: str = Field(max_length=1000, default=(
         "Hecho: no recibirás más mensajes nuestros. Si prefieres algo más ligero, elige una "
         "opción; si no, no hace falta que hagas nada."
-    )
+    ), description="the one confirmation after BAJA (also the body of its two buttons)")
     help: str = (
         "Escribe ALTA para recibir nuestras noticias (o ALTA y los temas que te interesan), "
         "TEMAS para elegirlos, ¿POR QUÉ? para saber por qué recibiste un mensaje y BAJA para "

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session, select
 
@@ -129,26 +128,3 @@ def apply_pending(session: Session, delivery: DeliveryRow, now: datetime) -> boo
         changed |= advance(delivery, event.status, at, now, event.error_code, event.error_detail)
     return changed
 
-
-def parse_status(raw: dict[str, Any], now: datetime) -> StatusUpdate | None:
-    """One ``statuses[]`` entry → :class:`StatusUpdate`, or None when it has no id or status."""
-    from hub.webhook_parse import timestamp
-
-    wamid, status = raw.get("id"), raw.get("status")
-    if not isinstance(wamid, str) or not wamid or not isinstance(status, str) or not status:
-        return None
-    code, detail = None, None
-    errors = raw.get("errors")
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        first = errors[0]
-        code = first.get("code") if isinstance(first.get("code"), int) else None
-        data = first.get("error_data") if isinstance(first.get("error_data"), dict) else {}
-        parts = [str(p) for p in (first.get("title"), data.get("details")) if p]
-        detail = ": ".join(dict.fromkeys(parts))[:2000] or None
-    pricing = raw.get("pricing") if isinstance(raw.get("pricing"), dict) else {}
-    opaque = raw.get("biz_opaque_callback_data")
-    return StatusUpdate(
-        wamid=wamid, status=status.lower(), at=timestamp(raw.get("timestamp"), now),
-        biz_opaque=str(opaque) if opaque not in (None, "") else None, error_code=code,
-        error_detail=detail, category=pricing.get("category"),
-    )

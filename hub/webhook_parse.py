@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.statuses import StatusUpdate, parse_status
+from hub.statuses import StatusUpdate
 
 
 class BadShape(ValueError):
@@ -174,3 +174,25 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
 
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def parse_status(raw: dict[str, Any], now: datetime) -> StatusUpdate | None:
+    """One ``statuses[]`` entry → :class:`StatusUpdate`, or None when it has no id or status."""
+    wamid, status = raw.get("id"), raw.get("status")
+    if not isinstance(wamid, str) or not wamid or not isinstance(status, str) or not status:
+        return None
+    code, detail = None, None
+    errors = raw.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        first = errors[0]
+        code = first.get("code") if isinstance(first.get("code"), int) else None
+        data = first.get("error_data") if isinstance(first.get("error_data"), dict) else {}
+        parts = [str(p) for p in (first.get("title"), data.get("details")) if p]
+        detail = ": ".join(dict.fromkeys(parts))[:2000] or None
+    pricing = raw.get("pricing") if isinstance(raw.get("pricing"), dict) else {}
+    opaque = raw.get("biz_opaque_callback_data")
+    return StatusUpdate(
+        wamid=wamid, status=status.lower(), at=timestamp(raw.get("timestamp"), now),
+        biz_opaque=str(opaque) if opaque not in (None, "") else None, error_code=code,
+        error_detail=detail, category=pricing.get("category"),
+    )

@@ -180,3 +180,37 @@ def test_cli_changes_reach_plugins(project: Path) -> None:
     run("subscribers", "forget", "+34612345678", "--yes")
     assert [change for _, change in recorder.events] == ["subscribed", "topics", "unsubscribed", "forgotten"]
     assert recorder.events[-1][0] == "forgotten"
+
+
+def test_serve_builds_the_configured_webhook_from_the_environment(project: Path, monkeypatch) -> None:
+    from hub.app import App
+    from hub.asgi_server import serve_in_thread
+    from hub.commands.serve import webhook_app
+    from hub.signature import sign
+
+    _project(project)
+    monkeypatch.setenv("WHATSAPP_APP_SECRET", "s3cret")
+    monkeypatch.setenv("WHATSAPP_VERIFY_TOKEN", "tok")
+    with serve_in_thread(webhook_app(App(project / "hub.toml"))) as base:
+        import httpx
+
+        with httpx.Client(base_url=base) as client:
+            hello = client.get("/webhook", params={"hub.mode": "subscribe", "hub.verify_token": "tok",
+                                                   "hub.challenge": "42"})
+            assert hello.text == "42"
+            body = json.dumps(text_message("ALTA")).encode()
+            assert client.post("/webhook", content=body,
+                               headers={"X-Hub-Signature-256": sign(body, "s3cret")}).status_code == 200
+    listed = HubRunner(project / "hub.toml")("subscribers", "list")
+    assert "1 active" in listed.output
+
+
+def test_audience_mistakes_are_reported_by_key_path(project: Path, hub_cli: HubRunner) -> None:
+    write_config(project / "hub.toml", '[audience]\naway = { hours = "Mon-Fry 9:00-18:00", message = "x" }\n'
+                 'topics = { deportes = "Deportes y mucho más que deportes" }\n[webhook]\nport = "x"\n')
+    result = hub_cli("check")
+    assert result.exit_code == 1
+    assert "audience.away.hours: unknown day 'Fry'" in result.output
+    assert "audience.topics:" in result.output and "webhook.port:" in result.output
+    assert hub_cli("init", str(project / "new.toml")).exit_code == 0
+    assert HubRunner(project / "new.toml")("check").exit_code == 0
