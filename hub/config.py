@@ -131,7 +131,14 @@ class WebhookConfig(_Section):
     app_secret_env: str = Field("WHATSAPP_APP_SECRET", description="env var with the App Secret")
     verify_token_env: str = Field("WHATSAPP_VERIFY_TOKEN",
                                   description="env var with the token typed in the App Dashboard")
-    max_body_bytes: int = Field(3_000_000, ge=1024, description="Meta's payloads are up to 3 MB")
+    max_body_bytes: int = Field(3 * 1024 * 1024, ge=1024, description="Meta's payloads are up to 3 MB")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("expected a path starting with '/', e.g. '/webhook'")
+        return value
 
 
 class _TopLevel(_Section):

@@ -8,6 +8,7 @@ statistics still count what was sent, delivered and read.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from dataclasses import dataclass, field
@@ -166,6 +167,15 @@ def export(session: Session, phone: str) -> dict[str, Any]:
     return data
 
 
+def _carries(wamid: str, phone: str) -> bool:
+    """Whether a wamid encodes ``phone`` (Meta's ids are base64 that begins with the number)."""
+    text = wamid.removeprefix("wamid.")
+    try:
+        return phone.encode() in base64.b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:
+        return False
+
+
 def forget(session: Session, phone: str, now: datetime) -> dict[str, int]:
     """Erase ``phone``'s personal data everywhere; anonymous rows stay for the statistics."""
     from hub.audience import skip_planned
@@ -203,6 +213,11 @@ def forget(session: Session, phone: str, now: datetime) -> dict[str, int]:
                 delivery.wamid = forgotten_wamid(delivery.wamid)
             delivery.error_detail = None
             counts["deliveries"] += 1
+        for pending in session.exec(select(StatusEventRow).where(
+                col(StatusEventRow.delivery_id).is_(None), col(StatusEventRow.wamid).is_not(None))):
+            if pending.wamid and _carries(pending.wamid, phone):
+                pending.wamid, pending.error_detail = forgotten_wamid(pending.wamid), None
+                counts["status_events"] += 1
         person.phone = f"forgotten-{person.id}"
         person.name = None
         person.topics = []

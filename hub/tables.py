@@ -91,7 +91,8 @@ class SubscriberRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     phone: str = Field(unique=True)
     name: str | None = None
-    status: str = Field(default="active", index=True)  # active | unsubscribed | paused
+    # active | unsubscribed | paused | contact (wrote, never joined) | forgotten (erased)
+    status: str = Field(default="active", index=True)
     topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime | None = _when(nullable=False)
     opted_in_at: datetime | None = _when()

@@ -101,7 +101,7 @@ class Inbox:
 
 
 def build_app(store: Store, audience_config: AudienceConfig, zone: ZoneInfo, *, app_secret: str,
-              verify_token: str | None, max_body_bytes: int = 3_000_000, path: str = "/webhook",
+              verify_token: str | None, max_body_bytes: int = 3 * 1024 * 1024, path: str = "/webhook",
               clock: Clock | None = None, pm: Any = None) -> Starlette:
     """The ASGI app; ``pm`` (a plugin manager) gets ``on_delivery_status``/``on_subscriber_change``."""
     inbox = Inbox(store, Audience(audience_config, zone), clock or SystemClock())

@@ -122,6 +122,8 @@ def test_export_then_forget_leaves_no_number_and_no_name(project: Path, hub_cli:
         first = session.exec(select(DeliveryRow).order_by(DeliveryRow.id)).first()
         first.wamid = wamid
     hub.post(status(wamid, "delivered", hub.clock.now()))
+    orphan = "wamid.HBgLMzQ2MTIzNDU2NzgVAgARGBJBQUFBQUFBQUFBQUFBQUFBAA=="  # a send never recorded
+    hub.post(status(orphan, "sent", hub.clock.now()))
     hub.post(text_message("hello", phone="34699112233", name="Otra Persona", when=hub.clock.now()))
 
     exported = hub_cli("subscribers", "export", f"+{PHONE}")

@@ -90,6 +90,23 @@ def test_unknown_types_and_fields_are_stored_and_ignored(hub: Hub) -> None:
     assert len(hub.replies()) == 1  # help once a day; a reaction gets no answer
 
 
+def test_a_caption_speaks_like_text_and_system_messages_get_no_answer(hub: Hub) -> None:
+    photo = text_message("x", when=hub.clock.now())
+    msg = photo["entry"][0]["changes"][0]["value"]["messages"][0]
+    msg.update({"type": "image", "image": {"id": "1", "mime_type": "image/jpeg", "caption": "Alta cultura"}})
+    del msg["text"]
+    assert hub.post(photo).status_code == 200
+    assert hub.person().status == "active" and hub.person().topics == ["cultura"]
+    changed = text_message("x", when=hub.clock.now())
+    smsg = changed["entry"][0]["changes"][0]["value"]["messages"][0]
+    smsg.update({"type": "system", "system": {"body": "User changed number", "wa_id": "34699000000",
+                                              "type": "customer_changed_number"}})
+    del smsg["text"]
+    replies = len(hub.replies())
+    assert hub.post(changed).status_code == 200
+    assert len(hub.replies()) == replies
+
+
 def test_a_message_without_wa_id_is_stored_and_needs_no_number(hub: Hub) -> None:
     payload = text_message("ALTA", when=hub.clock.now())
     value = payload["entry"][0]["changes"][0]["value"]

@@ -127,3 +127,20 @@ def test_the_samples_folder_holds_what_its_readme_lists(shared: Path) -> None:
     listed = {line.split("`")[1] for line in readme.splitlines()
               if line.startswith("| `") and ".json`" in line}
     assert listed <= set(NAMES)
+
+
+def test_all_samples_into_one_store_in_a_row(shared: Path, tmp_path: Path, loopback: Switch) -> None:
+    """Two bindambc samples reuse one message id (text and button): the second is a repeat."""
+    hub = Hub(tmp_path / "hub.db", loopback)
+    ids = set()
+    for name in WEBHOOKS:
+        raw, data = _load(shared, name)
+        assert hub.post(None, raw=raw).status_code == 200, name
+        for message in data["entry"][0]["changes"][0]["value"].get("messages", []):
+            ids.add(message["id"])
+    with hub.store.read() as session:
+        stored = session.exec(select(InboundMessageRow)).all()
+        pending = session.exec(select(StatusEventRow)).all()
+    assert {m.message_id for m in stored if m.message_id} == ids
+    assert len(stored) == len(ids) + 1  # and the user_preferences event
+    assert all(e.delivery_id is None for e in pending)  # statuses for sends we never made: kept
