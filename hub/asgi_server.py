@@ -19,7 +19,7 @@ import uvicorn
 def serve_in_thread(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve ``app`` until the block ends; yields its base URL (``http://127.0.0.1:<port>``)."""
     config = uvicorn.Config(app, host=host, port=0, log_level="warning", access_log=False,
-                            lifespan="off")
+                            lifespan="auto")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

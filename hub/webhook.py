@@ -29,6 +29,7 @@ from hub.audience import Audience
 from hub.clock import Clock, SystemClock
 from hub.config import AudienceConfig
 from hub.privacy import mask_phone
+from hub.replier import Replier
 from hub.signature import HEADER, is_valid
 from hub.statuses import digest, record_status
 from hub.store import Store
@@ -102,8 +103,12 @@ class Inbox:
 
 def build_app(store: Store, audience_config: AudienceConfig, zone: ZoneInfo, *, app_secret: str,
               verify_token: str | None, max_body_bytes: int = 3 * 1024 * 1024, path: str = "/webhook",
-              clock: Clock | None = None, pm: Any = None) -> Starlette:
-    """The ASGI app; ``pm`` (a plugin manager) gets ``on_delivery_status``/``on_subscriber_change``."""
+              clock: Clock | None = None, pm: Any = None, replier: Replier | None = None) -> Starlette:
+    """The ASGI app.
+
+    ``pm`` (a plugin manager) hears ``on_delivery_status``/``on_subscriber_change`` after each
+    commit; ``replier``, when given, runs beside the app and sends planned replies at once.
+    """
     inbox = Inbox(store, Audience(audience_config, zone), clock or SystemClock())
 
     async def verify(request: Request) -> Response:
@@ -133,10 +138,13 @@ def build_app(store: Store, audience_config: AudienceConfig, zone: ZoneInfo, *, 
             return PlainTextResponse("not stored, try again", status_code=500)
         if pm is not None:
             _fire_hooks(pm, effects)
+        if replier is not None and effects.stored:
+            replier.poke()
         return PlainTextResponse("ok")
 
     return Starlette(routes=[Route(path, verify, methods=["GET"]),
-                             Route(path, receive, methods=["POST"])])
+                             Route(path, receive, methods=["POST"])],
+                     lifespan=replier.lifespan if replier is not None else None)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes | None:

@@ -62,6 +62,11 @@ class Switch:
         self.base_url = ""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":  # the switch itself has nothing to start
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
         await self.target(scope, receive, send)
 
 

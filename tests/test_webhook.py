@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 from sqlmodel import select
 
 from hub import hookimpl
+from hub.asgi_server import serve_in_thread
+from hub.config import AudienceConfig
 from hub.consent import record_opt_in
+from hub.contracts import OutgoingMessage, SendResult
 from hub.plugins import load
+from hub.replier import Replier
+from hub.signature import sign
+from hub.store import Store
 from hub.tables import DeliveryRow, InboundMessageRow, StatusEventRow, SubscriberRow
 from hub.webhook import build_app
 from tests.audience_kit import (
@@ -224,3 +232,34 @@ def test_plugins_hear_about_statuses_and_subscribers_after_the_commit(tmp_path: 
     assert _state(hub, did).status == "read"
     assert recorder.events == [("active", "subscribed"), ("unsubscribed", "unsubscribed"),
                                ("delivery", "read")]
+
+
+
+class Signalling(RecordingSink):
+    """A recording sink that also tells the test thread when something was sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = threading.Event()
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        result = await super().send(message)
+        self.arrived.set()
+        return result
+
+
+def test_a_replier_beside_the_webhook_sends_the_welcome_at_once(tmp_path: Path) -> None:
+    """As `hub serve` runs it: nobody has to run `hub send` for the welcome to go out."""
+    sink = Signalling()
+    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    replier = Replier(store, lambda: sink, every=600)  # only the poke can wake it in time
+    app = build_app(store, AudienceConfig(), ZoneInfo("Europe/Madrid"), app_secret="test-app-secret",
+                    verify_token=None, replier=replier)
+    body = json.dumps(text_message("ALTA")).encode()
+    with serve_in_thread(app) as base, httpx.Client(base_url=base) as client:
+        response = client.post("/webhook", content=body,
+                               headers={"X-Hub-Signature-256": sign(body, "test-app-secret")})
+        assert response.status_code == 200
+        assert sink.arrived.wait(timeout=10)
+    assert "Te has suscrito" in sink.sent[0].text
+    store.dispose()
