@@ -152,9 +152,9 @@ def export(session: Session, phone: str) -> dict[str, Any]:
         raise PeopleError(f"nothing stored about {phone}")
     data: dict[str, Any] = {"phone": phone, "subscriber": _plain(person) if person else None,
                             "inbound_messages": [_plain(m) for m in inbound]}
-    consent_filter = ConsentEventRow.phone == phone
+    consent_filter: Any = col(ConsentEventRow.phone) == phone
     if person is not None:
-        consent_filter = or_(consent_filter, ConsentEventRow.subscriber_id == person.id)
+        consent_filter = or_(consent_filter, col(ConsentEventRow.subscriber_id) == person.id)
     data["consent_events"] = [_plain(e) for e in session.exec(
         select(ConsentEventRow).where(consent_filter).order_by(col(ConsentEventRow.at))).all()]
     deliveries = session.exec(select(DeliveryRow).where(DeliveryRow.subscriber_id == person.id)
@@ -183,7 +183,7 @@ def forget(session: Session, phone: str, now: datetime) -> dict[str, int]:
     person = find(session, phone)
     counts = {"inbound_messages": 0, "consent_events": 0, "deliveries": 0, "status_events": 0}
     inbound = session.exec(select(InboundMessageRow).where(or_(
-        InboundMessageRow.phone == phone,
+        col(InboundMessageRow.phone) == phone,
         cast(InboundMessageRow.payload, String).like(f"%{phone}%"),
     ))).all()
     if person is None and not inbound:
@@ -193,9 +193,9 @@ def forget(session: Session, phone: str, now: datetime) -> dict[str, int]:
         message.text = message.reply_id = message.context_id = None
         message.payload = {}
         counts["inbound_messages"] += 1
-    consent_filter = ConsentEventRow.phone == phone
+    consent_filter: Any = col(ConsentEventRow.phone) == phone
     if person is not None:
-        consent_filter = or_(consent_filter, ConsentEventRow.subscriber_id == person.id)
+        consent_filter = or_(consent_filter, col(ConsentEventRow.subscriber_id) == person.id)
     for event in session.exec(select(ConsentEventRow).where(consent_filter)).all():
         event.phone = event.words = event.message_id = event.note = None
         counts["consent_events"] += 1
@@ -206,8 +206,8 @@ def forget(session: Session, phone: str, now: datetime) -> dict[str, int]:
                 delivery.body = {"kind": "reply", "forgotten": True}
             if delivery.wamid and not delivery.wamid.startswith(FORGOTTEN_PREFIX):
                 for status in session.exec(select(StatusEventRow).where(
-                        or_(StatusEventRow.wamid == delivery.wamid,
-                            StatusEventRow.delivery_id == delivery.id))):
+                        or_(col(StatusEventRow.wamid) == delivery.wamid,
+                            col(StatusEventRow.delivery_id) == delivery.id))):
                     status.wamid, status.error_detail = None, None
                     counts["status_events"] += 1
                 delivery.wamid = forgotten_wamid(delivery.wamid)

@@ -113,7 +113,7 @@ def _contacts(raw: Any) -> dict[str, tuple[str | None, str | None]]:
     """wa_id (or user id) → (profile name, user id)."""
     found: dict[str, tuple[str | None, str | None]] = {}
     for contact in _dicts(raw):
-        profile = contact.get("profile") if isinstance(contact.get("profile"), dict) else {}
+        profile = _obj(contact.get("profile"))
         name, user_id = _str(profile.get("name")), _str(contact.get("user_id"))
         for ident in (digits(contact.get("wa_id")), user_id):
             if ident:
@@ -130,19 +130,19 @@ def _message(raw: dict[str, Any], contacts: dict[str, tuple[str | None, str | No
         only = next(iter(contacts))
         phone = only if only.isdigit() else None
     name, contact_user = contacts.get(phone or user_id or "", (None, None))
-    context = raw.get("context") if isinstance(raw.get("context"), dict) else {}
+    context = _obj(raw.get("context"))
     message = Inbound(
         key_source=f"msg:{raw.get('id')}" if raw.get("id") else "raw:" + _canonical(raw),
         type=kind, message_id=_str(raw.get("id")), phone=phone, user_id=user_id or contact_user,
         name=name, context_id=_str(context.get("id")), sent_at=timestamp(raw.get("timestamp"), now),
         payload=raw,
     )
-    body = raw.get(kind) if isinstance(raw.get(kind), dict) else {}
+    body = _obj(raw.get(kind))
     if kind == "text":
         message.text = _str(body.get("body"))
     elif kind == "interactive":
         reply_type = _str(body.get("type")) or ""
-        reply = body.get(reply_type) if isinstance(body.get(reply_type), dict) else {}
+        reply = _obj(body.get(reply_type))
         message.reply_id, message.text = _str(reply.get("id")), _str(reply.get("title"))
         if reply_type == "nfm_reply":
             message.text = _str(reply.get("body"))
@@ -168,6 +168,10 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _dicts(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
@@ -186,10 +190,10 @@ def parse_status(raw: dict[str, Any], now: datetime) -> StatusUpdate | None:
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         first = errors[0]
         code = first.get("code") if isinstance(first.get("code"), int) else None
-        data = first.get("error_data") if isinstance(first.get("error_data"), dict) else {}
+        data = _obj(first.get("error_data"))
         parts = [str(p) for p in (first.get("title"), data.get("details")) if p]
         detail = ": ".join(dict.fromkeys(parts))[:2000] or None
-    pricing = raw.get("pricing") if isinstance(raw.get("pricing"), dict) else {}
+    pricing = _obj(raw.get("pricing"))
     opaque = raw.get("biz_opaque_callback_data")
     return StatusUpdate(
         wamid=wamid, status=status.lower(), at=timestamp(raw.get("timestamp"), now),
