@@ -13,6 +13,9 @@ import click
 
 from hub import __version__
 from hub.app import App
+from hub.commands.serve import serve as serve_command
+from hub.commands.stats import stats
+from hub.commands.subscribers import subscribers as subscribers_group
 from hub.config import default_config_path
 from hub.errors import HubError
 
@@ -147,9 +150,9 @@ def demo(keep: Path | None) -> None:
     run_demo(keep)
 
 
-from hub.commands.stats import stats  # noqa: E402 - commands attach after the group exists
-
 cli.add_command(stats)
+cli.add_command(serve_command)
+cli.add_command(subscribers_group)
 
 
 def _add_plugin_commands() -> None:

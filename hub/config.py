@@ -63,18 +63,82 @@ class RoutineConfig(_Section):
     enabled: bool = True
 
 
-class AudienceConfig(_Section):
-    """``[audience]``: the words people write to join and leave, and what the hub answers."""
+class AwayConfig(_Section):
+    """``[audience.away]``: business hours, and what to say once per closed period outside them."""
 
-    subscribe: list[str] = Field(default_factory=lambda: ["ALTA", "SUSCRIBIR", "START"])
-    unsubscribe: list[str] = Field(default_factory=lambda: ["BAJA", "STOP"])
+    hours: str = Field(description='opening hours, e.g. "Mon-Fri 09:00-18:00, Sat 10:00-13:00"')
+    message: str = Field(min_length=1)
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        from hub.hours import parse_hours
+
+        parse_hours(value)
+        return value
+
+
+class AudienceConfig(_Section):
+    """``[audience]``: the words people write to join and leave, and what the hub answers.
+
+    Keywords are matched without regard to case, accents or punctuation; the first word decides,
+    or any word of a short message ("darme de baja"). Spanish defaults, English keywords too.
+    """
+
+    subscribe: list[str] = Field(default_factory=lambda: [
+        "ALTA", "SUSCRIBIR", "SUSCRIBIRME", "START", "SUBSCRIBE", "JOIN"])
+    unsubscribe: list[str] = Field(default_factory=lambda: [
+        "BAJA", "STOP", "UNSUBSCRIBE", "CANCELAR", "PARAR PROMOCIONES", "STOP PROMOTIONS"])
+    topics_words: list[str] = Field(default_factory=lambda: ["TEMAS", "TOPICS"])
+    why_words: list[str] = Field(default_factory=lambda: ["POR QUE", "PORQUE", "WHY"])
+    help_words: list[str] = Field(default_factory=lambda: ["AYUDA", "HELP", "INFO"])
     welcome: str = (
         "¡Hola! Te has suscrito a nuestras noticias. Escribe BAJA cuando quieras dejar de "
         "recibirlas."
     )
-    away: dict[str, str] | None = None
+    goodbye: str = Field(max_length=1000, default=(
+        "Hecho: no recibirás más mensajes nuestros. Si prefieres algo más ligero, elige una "
+        "opción; si no, no hace falta que hagas nada."
+    ), description="the one confirmation after BAJA (also the body of its two buttons)")
+    help: str = (
+        "Escribe ALTA para recibir nuestras noticias (o ALTA y los temas que te interesan), "
+        "TEMAS para elegirlos, ¿POR QUÉ? para saber por qué recibiste un mensaje y BAJA para "
+        "dejar de recibirlas."
+    )
+    away: AwayConfig | None = None
     quick_replies: dict[str, str] = Field(default_factory=dict)
-    topics: dict[str, str] = Field(default_factory=dict)
+    topics: dict[str, str] = Field(default_factory=dict,
+                                   description="tag → label shown in the TEMAS list (up to 9)")
+    pause_days: int = Field(30, ge=1, le=365)
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > 9:
+            raise ValueError("at most 9 topics (a WhatsApp list holds 10 rows, one is 'all')")
+        for tag, label in value.items():
+            if not tag.strip() or not label.strip() or len(label) > 24:
+                raise ValueError(f"topic {tag!r}: a label of 1 to 24 characters is needed")
+        return value
+
+
+class WebhookConfig(_Section):
+    """``[webhook]``: where ``hub serve`` listens for Meta's webhooks, and its secrets' names."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    path: str = "/webhook"
+    app_secret_env: str = Field("WHATSAPP_APP_SECRET", description="env var with the App Secret")
+    verify_token_env: str = Field("WHATSAPP_VERIFY_TOKEN",
+                                  description="env var with the token typed in the App Dashboard")
+    max_body_bytes: int = Field(3 * 1024 * 1024, ge=1024, description="Meta's payloads are up to 3 MB")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("expected a path starting with '/', e.g. '/webhook'")
+        return value
 
 
 class _TopLevel(_Section):
@@ -84,6 +148,7 @@ class _TopLevel(_Section):
     sinks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     routines: list[RoutineConfig] = Field(default_factory=list)
     audience: AudienceConfig = Field(default_factory=AudienceConfig)
+    webhook: WebhookConfig = Field(default_factory=WebhookConfig)
 
 
 @dataclass(frozen=True)
@@ -106,6 +171,7 @@ class HubConfig:
     sinks: dict[str, PluginSection] = field(default_factory=dict)
     routines: list[RoutineConfig] = field(default_factory=list)
     audience: AudienceConfig = field(default_factory=AudienceConfig)
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)
 
     @property
     def base_dir(self) -> Path:
@@ -169,7 +235,8 @@ def load_config(path: Path, registry: Registry) -> HubConfig:
         raise _config_error(path, problems) from None
 
     config = HubConfig(
-        path=path.resolve(), hub=top.hub, routines=top.routines, audience=top.audience
+        path=path.resolve(), hub=top.hub, routines=top.routines, audience=top.audience,
+        webhook=top.webhook,
     )
     seen_names: dict[str, str] = {}
     for index, table in enumerate(top.sources):

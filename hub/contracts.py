@@ -152,6 +152,7 @@ class OutgoingMessage:
     text: str
     items: list[dict[str, Any]]
     last_inbound_at: datetime | None = None
+    body: dict[str, Any] = field(default_factory=dict)  # the whole planned body (hub.render)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from sqlmodel import select
 from hub.clock import Clock, SystemClock
 from hub.contracts import OutgoingMessage, Sink
 from hub.privacy import mask_phone
+from hub.sendable import hold_reason
+from hub.statuses import advance, apply_pending
 from hub.store import Store
 from hub.tables import DeliveryRow, SubscriberRow
 
@@ -49,8 +51,9 @@ def claim_due(store: Store, clock: Clock, limit: int = BATCH) -> list[tuple[Deli
         ).all()
         for delivery, subscriber in rows:
             delivery.updated_at = now
-            if subscriber.status != "active" or subscriber.opted_in_at is None:
-                delivery.status, delivery.reason = "skipped", "opted out"
+            reason = hold_reason(session, delivery, subscriber, now)
+            if reason is not None:
+                delivery.status, delivery.reason = "skipped", reason
                 continue
             delivery.status = "sending"
             delivery.claimed_at = now
@@ -71,7 +74,7 @@ async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None) -> 
                 message = OutgoingMessage(
                     delivery_id=delivery.id or 0, phone=subscriber.phone,
                     text=delivery.body.get("text", ""), items=delivery.body.get("items", []),
-                    last_inbound_at=subscriber.last_inbound_at,
+                    last_inbound_at=subscriber.last_inbound_at, body=dict(delivery.body or {}),
                 )
                 result = await sink.send(message)
                 with store.write() as session:
@@ -80,7 +83,10 @@ async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None) -> 
                     now = clock.now()
                     row.updated_at = now
                     if result.ok:
-                        row.status, row.wamid, row.sent_at = "sent", result.message_id, now
+                        # A status webhook may have settled this row first: only move forward.
+                        row.wamid = row.wamid or result.message_id
+                        advance(row, "sent", now, now)
+                        apply_pending(session, row, now)
                         report.sent += 1
                     else:
                         row.status, row.failed_at = "failed", now

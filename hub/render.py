@@ -37,3 +37,28 @@ def render_digest(items: list[dict[str, Any]], heading: str, footer: str = DEFAU
         lines.append(f"{number}. {item['title']}\n{item.get('url') or ''}".rstrip())
     lines.append(footer)
     return truncate("\n\n".join(lines), TEXT_LIMIT)
+
+
+def reply_body(text: str, interactive: dict[str, Any] | None = None,
+               in_reply_to: str | None = None) -> dict[str, Any]:
+    """The body of a delivery that answers a person who just wrote (welcome, lists, confirmations).
+
+    The shape every sink reads (agreed between the webhook and the WhatsApp sink)::
+
+        {"kind": "reply",                    # free-form: only inside the 24 h window
+         "text": "…",                        # always complete on its own: what a console or a
+                                             #   text-only sink shows, and the fallback
+         "interactive": {…},                 # optional: Cloud API ``interactive`` object as is,
+                                             #   {"type": "list"|"button", "body": {"text": …},
+                                             #    "action": {…}}; a sink sends it unchanged
+         "in_reply_to": "wamid…"}            # optional: the message this answers (``context``)
+
+    Reply ids the hub understands when tapped start with ``hub:`` (``hub:topic:<tag>``,
+    ``hub:weekly``, ``hub:pause``…).
+    """
+    body: dict[str, Any] = {"kind": "reply", "text": truncate(text, TEXT_LIMIT)}
+    if interactive:
+        body["interactive"] = interactive
+    if in_reply_to:
+        body["in_reply_to"] = in_reply_to
+    return body

@@ -91,13 +91,16 @@ class SubscriberRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     phone: str = Field(unique=True)
     name: str | None = None
-    status: str = Field(default="active", index=True)  # active | unsubscribed | paused
+    # active | unsubscribed | paused | contact (wrote, never joined) | forgotten (erased)
+    status: str = Field(default="active", index=True)
     topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime | None = _when(nullable=False)
     opted_in_at: datetime | None = _when()
     opted_out_at: datetime | None = _when()
     last_inbound_at: datetime | None = _when()
     marketing_stopped: bool = False
+    rhythm: str = "normal"  # normal | weekly (the lighter way back offered after BAJA)
+    paused_until: datetime | None = _when()
 
 
 class ConsentEventRow(SQLModel, table=True):
@@ -147,3 +150,50 @@ class DeliveryRow(SQLModel, table=True):
     read_at: datetime | None = _when()
     failed_at: datetime | None = _when()
     updated_at: datetime | None = _when()
+
+
+class InboundMessageRow(SQLModel, table=True):
+    """Something a person sent us (or a webhook change we do not know), stored before the 200.
+
+    ``key`` is a hash of the message id (or of the event), so a repeat is recognised even after
+    ``forget`` has erased the id, the number and the words.
+    """
+
+    __tablename__ = "inbound_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    message_id: str | None = None
+    phone: str | None = Field(default=None, index=True)
+    user_id: str | None = None  # business-scoped user id, when Meta sends one
+    name: str | None = None
+    type: str  # text | interactive | button | reaction | image | … | user_preferences | unknown
+    text: str | None = None  # the words or the tapped button/row, as the person saw them
+    reply_id: str | None = None  # the id of the tapped button or list row
+    context_id: str | None = None  # the wamid of our message this one answers
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    action: str | None = None  # what the hub did: subscribed, unsubscribed, topics, help, ignored…
+    sent_at: datetime | None = _when()
+    received_at: datetime | None = _when(nullable=False, index=True)
+
+
+class StatusEventRow(SQLModel, table=True):
+    """One status webhook (sent/delivered/read/failed) for one of our messages.
+
+    Unique on ``key`` (a hash of wamid and status): Meta repeats them for days. ``delivery_id``
+    stays empty while no delivery is known for the wamid; it is applied when the wamid appears.
+    """
+
+    __tablename__ = "status_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    wamid: str | None = Field(default=None, index=True)
+    status: str
+    delivery_id: int | None = Field(default=None, index=True)
+    biz_opaque: str | None = None
+    error_code: int | None = None
+    error_detail: str | None = None
+    category: str | None = None
+    at: datetime | None = _when()
+    received_at: datetime | None = _when(nullable=False)

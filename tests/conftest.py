@@ -13,6 +13,8 @@ from hub.app import App
 from hub.cli import cli
 from hub.loopback import Document, LoopbackServer
 
+pytest_plugins = ["tests.audience_kit"]  # the webhook's loopback server and `hub` fixtures
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("HUB_SHARED_DIR", REPO.parent / "shared"))
 

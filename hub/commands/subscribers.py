@@ -1,0 +1,214 @@
+"""``hub subscribers …``: list, show, add, import, tag, untag, remove, export, forget."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+from sqlmodel import col, func, select
+
+from hub import people
+from hub.app import App
+from hub.clock import SystemClock
+from hub.privacy import mask_phone
+from hub.tables import ConsentEventRow, DeliveryRow, SubscriberRow
+
+REGION = click.option("--region", default=None, metavar="CC",
+                      help="Country for numbers written without +code, e.g. ES.")
+
+
+def _changed(app: App, person: SubscriberRow, change: str) -> None:
+    """Tell plugins (statistics, audit) once the change is committed."""
+    app.pm.hook.on_subscriber_change(subscriber=person, change=change)
+
+
+def _number(raw: str, region: str | None) -> str:
+    try:
+        return people.normalise_phone(raw, region)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="NUMBER") from None
+
+
+@click.group()
+def subscribers() -> None:
+    """The people who receive the news, their consent, and their data."""
+
+
+@subscribers.command("list")
+@click.option("--status", default=None, help="Only this status (active, unsubscribed, contact…).")
+@click.option("--full", is_flag=True, help="Show whole numbers instead of masked ones.")
+@click.pass_obj
+def list_(app: App, status: str | None, full: bool) -> None:
+    """One line per person: number, status, topics, name."""
+    query = select(SubscriberRow).where(SubscriberRow.status != "forgotten").order_by(
+        col(SubscriberRow.id))
+    if status:
+        query = query.where(SubscriberRow.status == status)
+    with app.store.read() as session:
+        rows = session.exec(query).all()
+    counts = Counter(r.status for r in rows)
+    for r in rows:
+        shown = "+" + r.phone if full else mask_phone(r.phone)
+        click.echo(f"{shown:<17} {r.status:<13} {','.join(r.topics or []) or '(all topics)':<24} "
+                   f"{r.name or ''}".rstrip())
+    click.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no subscribers yet")
+
+
+@subscribers.command()
+@click.argument("number")
+@REGION
+@click.pass_obj
+def show(app: App, number: str, region: str | None) -> None:
+    """Everything about one person, in short: state, topics, consent history, deliveries."""
+    phone = _number(number, region)
+    with app.store.read() as session:
+        person = people.require(session, phone)
+        events = session.exec(select(ConsentEventRow).where(ConsentEventRow.subscriber_id == person.id)
+                              .order_by(col(ConsentEventRow.at))).all()
+        by_status = dict(session.exec(
+            select(DeliveryRow.status, func.count()).where(DeliveryRow.subscriber_id == person.id)
+            .group_by(DeliveryRow.status)).all())
+    click.echo(f"+{person.phone}  {person.name or ''}".rstrip())
+    click.echo(f"  status:   {person.status}" + (f" (rhythm {person.rhythm})" if person.rhythm != "normal"
+                                                 else "")
+               + (f", paused until {person.paused_until:%Y-%m-%d}" if person.paused_until else ""))
+    click.echo(f"  topics:   {', '.join(person.topics or []) or 'all'}")
+    click.echo(f"  last message from them: {person.last_inbound_at or 'never'}")
+    click.echo("  deliveries: " + (", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "none"))
+    for e in events:
+        detail = f" «{e.words}»" if e.words else ""
+        detail += f" ({e.note})" if e.note else ""
+        click.echo(f"  {e.at:%Y-%m-%d %H:%M} {e.kind} via {e.channel}{detail}")
+
+
+@subscribers.command()
+@click.argument("number")
+@click.option("--consent", "note", required=True,
+              help="How the person agreed (stored as the proof), e.g. 'signed form, 2026-03-02'.")
+@click.option("--name", default=None)
+@click.option("--topic", "topics", multiple=True, help="A topic tag (repeat for several).")
+@REGION
+@click.pass_obj
+def add(app: App, number: str, note: str, name: str | None, topics: tuple[str, ...],
+        region: str | None) -> None:
+    """Subscribe one number, with the consent note that proves they agreed."""
+    phone = _number(number, region)
+    with app.store.write() as session:
+        person = people.add(session, phone, SystemClock().now(), note=note, name=name,
+                            topics=list(topics) or None)
+    _changed(app, person, "subscribed")
+    click.echo(f"{mask_phone(phone)} subscribed")
+
+
+@subscribers.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--consent", "note", required=True, help="How everyone in this list agreed.")
+@click.option("--skip-invalid", is_flag=True, help="Import the valid lines even if some are not.")
+@REGION
+@click.pass_obj
+def import_(app: App, path: Path, note: str, skip_invalid: bool, region: str | None) -> None:
+    """Import a CSV of number[,name[,topics]]; invalid lines are reported by line number."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{path}: cannot read: {exc}") from None
+    with app.store.write() as session:
+        result = people.import_people(session, text, SystemClock().now(), note=note, region=region,
+                                      skip_invalid=skip_invalid)
+    for line in result.rejected:
+        click.echo(f"rejected {line}", err=True)
+    for line in result.skipped:
+        click.echo(f"skipped {line} (left by message; add them one by one if they agreed again)",
+                   err=True)
+    click.echo(f"{len(result.added)} imported, {len(result.skipped)} skipped, "
+               f"{len(result.rejected)} rejected")
+
+
+def _retag(app: App, number: str, region: str | None, topics: tuple[str, ...], adding: bool) -> None:
+    phone = _number(number, region)
+    with app.store.write() as session:
+        person = people.require(session, phone)
+        current = list(person.topics or [])
+        new = current + [t for t in topics if t not in current] if adding else [
+            t for t in current if t not in topics]
+        people.set_topics(session, person, new, SystemClock().now(),
+                          note=("tag " if adding else "untag ") + " ".join(topics))
+    _changed(app, person, "topics")
+    click.echo(f"{mask_phone(phone)}: topics {', '.join(new) or 'all'}")
+
+
+@subscribers.command()
+@click.argument("number")
+@click.argument("topics", nargs=-1, required=True)
+@REGION
+@click.pass_obj
+def tag(app: App, number: str, topics: tuple[str, ...], region: str | None) -> None:
+    """Add topics to a person."""
+    _retag(app, number, region, topics, adding=True)
+
+
+@subscribers.command()
+@click.argument("number")
+@click.argument("topics", nargs=-1, required=True)
+@REGION
+@click.pass_obj
+def untag(app: App, number: str, topics: tuple[str, ...], region: str | None) -> None:
+    """Remove topics from a person (no topics left means all news)."""
+    _retag(app, number, region, topics, adding=False)
+
+
+@subscribers.command()
+@click.argument("number")
+@REGION
+@click.pass_obj
+def remove(app: App, number: str, region: str | None) -> None:
+    """Unsubscribe a person at once (their data stays; `forget` erases it)."""
+    phone = _number(number, region)
+    with app.store.write() as session:
+        person = people.require(session, phone)
+        people.remove(session, person, SystemClock().now())
+    _changed(app, person, "unsubscribed")
+    click.echo(f"{mask_phone(phone)} unsubscribed")
+
+
+@subscribers.command()
+@click.argument("number")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the JSON here instead of standard output.")
+@REGION
+@click.pass_obj
+def export(app: App, number: str, output: Path | None, region: str | None) -> None:
+    """Everything stored about a person, as JSON (their right of access)."""
+    phone = _number(number, region)
+    with app.store.read() as session:
+        data = people.export(session, phone)
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+@subscribers.command()
+@click.argument("number")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@REGION
+@click.pass_obj
+def forget(app: App, number: str, yes: bool, region: str | None) -> None:
+    """Erase a person's data everywhere, keeping only anonymous counts (right to erasure)."""
+    phone = _number(number, region)
+    if not yes:
+        click.confirm(f"Erase everything about {mask_phone(phone)}? This cannot be undone", abort=True)
+    with app.store.write() as session:
+        person = people.find(session, phone)  # the same row forget() anonymises
+        counts = people.forget(session, phone, SystemClock().now())
+    if person is not None:
+        _changed(app, person, "forgotten")
+    click.echo(f"{mask_phone(phone)} forgotten: " + ", ".join(f"{n} {k.replace('_', ' ')}"
+                                                              for k, n in counts.items()))
+
+
