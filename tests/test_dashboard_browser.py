@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from hub.asgi_server import serve_in_thread
 from hub.metrics import Metrics
-from hub.serving import ThreadedServer
 from hub.store import Store
 from hub.web import make_app
 from tests.test_stats import _scenario
@@ -22,17 +22,17 @@ def dashboard_server(tmp_path, monkeypatch):
     monkeypatch.setenv("HUB_DASHBOARD_TOKEN", "tok-123")
     _scenario(tmp_path / "hub.db")
     store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
-    with ThreadedServer(make_app(store, Metrics(store), ZoneInfo("Europe/Madrid"))) as server:
-        yield server
+    with serve_in_thread(make_app(store, Metrics(store), ZoneInfo("Europe/Madrid"))) as url:
+        yield url
 
 
 def test_dashboard_refuses_missing_or_wrong_token(dashboard_server) -> None:
-    assert httpx.get(dashboard_server.url + "/dashboard").status_code == 401
-    assert httpx.get(dashboard_server.url + "/dashboard?token=nope").status_code == 401
-    bearer = httpx.get(dashboard_server.url + "/dashboard",
+    assert httpx.get(dashboard_server + "/dashboard").status_code == 401
+    assert httpx.get(dashboard_server + "/dashboard?token=nope").status_code == 401
+    bearer = httpx.get(dashboard_server + "/dashboard",
                        headers={"Authorization": "Bearer tok-123"})
     assert bearer.status_code == 200 and "<svg" in bearer.text
-    assert httpx.get(dashboard_server.url + "/healthz").json()["status"] == "ok"
+    assert httpx.get(dashboard_server + "/healthz").json()["status"] == "ok"
 
 
 def test_dashboard_charts_render_with_data_in_chromium(dashboard_server, tmp_path) -> None:
@@ -45,7 +45,7 @@ def test_dashboard_charts_render_with_data_in_chromium(dashboard_server, tmp_pat
             "--disable-component-update", "--disable-sync", "--no-first-run"])
         try:
             page = browser.new_page(viewport={"width": 1300, "height": 900})
-            response = page.goto(dashboard_server.url + "/dashboard?token=tok-123")
+            response = page.goto(dashboard_server + "/dashboard?token=tok-123")
             assert response is not None and response.status == 200
             charts = page.locator("svg.chart")
             assert charts.count() == 4
@@ -57,7 +57,7 @@ def test_dashboard_charts_render_with_data_in_chromium(dashboard_server, tmp_pat
             shot = tmp_path / "dashboard.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
-            denied = browser.new_page().goto(dashboard_server.url + "/dashboard")
+            denied = browser.new_page().goto(dashboard_server + "/dashboard")
             assert denied is not None and denied.status == 401
         finally:
             browser.close()
