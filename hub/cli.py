@@ -13,6 +13,7 @@ import click
 
 from hub import __version__
 from hub.app import App
+from hub.commands.sources import sources as sources_command
 from hub.config import default_config_path
 from hub.errors import HubError
 
@@ -145,6 +146,9 @@ def demo(keep: Path | None) -> None:
     from hub.demo import run_demo
 
     run_demo(keep)
+
+
+cli.add_command(sources_command)
 
 
 def _add_plugin_commands() -> None:

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 
 _DROP_TAGS = {"script", "style", "iframe", "noscript", "form", "button", "svg", "object",
-              "embed", "video", "audio", "template", "head"}
+              "embed", "video", "audio", "template", "head", "title", "meta", "link", "select",
+              "textarea", "input", "map", "canvas"}
+_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _BLOCK_TAGS = {"p", "div", "section", "article", "header", "footer", "blockquote", "h1", "h2",
                "h3", "h4", "h5", "h6", "table", "tr", "figure", "figcaption", "ul", "ol", "dl"}
 _INLINE_MARKS = {"b": "*", "strong": "*", "i": "_", "em": "_", "s": "~", "del": "~",
                  "strike": "~"}
-_SHARE_HINTS = ("share", "sharedaddy", "social", "jp-relatedposts", "addtoany", "wp-block-buttons")
+_SHARE_HINTS = ("share", "sharedaddy", "social", "jp-relatedposts", "addtoany", "wp-block-buttons",
+                "feedflare", "tracking-pixel", "related-posts", "newsletter-signup")
+_SPECIAL_STRINGS = ("Comment", "Doctype", "Declaration", "ProcessingInstruction", "CData")
+_PIXEL_HINTS = ("pixel", "feeds.feedburner.com/~r/", "/~ff/", "stats.wordpress.com", "/b.gif",
+                "doubleclick.net", "analytics", "/beacon")
+MAX_HTML = 400_000  # characters of markup worth rendering; the rest is cut before parsing
 _TRACKING_PARAMS = re.compile(
     r"^(utm_.*|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|mkt_tok|igshid|yclid|"
     r"_hsenc|_hsmi|xtor|ref_src|spm|at_medium|at_campaign|ncid|cmpid|__twitter_impression)$",
@@ -27,8 +34,8 @@ def html_to_whatsapp(html: str) -> str:
         return ""
     if "<" not in html and "&" not in html:
         return _tidy(html)
-    soup = BeautifulSoup(html, "html.parser")
-    return _tidy(_render(soup))
+    soup = BeautifulSoup(html[:MAX_HTML], "html.parser")
+    return _tidy(_render(soup, marks=True))
 
 
 def _is_noise(tag: Tag) -> bool:
@@ -37,14 +44,27 @@ def _is_noise(tag: Tag) -> bool:
     if tag.name == "img":
         return True  # images travel as image_url, not inline
     classes = " ".join(tag.get("class") or []).lower() + " " + str(tag.get("id") or "").lower()
-    return any(hint in classes for hint in _SHARE_HINTS)
+    if any(hint in classes for hint in _SHARE_HINTS):
+        return True
+    style = str(tag.get("style") or "").replace(" ", "").lower()
+    return "display:none" in style or tag.has_attr("hidden")
 
 
-def _render(node: Tag) -> str:
+def _wrap(inner: str, mark: str) -> str:
+    """``mark`` around the text, outside any spaces (WhatsApp ignores ``* bold *``)."""
+    core = inner.strip()
+    if not core:
+        return inner if inner.isspace() else ""
+    lead = " " if inner[:1].isspace() else ""
+    trail = " " if inner[-1:].isspace() else ""
+    return f"{lead}{mark}{core}{mark}{trail}"
+
+
+def _render(node: Tag, *, marks: bool) -> str:
     out: list[str] = []
     for child in node.children:
         if isinstance(child, NavigableString):
-            if type(child).__name__ in ("Comment", "Doctype", "Declaration", "ProcessingInstruction"):
+            if type(child).__name__ in _SPECIAL_STRINGS:
                 continue
             out.append(re.sub(r"\s+", " ", str(child)))
             continue
@@ -53,25 +73,30 @@ def _render(node: Tag) -> str:
         name = child.name
         if name == "br":
             out.append("\n")
+        elif name == "hr":
+            out.append("\n\n")
         elif name in _INLINE_MARKS:
-            inner = _render(child).strip()
-            if inner:
-                mark = _INLINE_MARKS[name]
-                out.append(f"{mark}{inner}{mark}")
+            inner = _render(child, marks=marks)
+            out.append(_wrap(inner, _INLINE_MARKS[name]) if marks else inner)
         elif name == "pre":
             inner = child.get_text().strip("\n")
             if inner.strip():
-                out.append(f"\n```{inner}```\n")
+                out.append(f"\n```{inner}```\n" if marks else f"\n{inner}\n")
         elif name == "code":
             inner = child.get_text()
             if inner.strip():
-                out.append(f"```{inner}```")
+                out.append(_wrap(inner, "```") if marks else inner)
         elif name == "li":
-            out.append("\n• " + _render(child).strip() + "\n")
+            out.append("\n• " + _render(child, marks=marks).strip() + "\n")
+        elif name in _HEADINGS:
+            inner = _render(child, marks=marks).strip()
+            out.append("\n\n" + (_wrap(inner, "*") if marks and "*" not in inner else inner) + "\n\n")
+        elif name in ("td", "th"):
+            out.append(" " + _render(child, marks=marks).strip() + " ")
         elif name in _BLOCK_TAGS:
-            out.append("\n\n" + _render(child) + "\n\n")
+            out.append("\n\n" + _render(child, marks=marks) + "\n\n")
         else:
-            out.append(_render(child))
+            out.append(_render(child, marks=marks))
     return "".join(out)
 
 
@@ -80,19 +105,65 @@ def _tidy(text: str) -> str:
     lines = [re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in text.split("\n")]
     text = "\n".join(lines)
     text = re.sub(r"\n{3,}", "\n\n", text)
+    text = re.sub(r"(?<=[*_~]) +(?=[,.;:!?)])", "", text)  # "*23:00* ," → "*23:00*,"
     text = re.sub(r"\n• \n", "\n", text)
     text = re.sub(r"(?<=\n)(• [^\n]*)\n\n(?=• )", r"\1\n", text)
     return text.strip()
 
 
 def html_to_plain(html: str) -> str:
-    """Plain text of an HTML fragment, without WhatsApp marks (for matching and fingerprints)."""
+    """One line of plain text from an HTML fragment, without WhatsApp marks (titles, matching).
+
+    Inline elements join without added spaces, so ``<b>23:00</b>, también`` stays
+    ``23:00, también``; blocks and line breaks become single spaces.
+    """
     if not html:
         return ""
-    soup = BeautifulSoup(html, "html.parser")
-    for tag in soup.find_all(_DROP_TAGS):
-        tag.decompose()
-    return _tidy(soup.get_text(" "))
+    if "<" not in html and "&" not in html:
+        return _one_line(html)
+    soup = BeautifulSoup(html[:MAX_HTML], "html.parser")
+    return _one_line(_render(soup, marks=False))
+
+
+def _one_line(text: str) -> str:
+    text = text.replace("\xa0", " ").replace("\u200b", "").replace("• ", "")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def first_image(html: str, base_url: str = "") -> str | None:
+    """The first real picture in ``html`` (not a tracking pixel), as an absolute http(s) URL."""
+    if not html or "<img" not in html.lower():
+        return None
+    soup = BeautifulSoup(html[:MAX_HTML], "html.parser")
+    for img in soup.find_all("img"):
+        src = str(img.get("src") or img.get("data-src") or "").strip()
+        if not src or src.startswith("data:"):
+            continue
+        if any(_tiny(img.get(side)) for side in ("width", "height")):
+            continue
+        if any(hint in src.lower() for hint in _PIXEL_HINTS):
+            continue
+        url = absolute_url(src, base_url)
+        if url:
+            return url
+    return None
+
+
+def _tiny(value: object) -> bool:
+    text = str(value or "").strip().removesuffix("px")
+    return text.isdigit() and int(text) <= 2
+
+
+def absolute_url(url: str, base_url: str = "") -> str | None:
+    """``url`` resolved against ``base_url``, if it ends up http(s); else None."""
+    url = (url or "").strip()
+    if not url:
+        return None
+    try:
+        resolved = urljoin(base_url, url) if base_url else url
+    except ValueError:
+        return None
+    return resolved if urlsplit(resolved).scheme in ("http", "https") else None
 
 
 def truncate(text: str, limit: int, ellipsis: str = "…") -> str:
