@@ -92,10 +92,17 @@ class FetchContext:
     pool: Executor | None = None
 
     async def get(self, url: str, *, conditional: bool = True, **kwargs: Any) -> Fetched:
-        """GET ``url`` through the poll's fetcher; ``conditional`` sends and keeps validators."""
+        """GET ``url`` through the poll's fetcher.
+
+        ``conditional`` marks the source's own document: its validators are sent and kept, and a
+        permanent redirect moves ``state.url``. Use ``conditional=False`` for side requests.
+        """
         if self.fetcher is None:
             self.fetcher = Fetcher(self.client)
-        return await self.fetcher.get(url, state=self.state if conditional else None, **kwargs)
+        fetched = await self.fetcher.get(url, state=self.state if conditional else None, **kwargs)
+        if conditional and fetched.moved_to:
+            self.state.url = fetched.moved_to  # a 301/308: the source lives there now
+        return fetched
 
     async def offload(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run ``fn(*args)`` (a picklable, module-level function) off the event loop if possible."""

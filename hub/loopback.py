@@ -47,6 +47,10 @@ class LoopbackServer:
         self.use_etags = use_etags
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.on_request: Callable[[str], None] | None = None
+        # Called for a path with no document: (target, headers) -> Document or None (404).
+        self.resolver: Callable[[str, dict[str, str]], Document | None] | None = None
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self.open_connections = 0
         self.peak_connections = 0
         self._ports_wanted = ports
@@ -131,10 +135,17 @@ class LoopbackServer:
         if self.on_request is not None:
             self.on_request(target)
         doc = self.documents.get(target)
-        wait = self.delay + (doc.delay if doc else 0.0)
-        if wait:
-            await asyncio.sleep(wait)
-        status, extra, body, ctype = self._answer(doc, lowered)
+        if doc is None and self.resolver is not None:
+            doc = self.resolver(target, headers)
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            wait = self.delay + (doc.delay if doc else 0.0)
+            if wait:
+                await asyncio.sleep(wait)
+            status, extra, body, ctype = self._answer(doc, lowered)
+        finally:
+            self.in_flight -= 1
         head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"]
         if ctype:
             head.append(f"Content-Type: {ctype}")
@@ -142,9 +153,12 @@ class LoopbackServer:
         if status != 304:
             head.append(f"Content-Length: {len(body)}")
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
-        if status != 304 and method != "HEAD":
-            writer.write(body)
         await writer.drain()
+        if status != 304 and method != "HEAD":
+            view = memoryview(body)
+            for start in range(0, len(view), 65536):  # big bodies in slices: no 50 MB copy
+                writer.write(view[start:start + 65536])
+                await writer.drain()
         return lowered.get("connection", "").lower() != "close"
 
     def _answer(self, doc: Document | None,

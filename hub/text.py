@@ -23,7 +23,8 @@ _PIXEL_HINTS = ("pixel", "feeds.feedburner.com/~r/", "/~ff/", "stats.wordpress.c
 MAX_HTML = 400_000  # characters of markup worth rendering; the rest is cut before parsing
 _TRACKING_PARAMS = re.compile(
     r"^(utm_.*|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|mkt_tok|igshid|yclid|"
-    r"_hsenc|_hsmi|xtor|ref_src|spm|at_medium|at_campaign|ncid|cmpid|__twitter_impression)$",
+    r"_hsenc|_hsmi|xtor|ref_src|spm|at_medium|at_campaign|ncid|cmpid|__twitter_impression|wt_mc|wt_zmc|"
+    r"oly_enc_id|oly_anon_id|vero_id|rb_clickid|s_cid|soc_src|soc_trk)$",
     re.IGNORECASE,
 )
 

@@ -231,7 +231,7 @@ def _unwrap_redirect(link: str) -> str:
 
 def _struct_time(entry: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
+        value = dict.get(entry, key)  # plain lookup: no feedparser fallback, no deprecation warning
         if value:
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), UTC)
