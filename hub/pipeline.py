@@ -32,7 +32,7 @@ from hub.contracts import (
     SourceState,
 )
 from hub.durations import parse_interval
-from hub.errors import SourceError
+from hub.errors import HubError
 from hub.fetch import USER_AGENT, Fetcher, FetchPolicy, make_client
 from hub.news import NewsItem
 from hub.plugins import Registry
@@ -138,7 +138,7 @@ async def poll_once(
         source_report = SourceReport(source.name, warnings=ctx.warnings)
         _note_move(source, states[source.name], ctx)
         if isinstance(result, BaseException):
-            if not isinstance(result, SourceError | httpx.HTTPError | ValueError | OSError):
+            if not isinstance(result, HubError | httpx.HTTPError | ValueError | OSError):
                 raise result
             source_report.error = str(result)
             _record_failure(store, source, clock, result)
