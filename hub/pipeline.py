@@ -117,29 +117,24 @@ async def poll_once(
     client = client or make_client(policy)
     fetcher = Fetcher(client, policy)
     pool = _parse_pool(len(due), workers)
-    try:
-        contexts = {
-            s.name: FetchContext(client, _to_state(states[s.name], s), clock, config.base_dir,
-                                 fetcher=fetcher, pool=pool)
-            for s in due
-        }
-        results = await asyncio.gather(
-            *(s.fetch(contexts[s.name]) for s in due), return_exceptions=True
-        )
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-        if own_client:
-            await client.aclose()
-
+    contexts = {
+        s.name: FetchContext(client, _to_state(states[s.name], s), clock, config.base_dir,
+                             fetcher=fetcher, pool=pool)
+        for s in due
+    }
+    reports: dict[str, SourceReport] = {}
     unchanged: list[tuple[Source, FetchContext]] = []
-    for source, result in zip(due, results, strict=True):
+
+    async def poll_one(source: Source) -> None:
+        # Each source is stored as soon as it is parsed, while the others are still parsing.
         ctx = contexts[source.name]
-        source_report = SourceReport(source.name, warnings=ctx.warnings)
+        try:
+            result: FetchResult | BaseException = await source.fetch(ctx)
+        except (HubError, httpx.HTTPError, ValueError, OSError) as exc:
+            result = exc
+        source_report = reports[source.name] = SourceReport(source.name, warnings=ctx.warnings)
         _note_move(source, states[source.name], ctx)
         if isinstance(result, BaseException):
-            if not isinstance(result, HubError | httpx.HTTPError | ValueError | OSError):
-                raise result
             source_report.error = str(result)
             _record_failure(store, source, clock, result)
         elif result.not_modified and not result.items:
@@ -149,9 +144,17 @@ async def poll_once(
             _store_result(store, source, result, ctx, filters, clock, source_report)
         for warning in ctx.warnings:
             log.warning(warning)
-        report.sources.append(source_report)
+
+    try:
+        await asyncio.gather(*(poll_one(s) for s in due))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        if own_client:
+            await client.aclose()
     if unchanged:
         _record_not_modified(store, unchanged, clock)
+    report.sources.extend(reports[s.name] for s in due)
     return report
 
 

@@ -31,12 +31,18 @@ _TRACKING_PARAMS = re.compile(
 
 def html_to_whatsapp(html: str) -> str:
     """Render editor HTML as WhatsApp-formatted text (*bold*, _italic_, ~strike~, ```mono```)."""
+    return whatsapp_and_image(html)[0]
+
+
+def whatsapp_and_image(html: str, base_url: str = "") -> tuple[str, str | None]:
+    """WhatsApp text and first real image of ``html``, from one parse (parsing is the cost)."""
     if not html:
-        return ""
+        return "", None
     if "<" not in html and "&" not in html:
-        return _tidy(html)
+        return _tidy(html), None
     soup = BeautifulSoup(html[:MAX_HTML], "html.parser")
-    return _tidy(_render(soup, marks=True))
+    image = _first_image_in(soup, base_url) if "<img" in html.lower() else None
+    return _tidy(_render(soup, marks=True)), image
 
 
 def _is_noise(tag: Tag) -> bool:
@@ -135,7 +141,10 @@ def first_image(html: str, base_url: str = "") -> str | None:
     """The first real picture in ``html`` (not a tracking pixel), as an absolute http(s) URL."""
     if not html or "<img" not in html.lower():
         return None
-    soup = BeautifulSoup(html[:MAX_HTML], "html.parser")
+    return _first_image_in(BeautifulSoup(html[:MAX_HTML], "html.parser"), base_url)
+
+
+def _first_image_in(soup: BeautifulSoup, base_url: str) -> str | None:
     for img in soup.find_all("img"):
         src = str(img.get("src") or img.get("data-src") or "").strip()
         if not src or src.startswith("data:"):

@@ -27,8 +27,8 @@ from hub.text import (
     canonical_url,
     first_image,
     html_to_plain,
-    html_to_whatsapp,
     truncate,
+    whatsapp_and_image,
 )
 from hub.xmlsafe import defuse_xml
 from plugins.sources.jsonfeed import looks_like_json_feed, parse_json_feed
@@ -185,11 +185,14 @@ def _item(entry: dict[str, Any], settings: dict[str, Any], now: datetime) -> New
     title = truncate(title, MAX_TITLE)
     summary_html = entry["summary"][:MAX_RAW]
     content_html = entry["content"][:MAX_RAW] if settings.get("full_text", True) else ""
-    text = truncate(html_to_whatsapp(content_html or summary_html), MAX_TEXT)
-    summary = truncate(html_to_plain(summary_html or content_html), MAX_TEXT)
     link = _unwrap_redirect(entry["link"])
-    image = entry.get("image") or first_image(entry["content"][:MAX_RAW] or summary_html,
-                                              link or entry.get("base", ""))
+    body_html = content_html or summary_html
+    text, inline_image = whatsapp_and_image(body_html, link or entry.get("base", ""))
+    text = truncate(text, MAX_TEXT)
+    summary = truncate(html_to_plain(summary_html or content_html), MAX_TEXT)
+    image = entry.get("image") or inline_image
+    if image is None and body_html is not summary_html and summary_html:
+        image = first_image(summary_html, link or entry.get("base", ""))
     guid = entry["id"] or link or _hash(title + "\n" + summary)
     author = entry.get("author")
     return NewsItem(
