@@ -36,6 +36,8 @@ def list_sources(app: App) -> None:
         opts = section.options
         row = rows.get(opts.name)
         state = "disabled" if not opts.enabled else (row.state if row else "new")
+        if row and row.consecutive_failures and state not in ("failing", "disabled"):
+            state = "retrying"  # failed lately, not (yet) failing
         click.echo(f"{opts.name} [{section.type}] {state.upper()}")
         url = (row.url if row and row.url else None) or getattr(opts, "url", None) \
             or getattr(opts, "sheet", "")
