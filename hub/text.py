@@ -1,11 +1,16 @@
-"""HTML to WhatsApp text, truncation, and canonical URLs: what editors' markup becomes on a phone."""
+"""HTML to WhatsApp text, truncation, and canonical URLs: what editors' markup becomes on a phone.
+
+The markup is parsed with lxml's HTML parser (lenient like a browser, and fast: on a poll of
+hundreds of feeds, building bs4 trees cost more than feedparser itself) and walked once.
+"""
 
 from __future__ import annotations
 
 import re
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from bs4 import BeautifulSoup, NavigableString, Tag
+import lxml.html
+from lxml import etree
 
 _DROP_TAGS = {"script", "style", "iframe", "noscript", "form", "button", "svg", "object",
               "embed", "video", "audio", "template", "head", "title", "meta", "link", "select",
@@ -17,7 +22,8 @@ _INLINE_MARKS = {"b": "*", "strong": "*", "i": "_", "em": "_", "s": "~", "del": 
                  "strike": "~"}
 _SHARE_HINTS = ("share", "sharedaddy", "social", "jp-relatedposts", "addtoany", "wp-block-buttons",
                 "feedflare", "tracking-pixel", "related-posts", "newsletter-signup")
-_SPECIAL_STRINGS = ("Comment", "Doctype", "Declaration", "ProcessingInstruction", "CData")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _PIXEL_HINTS = ("pixel", "feeds.feedburner.com/~r/", "/~ff/", "stats.wordpress.com", "/b.gif",
                 "doubleclick.net", "analytics", "/beacon")
 MAX_HTML = 400_000  # characters of markup worth rendering; the rest is cut before parsing
@@ -40,21 +46,33 @@ def whatsapp_and_image(html: str, base_url: str = "") -> tuple[str, str | None]:
         return "", None
     if "<" not in html and "&" not in html:
         return _tidy(html), None
-    soup = BeautifulSoup(html[:MAX_HTML], "html.parser")
-    image = _first_image_in(soup, base_url) if "<img" in html.lower() else None
-    return _tidy(_render(soup, marks=True)), image
+    root = _parse(html)
+    if root is None:
+        return "", None
+    image = _first_image_in(root, base_url) if "<img" in html.lower() else None
+    return _tidy(_render(root, marks=True)), image
 
 
-def _is_noise(tag: Tag) -> bool:
-    if tag.name in _DROP_TAGS:
-        return True
-    if tag.name == "img":
+def _parse(html: str) -> etree._Element | None:
+    """An lxml tree of the fragment (lxml builds it ~15x faster than bs4 on html.parser)."""
+    html = _XML_DECL.sub("", _CONTROL.sub("", html[:MAX_HTML]))
+    if not html.strip():
+        return None
+    try:
+        return lxml.html.fragment_fromstring(html, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def _is_noise(el: etree._Element) -> bool:
+    name = el.tag
+    if name in _DROP_TAGS or name == "img":
         return True  # images travel as image_url, not inline
-    classes = " ".join(tag.get("class") or []).lower() + " " + str(tag.get("id") or "").lower()
+    classes = (el.get("class") or "").lower() + " " + (el.get("id") or "").lower()
     if any(hint in classes for hint in _SHARE_HINTS):
         return True
-    style = str(tag.get("style") or "").replace(" ", "").lower()
-    return "display:none" in style or tag.has_attr("hidden")
+    style = (el.get("style") or "").replace(" ", "").lower()
+    return "display:none" in style or "hidden" in el.attrib
 
 
 def _wrap(inner: str, mark: str) -> str:
@@ -67,43 +85,43 @@ def _wrap(inner: str, mark: str) -> str:
     return f"{lead}{mark}{core}{mark}{trail}"
 
 
-def _render(node: Tag, *, marks: bool) -> str:
-    out: list[str] = []
-    for child in node.children:
-        if isinstance(child, NavigableString):
-            if type(child).__name__ in _SPECIAL_STRINGS:
-                continue
-            out.append(re.sub(r"\s+", " ", str(child)))
-            continue
-        if not isinstance(child, Tag) or _is_noise(child):
-            continue
-        name = child.name
-        if name == "br":
-            out.append("\n")
-        elif name == "hr":
-            out.append("\n\n")
-        elif name in _INLINE_MARKS:
-            inner = _render(child, marks=marks)
-            out.append(_wrap(inner, _INLINE_MARKS[name]) if marks else inner)
-        elif name == "pre":
-            inner = child.get_text().strip("\n")
-            if inner.strip():
-                out.append(f"\n```{inner}```\n" if marks else f"\n{inner}\n")
-        elif name == "code":
-            inner = child.get_text()
-            if inner.strip():
-                out.append(_wrap(inner, "```") if marks else inner)
-        elif name == "li":
-            out.append("\n• " + _render(child, marks=marks).strip() + "\n")
-        elif name in _HEADINGS:
-            inner = _render(child, marks=marks).strip()
-            out.append("\n\n" + (_wrap(inner, "*") if marks and "*" not in inner else inner) + "\n\n")
-        elif name in ("td", "th"):
-            out.append(" " + _render(child, marks=marks).strip() + " ")
-        elif name in _BLOCK_TAGS:
-            out.append("\n\n" + _render(child, marks=marks) + "\n\n")
-        else:
-            out.append(_render(child, marks=marks))
+def _space(text: str | None) -> str:
+    return re.sub(r"\s+", " ", text) if text else ""
+
+
+def _render(node: etree._Element, *, marks: bool) -> str:
+    out: list[str] = [_space(node.text)]
+    for child in node:
+        name = child.tag
+        if isinstance(name, str) and not _is_noise(child):
+            if name == "br":
+                out.append("\n")
+            elif name == "hr":
+                out.append("\n\n")
+            elif name in _INLINE_MARKS:
+                inner = _render(child, marks=marks)
+                out.append(_wrap(inner, _INLINE_MARKS[name]) if marks else inner)
+            elif name == "pre":
+                inner = child.text_content().strip("\n")
+                if inner.strip():
+                    out.append(f"\n```{inner}```\n" if marks else f"\n{inner}\n")
+            elif name == "code":
+                inner = child.text_content()
+                if inner.strip():
+                    out.append(_wrap(inner, "```") if marks else inner)
+            elif name == "li":
+                out.append("\n• " + _render(child, marks=marks).strip() + "\n")
+            elif name in _HEADINGS:
+                inner = _render(child, marks=marks).strip()
+                out.append("\n\n" + (_wrap(inner, "*") if marks and "*" not in inner else inner)
+                           + "\n\n")
+            elif name in ("td", "th"):
+                out.append(" " + _render(child, marks=marks).strip() + " ")
+            elif name in _BLOCK_TAGS:
+                out.append("\n\n" + _render(child, marks=marks) + "\n\n")
+            else:
+                out.append(_render(child, marks=marks))
+        out.append(_space(child.tail))  # comments and dropped elements keep the text after them
     return "".join(out)
 
 
@@ -128,8 +146,8 @@ def html_to_plain(html: str) -> str:
         return ""
     if "<" not in html and "&" not in html:
         return _one_line(html)
-    soup = BeautifulSoup(html[:MAX_HTML], "html.parser")
-    return _one_line(_render(soup, marks=False))
+    root = _parse(html)
+    return _one_line(_render(root, marks=False)) if root is not None else ""
 
 
 def _one_line(text: str) -> str:
@@ -141,11 +159,12 @@ def first_image(html: str, base_url: str = "") -> str | None:
     """The first real picture in ``html`` (not a tracking pixel), as an absolute http(s) URL."""
     if not html or "<img" not in html.lower():
         return None
-    return _first_image_in(BeautifulSoup(html[:MAX_HTML], "html.parser"), base_url)
+    root = _parse(html)
+    return _first_image_in(root, base_url) if root is not None else None
 
 
-def _first_image_in(soup: BeautifulSoup, base_url: str) -> str | None:
-    for img in soup.find_all("img"):
+def _first_image_in(root: etree._Element, base_url: str) -> str | None:
+    for img in root.iter("img"):
         src = str(img.get("src") or img.get("data-src") or "").strip()
         if not src or src.startswith("data:"):
             continue
