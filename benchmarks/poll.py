@@ -82,11 +82,12 @@ def feedparser_alone(bodies: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
-def write_config(folder: Path, urls: list[str]) -> Path:
+def write_config(folder: Path, urls: list[str], filters: list[str] | None = None) -> Path:
     lines = ['[hub]\ndatabase_url = "sqlite:///hub.db"\n']
     for i, url in enumerate(urls):
         lines.append(f'[[sources]]\ntype = "rss"\nname = "feed{i}"\nurl = "{url}"\n')
-    lines.append('[[filters]]\ntype = "dedup"\n')
+    for name in filters or []:
+        lines.append(f'[[filters]]\ntype = "{name}"\n')
     path = folder / "hub.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
@@ -102,6 +103,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=500)
     parser.add_argument("--delay", type=float, default=0.2)
+    parser.add_argument("--filter", action="append", default=[],
+                        help="also run this filter type in (c) and (d), e.g. --filter dedup")
     args = parser.parse_args()
     if not FIXTURE.exists():
         sys.exit(f"{FIXTURE} is absent: this benchmark needs the shared fixtures")
@@ -126,12 +129,13 @@ def main() -> None:
         print(f"(b) feedparser alone, bodies from memory:     {b:8.2f} s")
 
         with tempfile.TemporaryDirectory() as folder:
-            app = App(write_config(Path(folder), urls))
+            app = App(write_config(Path(folder), urls, args.filter))
             app.store  # noqa: B018 - create the tables outside the timing
             c, cold = hub_poll(app)
             stored = sum(s.stored + s.dropped for s in cold.sources)
             errors = [s.error for s in cold.sources if s.error]
             print(f"(c) hub cold poll (fetch, parse, store):      {c:8.2f} s   "
+                  f"filters: {', '.join(args.filter) or 'none'}; "
                   f"{stored} items stored, {len(errors)} errors")
             d, warm = hub_poll(app)
             unchanged = sum(s.not_modified for s in warm.sources)

@@ -184,8 +184,7 @@ class Fetcher:
             if state.last_modified:
                 request_headers["If-Modified-Since"] = state.last_modified
         try:
-            async with asyncio.timeout(deadline):
-                fetched = await self._follow(url, request_headers, auth, limit)
+            fetched = await self._follow(url, request_headers, auth, limit, deadline)
         except TimeoutError:
             raise FetchError(f"{url}: no complete answer within {deadline:g} s") from None
         except httpx.HTTPError as exc:
@@ -199,13 +198,17 @@ class Fetcher:
         return fetched
 
     async def _follow(self, url: str, headers: dict[str, str], auth: httpx.Auth | tuple[str, str] | None,
-                      limit: int) -> Fetched:
+                      limit: int, deadline: float) -> Fetched:
+        """Every hop, in turn; ``deadline`` counts time spent talking, not waiting for the gate."""
         redirects: list[tuple[int, str]] = []
         moved_to: str | None = None
         all_permanent = True
         current = url
+        loop = asyncio.get_running_loop()
+        spent = 0.0
         for _hop in range(self.policy.max_redirects + 1):
-            async with self._gate(current):
+            async with self._gate(current), asyncio.timeout(deadline - spent):
+                started = loop.time()
                 request = self.client.build_request("GET", current, headers=headers)
                 response = await self.client.send(request, auth=auth, stream=True)
                 try:
@@ -220,6 +223,7 @@ class Fetcher:
                         if all_permanent:
                             moved_to = target
                         current = target
+                        spent += loop.time() - started
                         continue
                     if status == 304:
                         return Fetched(current, status, b"", response.headers, moved_to, redirects)
