@@ -216,3 +216,12 @@ def test_redirect_loops_stop(feed_server) -> None:
     feed_server.documents["/b"] = redirect("/a", 302)
     [error] = _get_many(feed_server, ["/a"], FetchPolicy())
     assert isinstance(error, FetchError) and "more than 5 redirects" in str(error)
+
+
+def test_waiting_behind_the_per_host_limit_does_not_count_as_a_timeout(feed_server) -> None:
+    for i in range(3):
+        feed_server.documents[f"/{i}.xml"] = Document(b"<rss/>", delay=0.2)
+    policy = FetchPolicy(per_host=1, total_timeout=0.5)
+    results = _get_many(feed_server, ["/0.xml", "/1.xml", "/2.xml"], policy)
+    assert [r.status for r in results] == [200, 200, 200]
+    assert feed_server.peak_in_flight == 1
