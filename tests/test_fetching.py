@@ -225,3 +225,15 @@ def test_waiting_behind_the_per_host_limit_does_not_count_as_a_timeout(feed_serv
     results = _get_many(feed_server, ["/0.xml", "/1.xml", "/2.xml"], policy)
     assert [r.status for r in results] == [200, 200, 200]
     assert feed_server.peak_in_flight == 1
+
+
+def test_many_sources_are_parsed_in_a_process_pool(project, feed_server) -> None:
+    feeds = ""
+    for i in range(9):
+        feed_server.documents[f"/{i}.xml"] = Document(_sample().replace(b"villanueva-", f"f{i}-".encode()))
+        feeds += f'[[sources]]\ntype = "rss"\nname = "s{i}"\nurl = "{feed_server.url(f"/{i}.xml")}"\n'
+    feed_server.documents["/8.xml"] = Document(b"<html>not a feed</html>", content_type="text/html")
+    write_config(project / "hub.toml", '[hub]\ndatabase_url = "sqlite:///hub.db"\n' + feeds)
+    report = _poll(project, workers=2)
+    assert report.stored == 40
+    assert "not a readable feed" in report.sources[8].error
