@@ -269,9 +269,11 @@ def _record_not_modified(store: Store, unchanged: list[tuple[Source, FetchContex
                          clock: Clock) -> None:
     """Every source that answered 304 in one transaction: nothing parsed, only its clock moves."""
     now = clock.now()
-    with store.write() as session:
+    names = [source.name for source, _ in unchanged]
+    with store.write() as session, session.no_autoflush:
+        rows = {r.name: r for r in session.exec(select(SourceRow).where(SourceRow.name.in_(names)))}
         for source, ctx in unchanged:
-            row = _get_row(session, source)
+            row = rows.get(source.name) or _get_row(session, source)
             _mark_success(row, source, ctx, now, status=304)
     log.info("%d source(s) not modified", len(unchanged))
 
