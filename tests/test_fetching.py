@@ -237,3 +237,14 @@ def test_many_sources_are_parsed_in_a_process_pool(project, feed_server) -> None
     report = _poll(project, workers=2)
     assert report.stored == 40
     assert "not a readable feed" in report.sources[8].error
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    from datetime import UTC, datetime
+
+    from hub.fetch import parse_retry_after
+
+    now = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after("Wed, 01 Apr 2026 09:00:00 GMT", now) == 3600.0
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None

@@ -152,3 +152,21 @@ def test_an_empty_range_gives_no_items(shared, project, feed_server, monkeypatch
 ])
 def test_the_csv_address_is_derived_from_what_the_admin_pastes(pasted: str, expected: str) -> None:
     assert csv_url(pasted) == expected
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    ("2026-05-04 09:30", "2026-05-04T07:30:00+00:00"),
+    ("2026-05-04T09:30:00Z", "2026-05-04T09:30:00+00:00"),
+    ("04/05/2026 09:30", "2026-05-04T07:30:00+00:00"),
+    ("4/5/2026", "2026-05-03T22:00:00+00:00"),
+    ("Date(2026,4,4,9,30,0)", "2026-05-04T07:30:00+00:00"),
+    ("46146.5", "2026-05-04T10:00:00+00:00"),
+    ("mañana", None),
+])
+def test_publish_at_formats(cell: str, expected: str | None) -> None:
+    from zoneinfo import ZoneInfo
+
+    from plugins.sources.gsheets import parse_when
+
+    when = parse_when(cell, ZoneInfo("Europe/Madrid"))
+    assert (when.isoformat() if when else None) == expected

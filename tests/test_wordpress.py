@@ -118,3 +118,12 @@ def test_wordpress_error_answer_is_a_source_failure(shared, project, feed_server
         content_type="application/json", status=401)
     report = _poll(project, feed_server)
     assert "HTTP 401" in report.sources[0].error
+
+
+def test_posts_url_for_pretty_and_plain_permalinks() -> None:
+    from plugins.sources.wordpress import posts_url
+
+    assert posts_url("https://example.org/wp-json/", {"page": "2"}) == \
+        "https://example.org/wp-json/wp/v2/posts?page=2"
+    assert posts_url("https://example.org/?rest_route=/", {"page": "2"}) == \
+        "https://example.org/?rest_route=%2Fwp%2Fv2%2Fposts&page=2"
