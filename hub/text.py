@@ -27,6 +27,13 @@ _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _PIXEL_HINTS = ("pixel", "feeds.feedburner.com/~r/", "/~ff/", "stats.wordpress.com", "/b.gif",
                 "doubleclick.net", "analytics", "/beacon")
 MAX_HTML = 400_000  # characters of markup worth rendering; the rest is cut before parsing
+_WS = re.compile(r"\s+")
+_HSPACE = re.compile(r"[ \t\r\f\v]+")
+_AROUND_NL = re.compile(r" ?\n ?")
+_MANY_NL = re.compile(r"\n{3,}")
+_MARK_PUNCT = re.compile(r"(?<=[*_~]) +(?=[,.;:!?)])")  # "*23:00* ," → "*23:00*,"
+_EMPTY_BULLET = re.compile(r"\n• \n")
+_BULLET_GAP = re.compile(r"(?<=\n)(• [^\n]*)\n\n(?=• )")
 _TRACKING_PARAMS = re.compile(
     r"^(utm_.*|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|mkt_tok|igshid|yclid|"
     r"_hsenc|_hsmi|xtor|ref_src|spm|at_medium|at_campaign|ncid|cmpid|__twitter_impression|wt_mc|wt_zmc|"
@@ -86,7 +93,7 @@ def _wrap(inner: str, mark: str) -> str:
 
 
 def _space(text: str | None) -> str:
-    return re.sub(r"\s+", " ", text) if text else ""
+    return _WS.sub(" ", text) if text else ""
 
 
 def _render(node: etree._Element, *, marks: bool) -> str:
@@ -127,12 +134,11 @@ def _render(node: etree._Element, *, marks: bool) -> str:
 
 def _tidy(text: str) -> str:
     text = text.replace("\xa0", " ").replace("\u200b", "")
-    lines = [re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in text.split("\n")]
-    text = "\n".join(lines)
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    text = re.sub(r"(?<=[*_~]) +(?=[,.;:!?)])", "", text)  # "*23:00* ," → "*23:00*,"
-    text = re.sub(r"\n• \n", "\n", text)
-    text = re.sub(r"(?<=\n)(• [^\n]*)\n\n(?=• )", r"\1\n", text)
+    text = _AROUND_NL.sub("\n", _HSPACE.sub(" ", text))
+    text = _MANY_NL.sub("\n\n", text)
+    text = _MARK_PUNCT.sub("", text)
+    text = _EMPTY_BULLET.sub("\n", text)
+    text = _BULLET_GAP.sub(r"\1\n", text)
     return text.strip()
 
 
@@ -151,8 +157,8 @@ def html_to_plain(html: str) -> str:
 
 
 def _one_line(text: str) -> str:
-    text = text.replace("\xa0", " ").replace("\u200b", "").replace("• ", "")
-    return re.sub(r"\s+", " ", text).strip()
+    text = text.replace("\u200b", "").replace("• ", "")
+    return _WS.sub(" ", text).strip()
 
 
 def first_image(html: str, base_url: str = "") -> str | None:
