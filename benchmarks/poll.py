@@ -93,9 +93,9 @@ def write_config(folder: Path, urls: list[str], filters: list[str] | None = None
     return path
 
 
-def hub_poll(app: App) -> tuple[float, object]:
+def hub_poll(app: App, workers: int | None) -> tuple[float, object]:
     started = time.perf_counter()
-    report = asyncio.run(poll_once(app.config, app.store, app.registry, force=True))
+    report = asyncio.run(poll_once(app.config, app.store, app.registry, force=True, workers=workers))
     return time.perf_counter() - started, report
 
 
@@ -105,6 +105,8 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--filter", action="append", default=[],
                         help="also run this filter type in (c) and (d), e.g. --filter dedup")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="parsing processes (default: the hub's own choice, cores - 1)")
     args = parser.parse_args()
     if not FIXTURE.exists():
         sys.exit(f"{FIXTURE} is absent: this benchmark needs the shared fixtures")
@@ -131,13 +133,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             app = App(write_config(Path(folder), urls, args.filter))
             app.store  # noqa: B018 - create the tables outside the timing
-            c, cold = hub_poll(app)
+            c, cold = hub_poll(app, args.workers)
             stored = sum(s.stored + s.dropped for s in cold.sources)
             errors = [s.error for s in cold.sources if s.error]
             print(f"(c) hub cold poll (fetch, parse, store):      {c:8.2f} s   "
                   f"filters: {', '.join(args.filter) or 'none'}; "
                   f"{stored} items stored, {len(errors)} errors")
-            d, warm = hub_poll(app)
+            d, warm = hub_poll(app, args.workers)
             unchanged = sum(s.not_modified for s in warm.sources)
             print(f"(d) hub warm poll (all 304):                  {d:8.2f} s   {unchanged} not modified")
             if errors:

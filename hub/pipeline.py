@@ -99,7 +99,8 @@ async def poll_once(
     """Poll every enabled source that is due (all of them with ``force``) and store new items.
 
     All due sources are fetched concurrently through one client; with many of them, parsing runs
-    in a process pool of ``workers`` processes (default: one per core, ``HUB_PARSE_WORKERS``).
+    in a process pool of ``workers`` processes (default: one per core but one, at most 4;
+    ``HUB_PARSE_WORKERS``), while this process stores each source's items as they come back.
     """
     clock = clock or SystemClock()
     policy = policy or FetchPolicy()
@@ -160,10 +161,12 @@ async def poll_once(
 
 def _parse_pool(due: int, workers: int | None) -> Executor | None:
     """A process pool for parsing when enough sources are due to pay for it, else None."""
+    cores = os.cpu_count() or 1
     if workers is None:
         env = os.environ.get("HUB_PARSE_WORKERS")
-        workers = int(env) if env and env.isdigit() else min(4, os.cpu_count() or 1)
-    if workers < 2 or due < POOL_MIN_SOURCES or "fork" not in mp.get_all_start_methods():
+        # The poll's own process stores items and serves the network: leave it a core.
+        workers = int(env) if env and env.isdigit() else min(4, cores - 1)
+    if workers < 1 or cores < 2 or due < POOL_MIN_SOURCES or "fork" not in mp.get_all_start_methods():
         return None
     return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
 
