@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--filter", action="append", default=[],
                         help="also run this filter type in (c) and (d), e.g. --filter dedup")
     parser.add_argument("--workers", type=int, default=None,
-                        help="parsing processes (default: the hub's own choice, cores - 1)")
+                        help="parsing processes (default: the hub's own choice, one per core)")
     args = parser.parse_args()
     if not FIXTURE.exists():
         sys.exit(f"{FIXTURE} is absent: this benchmark needs the shared fixtures")
