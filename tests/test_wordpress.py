@@ -127,3 +127,12 @@ def test_posts_url_for_pretty_and_plain_permalinks() -> None:
         "https://example.org/wp-json/wp/v2/posts?page=2"
     assert posts_url("https://example.org/?rest_route=/", {"page": "2"}) == \
         "https://example.org/?rest_route=%2Fwp%2Fv2%2Fposts&page=2"
+
+
+def test_later_polls_read_oldest_first_so_a_burst_is_not_skipped(shared, project, feed_server) -> None:
+    _serve(shared, feed_server)
+    _poll(project, feed_server)
+    _poll(project, feed_server)
+    first, later = feed_server.requests[1][0], feed_server.requests[-1][0]
+    assert parse_qs(urlsplit(first).query)["order"] == ["desc"]
+    assert parse_qs(urlsplit(later).query)["order"] == ["asc"]

@@ -66,9 +66,11 @@ class WordPressSource(Source):
         items: list[NewsItem] = []
         newest = after
         for page in range(1, self.options.max_pages + 1):
+            # First poll: the newest posts. Later: oldest first after the last seen, so a burst
+            # larger than max_pages × per_page is read over several polls, none skipped.
             url = posts_url(root, {"_embed": "1", "per_page": str(self.options.per_page),
-                                   "orderby": "date", "order": "desc", "page": str(page),
-                                   **({"after": _margin(after)} if after else {})})
+                                   "orderby": "date", "order": "asc" if after else "desc",
+                                   "page": str(page), **({"after": _margin(after)} if after else {})})
             fetched = await ctx.get(url, conditional=page == 1, auth=auth,
                                     timeout=self.options.timeout)
             if fetched.not_modified:
