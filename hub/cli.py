@@ -14,6 +14,7 @@ import click
 from hub import __version__
 from hub.app import App
 from hub.commands.serve import serve as serve_command
+from hub.commands.sources import sources as sources_command
 from hub.commands.stats import stats
 from hub.commands.subscribers import subscribers as subscribers_group
 from hub.config import default_config_path
@@ -153,6 +154,7 @@ def demo(keep: Path | None) -> None:
 cli.add_command(stats)
 cli.add_command(serve_command)
 cli.add_command(subscribers_group)
+cli.add_command(sources_command)
 
 
 def _add_plugin_commands() -> None:

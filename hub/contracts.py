@@ -6,16 +6,20 @@ Each type carries an ``Options`` pydantic model that validates its table in ``hu
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.durations import parse_interval
+from hub.fetch import Fetched, Fetcher
 from hub.news import NewsItem
 
 if TYPE_CHECKING:
@@ -67,15 +71,44 @@ class SourceState:
     cursor: dict[str, Any] = field(default_factory=dict)
 
 
+_T = TypeVar("_T")
+
+
 @dataclass
 class FetchContext:
-    """Handed to ``Source.fetch``: the shared HTTP client, the source's memory, the clock."""
+    """Handed to ``Source.fetch``: the shared HTTP client, the source's memory, the clock.
+
+    Sources fetch through :meth:`get` (conditional, bounded, polite; see :mod:`hub.fetch`) and
+    hand CPU-heavy parsing to :meth:`offload`, which runs it in the poll's process pool when
+    there is one, so parsing many feeds uses every core.
+    """
 
     client: httpx.AsyncClient
     state: SourceState
     clock: Clock
     base_dir: Path
     warnings: list[str] = field(default_factory=list)
+    fetcher: Fetcher | None = None
+    pool: Executor | None = None
+
+    async def get(self, url: str, *, conditional: bool = True, **kwargs: Any) -> Fetched:
+        """GET ``url`` through the poll's fetcher.
+
+        ``conditional`` marks the source's own document: its validators are sent and kept, and a
+        permanent redirect moves ``state.url``. Use ``conditional=False`` for side requests.
+        """
+        if self.fetcher is None:
+            self.fetcher = Fetcher(self.client)
+        fetched = await self.fetcher.get(url, state=self.state if conditional else None, **kwargs)
+        if conditional and fetched.moved_to:
+            self.state.url = fetched.moved_to  # a 301/308: the source lives there now
+        return fetched
+
+    async def offload(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run ``fn(*args)`` (a picklable, module-level function) off the event loop if possible."""
+        if self.pool is None:
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
 
 @dataclass

@@ -22,6 +22,8 @@ ENTRY_POINT_GROUP = "hub"
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.sources.rss",
+    "plugins.sources.wordpress",
+    "plugins.sources.gsheets",
     "plugins.filters.dedup",
     "plugins.sinks.console",
 )

@@ -56,6 +56,10 @@ class SourceRow(SQLModel, table=True):
     last_polled_at: datetime | None = _when()
     next_poll_at: datetime | None = _when()
     item_count: int = 0
+    origin_url: str | None = None  # the hub.toml URL the stored state (url, validators) belongs to
+    last_status: int | None = None  # HTTP status of the last answer (304 included)
+    last_error_at: datetime | None = _when()
+    failing_since: datetime | None = _when()
 
 
 class ItemRow(SQLModel, table=True):

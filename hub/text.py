@@ -1,98 +1,204 @@
-"""HTML to WhatsApp text, truncation, and canonical URLs: what editors' markup becomes on a phone."""
+"""HTML to WhatsApp text, truncation, and canonical URLs: what editors' markup becomes on a phone.
+
+The markup is parsed with lxml's HTML parser (lenient like a browser, and fast: on a poll of
+hundreds of feeds, building bs4 trees cost more than feedparser itself) and walked once.
+"""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from bs4 import BeautifulSoup, NavigableString, Tag
+import lxml.html
+from lxml import etree
 
 _DROP_TAGS = {"script", "style", "iframe", "noscript", "form", "button", "svg", "object",
-              "embed", "video", "audio", "template", "head"}
+              "embed", "video", "audio", "template", "head", "title", "meta", "link", "select",
+              "textarea", "input", "map", "canvas"}
+_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _BLOCK_TAGS = {"p", "div", "section", "article", "header", "footer", "blockquote", "h1", "h2",
                "h3", "h4", "h5", "h6", "table", "tr", "figure", "figcaption", "ul", "ol", "dl"}
 _INLINE_MARKS = {"b": "*", "strong": "*", "i": "_", "em": "_", "s": "~", "del": "~",
                  "strike": "~"}
-_SHARE_HINTS = ("share", "sharedaddy", "social", "jp-relatedposts", "addtoany", "wp-block-buttons")
+_SHARE_HINTS = ("share", "sharedaddy", "social", "jp-relatedposts", "addtoany", "wp-block-buttons",
+                "feedflare", "tracking-pixel", "related-posts", "newsletter-signup")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+_PIXEL_HINTS = ("pixel", "feeds.feedburner.com/~r/", "/~ff/", "stats.wordpress.com", "/b.gif",
+                "doubleclick.net", "analytics", "/beacon")
+MAX_HTML = 400_000  # characters of markup worth rendering; the rest is cut before parsing
+_WS = re.compile(r"\s+")
+_HSPACE = re.compile(r"[ \t\r\f\v]+")
+_AROUND_NL = re.compile(r" ?\n ?")
+_MANY_NL = re.compile(r"\n{3,}")
+_MARK_PUNCT = re.compile(r"(?<=[*_~]) +(?=[,.;:!?)])")  # "*23:00* ," → "*23:00*,"
+_EMPTY_BULLET = re.compile(r"\n• \n")
+_BULLET_GAP = re.compile(r"(?<=\n)(• [^\n]*)\n\n(?=• )")
 _TRACKING_PARAMS = re.compile(
     r"^(utm_.*|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|mkt_tok|igshid|yclid|"
-    r"_hsenc|_hsmi|xtor|ref_src|spm|at_medium|at_campaign|ncid|cmpid|__twitter_impression)$",
+    r"_hsenc|_hsmi|xtor|ref_src|spm|at_medium|at_campaign|ncid|cmpid|__twitter_impression|wt_mc|wt_zmc|"
+    r"oly_enc_id|oly_anon_id|vero_id|rb_clickid|s_cid|soc_src|soc_trk)$",
     re.IGNORECASE,
 )
 
 
 def html_to_whatsapp(html: str) -> str:
     """Render editor HTML as WhatsApp-formatted text (*bold*, _italic_, ~strike~, ```mono```)."""
+    return whatsapp_and_image(html)[0]
+
+
+def whatsapp_and_image(html: str, base_url: str = "") -> tuple[str, str | None]:
+    """WhatsApp text and first real image of ``html``, from one parse (parsing is the cost)."""
     if not html:
-        return ""
+        return "", None
     if "<" not in html and "&" not in html:
-        return _tidy(html)
-    soup = BeautifulSoup(html, "html.parser")
-    return _tidy(_render(soup))
+        return _tidy(html), None
+    root = _parse(html)
+    if root is None:
+        return "", None
+    image = _first_image_in(root, base_url) if "<img" in html.lower() else None
+    return _tidy(_render(root, marks=True)), image
 
 
-def _is_noise(tag: Tag) -> bool:
-    if tag.name in _DROP_TAGS:
-        return True
-    if tag.name == "img":
+def _parse(html: str) -> etree._Element | None:
+    """An lxml tree of the fragment (lxml builds it ~15x faster than bs4 on html.parser)."""
+    html = _XML_DECL.sub("", _CONTROL.sub("", html[:MAX_HTML]))
+    if not html.strip():
+        return None
+    try:
+        return lxml.html.fragment_fromstring(html, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def _is_noise(el: etree._Element) -> bool:
+    name = el.tag
+    if name in _DROP_TAGS or name == "img":
         return True  # images travel as image_url, not inline
-    classes = " ".join(tag.get("class") or []).lower() + " " + str(tag.get("id") or "").lower()
-    return any(hint in classes for hint in _SHARE_HINTS)
+    classes = (el.get("class") or "").lower() + " " + (el.get("id") or "").lower()
+    if any(hint in classes for hint in _SHARE_HINTS):
+        return True
+    style = (el.get("style") or "").replace(" ", "").lower()
+    return "display:none" in style or "hidden" in el.attrib
 
 
-def _render(node: Tag) -> str:
-    out: list[str] = []
-    for child in node.children:
-        if isinstance(child, NavigableString):
-            if type(child).__name__ in ("Comment", "Doctype", "Declaration", "ProcessingInstruction"):
-                continue
-            out.append(re.sub(r"\s+", " ", str(child)))
-            continue
-        if not isinstance(child, Tag) or _is_noise(child):
-            continue
-        name = child.name
-        if name == "br":
-            out.append("\n")
-        elif name in _INLINE_MARKS:
-            inner = _render(child).strip()
-            if inner:
-                mark = _INLINE_MARKS[name]
-                out.append(f"{mark}{inner}{mark}")
-        elif name == "pre":
-            inner = child.get_text().strip("\n")
-            if inner.strip():
-                out.append(f"\n```{inner}```\n")
-        elif name == "code":
-            inner = child.get_text()
-            if inner.strip():
-                out.append(f"```{inner}```")
-        elif name == "li":
-            out.append("\n• " + _render(child).strip() + "\n")
-        elif name in _BLOCK_TAGS:
-            out.append("\n\n" + _render(child) + "\n\n")
-        else:
-            out.append(_render(child))
+def _wrap(inner: str, mark: str) -> str:
+    """``mark`` around the text, outside any spaces (WhatsApp ignores ``* bold *``)."""
+    core = inner.strip()
+    if not core:
+        return inner if inner.isspace() else ""
+    lead = " " if inner[:1].isspace() else ""
+    trail = " " if inner[-1:].isspace() else ""
+    return f"{lead}{mark}{core}{mark}{trail}"
+
+
+def _space(text: str | None) -> str:
+    return _WS.sub(" ", text) if text else ""
+
+
+def _render(node: etree._Element, *, marks: bool) -> str:
+    out: list[str] = [_space(node.text)]
+    for child in node:
+        name = child.tag
+        if isinstance(name, str) and not _is_noise(child):
+            if name == "br":
+                out.append("\n")
+            elif name == "hr":
+                out.append("\n\n")
+            elif name in _INLINE_MARKS:
+                inner = _render(child, marks=marks)
+                out.append(_wrap(inner, _INLINE_MARKS[name]) if marks else inner)
+            elif name == "pre":
+                inner = child.text_content().strip("\n")
+                if inner.strip():
+                    out.append(f"\n```{inner}```\n" if marks else f"\n{inner}\n")
+            elif name == "code":
+                inner = child.text_content()
+                if inner.strip():
+                    out.append(_wrap(inner, "```") if marks else inner)
+            elif name == "li":
+                out.append("\n• " + _render(child, marks=marks).strip() + "\n")
+            elif name in _HEADINGS:
+                inner = _render(child, marks=marks).strip()
+                out.append("\n\n" + (_wrap(inner, "*") if marks and "*" not in inner else inner)
+                           + "\n\n")
+            elif name in ("td", "th"):
+                out.append(" " + _render(child, marks=marks).strip() + " ")
+            elif name in _BLOCK_TAGS:
+                out.append("\n\n" + _render(child, marks=marks) + "\n\n")
+            else:
+                out.append(_render(child, marks=marks))
+        out.append(_space(child.tail))  # comments and dropped elements keep the text after them
     return "".join(out)
 
 
 def _tidy(text: str) -> str:
     text = text.replace("\xa0", " ").replace("\u200b", "")
-    lines = [re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in text.split("\n")]
-    text = "\n".join(lines)
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    text = re.sub(r"\n• \n", "\n", text)
-    text = re.sub(r"(?<=\n)(• [^\n]*)\n\n(?=• )", r"\1\n", text)
+    text = _AROUND_NL.sub("\n", _HSPACE.sub(" ", text))
+    text = _MANY_NL.sub("\n\n", text)
+    text = _MARK_PUNCT.sub("", text)
+    text = _EMPTY_BULLET.sub("\n", text)
+    text = _BULLET_GAP.sub(r"\1\n", text)
     return text.strip()
 
 
 def html_to_plain(html: str) -> str:
-    """Plain text of an HTML fragment, without WhatsApp marks (for matching and fingerprints)."""
+    """One line of plain text from an HTML fragment, without WhatsApp marks (titles, matching).
+
+    Inline elements join without added spaces, so ``<b>23:00</b>, también`` stays
+    ``23:00, también``; blocks and line breaks become single spaces.
+    """
     if not html:
         return ""
-    soup = BeautifulSoup(html, "html.parser")
-    for tag in soup.find_all(_DROP_TAGS):
-        tag.decompose()
-    return _tidy(soup.get_text(" "))
+    if "<" not in html and "&" not in html:
+        return _one_line(html)
+    root = _parse(html)
+    return _one_line(_render(root, marks=False)) if root is not None else ""
+
+
+def _one_line(text: str) -> str:
+    text = text.replace("\u200b", "").replace("• ", "")
+    return _WS.sub(" ", text).strip()
+
+
+def first_image(html: str, base_url: str = "") -> str | None:
+    """The first real picture in ``html`` (not a tracking pixel), as an absolute http(s) URL."""
+    if not html or "<img" not in html.lower():
+        return None
+    root = _parse(html)
+    return _first_image_in(root, base_url) if root is not None else None
+
+
+def _first_image_in(root: etree._Element, base_url: str) -> str | None:
+    for img in root.iter("img"):
+        src = str(img.get("src") or img.get("data-src") or "").strip()
+        if not src or src.startswith("data:"):
+            continue
+        if any(_tiny(img.get(side)) for side in ("width", "height")):
+            continue
+        if any(hint in src.lower() for hint in _PIXEL_HINTS):
+            continue
+        url = absolute_url(src, base_url)
+        if url:
+            return url
+    return None
+
+
+def _tiny(value: object) -> bool:
+    text = str(value or "").strip().removesuffix("px")
+    return text.isdigit() and int(text) <= 2
+
+
+def absolute_url(url: str, base_url: str = "") -> str | None:
+    """``url`` resolved against ``base_url``, if it ends up http(s); else None."""
+    url = (url or "").strip()
+    if not url:
+        return None
+    try:
+        resolved = urljoin(base_url, url) if base_url else url
+    except ValueError:
+        return None
+    return resolved if urlsplit(resolved).scheme in ("http", "https") else None
 
 
 def truncate(text: str, limit: int, ellipsis: str = "…") -> str:

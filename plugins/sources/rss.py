@@ -1,28 +1,44 @@
-"""The ``rss`` source: RSS 0.9x/1.0/2.0, Atom and JSON Feed, fetched with httpx, parsed by feedparser.
+"""The ``rss`` source: RSS 0.9x/1.0/2.0 and Atom through feedparser, and JSON Feed.
 
-feedparser gets bytes we fetched ourselves, because it has no timeout or size limit of its own.
+The document is fetched by :mod:`hub.fetch` (feedparser has no timeout or size cap of its own),
+stripped of DOCTYPE/ENTITY declarations (:mod:`hub.xmlsafe`), then parsed. Parsing is a plain
+module-level function, :func:`parse_feed`, so a poll can run it in a process pool.
 """
 
 from __future__ import annotations
 
 import calendar
 import hashlib
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import feedparser
-import httpx
 from pydantic import Field
 
 import hub
 from hub.contracts import FetchContext, FetchResult, Source, SourceOptions
 from hub.errors import SourceError
 from hub.news import NewsItem
-from hub.text import canonical_url, html_to_plain, html_to_whatsapp, truncate
+from hub.text import (
+    absolute_url,
+    canonical_url,
+    first_image,
+    html_to_plain,
+    truncate,
+    whatsapp_and_image,
+)
+from hub.xmlsafe import defuse_xml
+from plugins.sources.jsonfeed import looks_like_json_feed, parse_json_feed
 
 MAX_TITLE = 500
 MAX_TEXT = 20_000
+MAX_RAW = 200_000  # characters of one field's markup handed to the HTML normaliser
+MAX_TAGS = 30
+MAX_TAG = 80
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
 
 
 class RssOptions(SourceOptions):
@@ -30,6 +46,8 @@ class RssOptions(SourceOptions):
 
     url: str = Field(min_length=1, description="the feed's URL, or a file path next to hub.toml")
     timeout: float = Field(20.0, gt=0, le=300, description="seconds for the whole request")
+    max_bytes: int = Field(10 * 1024 * 1024, gt=0, description="largest (decoded) body accepted")
+    full_text: bool = Field(True, description="use content:encoded for the text when present")
 
 
 class RssSource(Source):
@@ -40,63 +58,189 @@ class RssSource(Source):
 
     async def fetch(self, ctx: FetchContext) -> FetchResult:
         url = ctx.state.url or self.options.url
+        now = ctx.clock.now()
         if "://" not in url:
             body = _read_local(ctx.base_dir / url)
-            return FetchResult(self.parse(body, base_url=Path(url).as_posix(), ctx=ctx,
-                                          content_type="application/xml"))
-        headers = {}
-        if ctx.state.etag:
-            headers["If-None-Match"] = ctx.state.etag
-        if ctx.state.last_modified:
-            headers["If-Modified-Since"] = ctx.state.last_modified
-        try:
-            response = await ctx.client.get(url, headers=headers, timeout=self.options.timeout)
-        except httpx.HTTPError as exc:
-            raise SourceError(f"{url}: {type(exc).__name__}: {exc or 'no answer'}") from None
-        if response.status_code == 304:
+            items, warnings = parse_feed(body, Path(url).as_posix(), "application/xml",
+                                         self._settings(), now)
+            ctx.warnings.extend(warnings)
+            return FetchResult(items)
+        fetched = await ctx.get(url, timeout=self.options.timeout, max_bytes=self.options.max_bytes)
+        if fetched.not_modified:
             return FetchResult([], not_modified=True)
-        if response.status_code >= 400:
-            raise SourceError(f"{url}: HTTP {response.status_code}")
-        ctx.state.etag = response.headers.get("ETag")
-        ctx.state.last_modified = response.headers.get("Last-Modified")
-        return FetchResult(self.parse(response.content, base_url=str(response.url), ctx=ctx,
-                                      content_type=response.headers.get("Content-Type")))
+        items, warnings = await ctx.offload(parse_feed, fetched.body, fetched.url,
+                                            fetched.content_type, self._settings(), now)
+        ctx.warnings.extend(warnings)
+        return FetchResult(items)
+
+    def _settings(self) -> dict[str, Any]:
+        return {"name": self.name, "tags": list(self.options.tags),
+                "full_text": self.options.full_text}
 
     def parse(self, body: bytes, *, base_url: str, ctx: FetchContext,
               content_type: str | None = None) -> list[NewsItem]:
-        headers = {"content-location": base_url, "content-type": content_type or "application/xml"}
-        parsed = feedparser.parse(body, response_headers=headers)
-        if not parsed.entries:
-            reason = parsed.get("bozo_exception") or "the document holds no entries"
-            raise SourceError(f"{base_url}: not a readable feed: {reason}")
-        if parsed.bozo:
-            ctx.warnings.append(f"{self.name}: feed is malformed but readable "
-                                f"({parsed.bozo_exception})")
-        return [self._item(entry) for entry in parsed.entries]
+        """Parse a document in this process (kept for callers of the foundation's API)."""
+        items, warnings = parse_feed(body, base_url, content_type or "", self._settings(),
+                                     ctx.clock.now())
+        ctx.warnings.extend(warnings)
+        return items
 
-    def _item(self, entry: Any) -> NewsItem:
-        link = entry.get("link") or ""
-        title = truncate(html_to_plain(entry.get("title") or ""), MAX_TITLE)
-        content = ""
-        if entry.get("content"):
-            content = entry.content[0].get("value") or ""
-        summary_html = entry.get("summary") or ""
-        text = truncate(html_to_whatsapp(content or summary_html), MAX_TEXT)
-        summary = truncate(html_to_plain(summary_html or content), MAX_TEXT)
-        guid = entry.get("id") or link or _hash(title + summary)
-        tags = [t.get("term") for t in entry.get("tags") or [] if t.get("term")]
-        return NewsItem(
-            source=self.name,
-            guid=guid[:1000],
-            url=link,
-            canonical_url=canonical_url(link),
-            title=title,
-            summary=summary,
-            text=text,
-            author=entry.get("author"),
-            tags=[*self.options.tags, *tags],
-            published_at=_time(entry),
-        )
+
+def parse_feed(body: bytes, base_url: str, content_type: str, settings: dict[str, Any],
+               now: datetime) -> tuple[list[NewsItem], list[str]]:
+    """Items and warnings from one feed document; ``SourceError`` when it yields nothing usable."""
+    name = settings["name"]
+    warnings: list[str] = []
+    if looks_like_json_feed(body, content_type):
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            raise SourceError(f"{base_url}: not a readable JSON Feed: {exc}") from None
+        entries = parse_json_feed(document, base_url)
+        return [_item(e, settings, now) for e in entries], warnings
+    safe, changed = defuse_xml(body)
+    if changed:
+        warnings.append(f"{name}: the feed's DOCTYPE/ENTITY declarations were removed before parsing")
+    headers = {"content-location": base_url, "content-type": content_type or "application/xml"}
+    parsed = feedparser.parse(safe, response_headers=headers, sanitize_html=False,
+                              resolve_relative_uris=False)
+    if not parsed.entries:
+        if parsed.get("version") and not parsed.bozo:
+            return [], warnings  # a well-formed feed with no posts yet
+        reason = parsed.get("bozo_exception") or "the document holds no entries"
+        raise SourceError(f"{base_url}: not a readable feed: {reason}")
+    if parsed.bozo:
+        warnings.append(f"{name}: feed is malformed but readable ({parsed.bozo_exception})")
+    entries = [_from_feedparser(e, base_url) for e in parsed.entries]
+    return [_item(e, settings, now) for e in entries], warnings
+
+
+def _from_feedparser(entry: Any, base_url: str) -> dict[str, Any]:
+    """The fields we use, from feedparser's entry, links resolved and markup still raw."""
+    base = _entry_base(entry, base_url)
+    link = entry.get("feedburner_origlink") or entry.get("link") or ""
+    content = ""
+    for part in entry.get("content") or []:
+        if "html" in (part.get("type") or "html"):
+            content = part.get("value") or ""
+            break
+        content = content or part.get("value") or ""
+    title_type = (entry.get("title_detail") or {}).get("type", "text/plain")
+    return {
+        "id": entry.get("id") or "",
+        "link": absolute_url(link, base) or "",
+        "title": entry.get("title") or "",
+        "title_is_html": "html" in title_type,
+        "summary": entry.get("summary") or "",
+        "content": content,
+        "author": entry.get("author") or None,
+        "tags": [t.get("term") or t.get("label") or "" for t in entry.get("tags") or []],
+        "time": _struct_time(entry),
+        "image": _feed_image(entry, base),
+        "base": base,
+    }
+
+
+def _entry_base(entry: Any, base_url: str) -> str:
+    """xml:base of the entry's content/summary, else the feed's URL."""
+    for key in ("content", "summary_detail", "title_detail"):
+        value = entry.get(key)
+        detail = value[0] if isinstance(value, list) and value else value
+        base = (detail or {}).get("base") if isinstance(detail, dict) else None
+        if base:
+            return absolute_url(base, base_url) or base_url
+    return base_url
+
+
+def _feed_image(entry: Any, base: str) -> str | None:
+    """media:content / media:thumbnail / image enclosure / an item <image>, in that order."""
+    for media in entry.get("media_content") or []:
+        kind = (media.get("medium") or media.get("type") or "").lower()
+        url = media.get("url") or ""
+        if "image" in kind or (not kind and url.lower().split("?")[0].endswith(IMAGE_EXTENSIONS)):
+            found = absolute_url(url, base)
+            if found:
+                return found
+    for thumb in entry.get("media_thumbnail") or []:
+        found = absolute_url(thumb.get("url") or "", base)
+        if found:
+            return found
+    for link in entry.get("enclosures") or []:
+        if (link.get("type") or "").lower().startswith("image/"):
+            found = absolute_url(link.get("href") or link.get("url") or "", base)
+            if found:
+                return found
+    image = entry.get("image")
+    if isinstance(image, dict) and image.get("href"):
+        return absolute_url(image["href"], base)
+    if entry.get("href") and str(entry.get("href")).lower().split("?")[0].endswith(IMAGE_EXTENSIONS):
+        return absolute_url(entry["href"], base)  # a non-standard <image> inside an <item>
+    return None
+
+
+def _item(entry: dict[str, Any], settings: dict[str, Any], now: datetime) -> NewsItem:
+    """One normalised item from the neutral entry dict both parsers produce."""
+    raw_title = entry["title"][:MAX_RAW]
+    title = html_to_plain(raw_title) if entry.get("title_is_html", True) else " ".join(raw_title.split())
+    title = truncate(title, MAX_TITLE)
+    summary_html = entry["summary"][:MAX_RAW]
+    content_html = entry["content"][:MAX_RAW] if settings.get("full_text", True) else ""
+    link = _unwrap_redirect(entry["link"])
+    body_html = content_html or summary_html
+    text, inline_image = whatsapp_and_image(body_html, link or entry.get("base", ""))
+    text = truncate(text, MAX_TEXT)
+    summary = truncate(html_to_plain(summary_html or content_html), MAX_TEXT)
+    image = entry.get("image") or inline_image
+    if image is None and body_html is not summary_html and summary_html:
+        image = first_image(summary_html, link or entry.get("base", ""))
+    guid = entry["id"] or link or _hash(title + "\n" + summary)
+    author = entry.get("author")
+    return NewsItem(
+        source=settings["name"],
+        guid=guid[:1000],
+        url=link,
+        canonical_url=canonical_url(link),
+        title=title,
+        summary=summary,
+        text=text,
+        image_url=image,
+        author=truncate(" ".join(str(author).split()), 200) if author else None,
+        tags=_tags([*settings.get("tags", []), *entry.get("tags", [])]),
+        published_at=entry.get("time") or now,
+    )
+
+
+def _tags(raw: list[str]) -> list[str]:
+    """Clean, unique (case-insensitively), in order, bounded in number and length."""
+    seen: set[str] = set()
+    tags: list[str] = []
+    for value in raw:
+        tag = " ".join(html_to_plain(str(value)).split())[:MAX_TAG]
+        if tag and tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            tags.append(tag)
+    return tags[:MAX_TAGS]
+
+
+def _unwrap_redirect(link: str) -> str:
+    """Google Alerts-style ``https://www.google.com/url?…&url=<real>`` → the real article URL."""
+    parts = urlsplit(link)
+    if parts.hostname and parts.hostname.endswith("google.com") and parts.path == "/url":
+        target = parse_qs(parts.query).get("url") or parse_qs(parts.query).get("q")
+        if target and absolute_url(target[0]):
+            return target[0]
+    return link
+
+
+def _struct_time(entry: Any) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = dict.get(entry, key)  # plain lookup: no feedparser fallback, no deprecation warning
+        if value:
+            try:
+                return datetime.fromtimestamp(calendar.timegm(value), UTC)
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
 
 
 def _read_local(path: Path) -> bytes:
@@ -104,14 +248,6 @@ def _read_local(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise SourceError(f"{path}: cannot read the feed file: {exc.strerror}") from None
-
-
-def _time(entry: Any) -> datetime | None:
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
-        if value:
-            return datetime.fromtimestamp(calendar.timegm(value), UTC)
-    return None
 
 
 def _hash(text: str) -> str:

@@ -1,0 +1,81 @@
+"""``hub sources``: every configured source with its state, last success, last error, items, next poll."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+from sqlmodel import select
+
+from hub.app import App
+from hub.tables import SourceRow
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.group(name="sources", invoke_without_command=True)
+@click.pass_context
+def sources(ctx: click.Context) -> None:
+    """Show how every source is doing (same as `hub sources list`)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(list_sources)
+
+
+@sources.command(name="list")
+@pass_app
+def list_sources(app: App) -> None:
+    """Every source: state, last success, last error, stored items and next poll."""
+    config = app.config
+    with app.store.read() as session:
+        rows = {r.name: r for r in session.exec(select(SourceRow)).all()}
+    tz = config.tz
+    if not config.sources:
+        click.echo("No sources in hub.toml.")
+        return
+    for section in config.sources:
+        opts = section.options
+        row = rows.get(opts.name)
+        state = "disabled" if not opts.enabled else (row.state if row else "new")
+        if row and row.consecutive_failures and state not in ("failing", "disabled"):
+            state = "retrying"  # failed lately, not (yet) failing
+        click.echo(f"{opts.name} [{section.type}] {state.upper()}")
+        url = (row.url if row and row.url else None) or getattr(opts, "url", None) \
+            or getattr(opts, "sheet", "")
+        click.echo(f"  url:          {url}")
+        click.echo(f"  every:        {opts.every}")
+        click.echo(f"  last success: {_when(row.last_success_at if row else None, tz)}"
+                   + (f" (HTTP {row.last_status})" if row and row.last_status and not row.last_error else ""))
+        if row and row.last_error:
+            since = f", failing since {_when(row.failing_since, tz)}" if row.failing_since else ""
+            click.echo(f"  last error:   {row.last_error} ({row.consecutive_failures} in a row{since})")
+        else:
+            click.echo("  last error:   none")
+        click.echo(f"  items:        {row.item_count if row else 0}")
+        next_poll = "now" if not row or row.next_poll_at is None else _when(row.next_poll_at, tz)
+        click.echo(f"  next poll:    {next_poll if opts.enabled else 'never (disabled)'}")
+    for name in sorted(set(rows) - {s.options.name for s in config.sources}):
+        click.echo(f"{name} [{rows[name].type}] not in hub.toml any more "
+                   f"({rows[name].item_count} items kept)")
+
+
+@sources.command(name="reset")
+@click.argument("name")
+@pass_app
+def reset_source(app: App, name: str) -> None:
+    """Forget a source's failures so the next `hub poll` tries it at once."""
+    if name not in {s.options.name for s in app.config.sources}:
+        raise click.ClickException(f"no source named {name!r} in {app.config.path}")
+    with app.store.write() as session:
+        row = session.get(SourceRow, name)
+        if row is not None:
+            row.state = "ok" if row.polls else "new"
+            row.consecutive_failures = 0
+            row.failing_since = None
+            row.next_poll_at = None
+    click.echo(f"{name}: failures forgotten; it will be polled on the next `hub poll --once`")
+
+
+def _when(moment: datetime | None, tz: object) -> str:
+    if moment is None:
+        return "never"
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")  # type: ignore[arg-type]
