@@ -13,6 +13,8 @@ import click
 
 from hub import __version__
 from hub.app import App
+from hub.commands import items as items_commands
+from hub.commands import routines as routines_commands
 from hub.config import default_config_path
 from hub.errors import HubError
 
@@ -118,7 +120,8 @@ def poll(app: App, once: bool, force: bool) -> None:
             click.echo(f"{s.name}: not modified")
         else:
             click.echo(f"{s.name}: {s.fetched} fetched, {s.stored} new, {s.dropped} dropped, "
-                       f"{s.repeated} already stored")
+                       f"{s.repeated} already stored"
+                       + (f", {s.seen} seen (first poll: recorded, not sent)" if s.seen else ""))
         for warning in s.warnings:
             click.echo(f"{s.name}: warning: {warning}", err=True)
     click.echo(f"{report.stored} new item(s) stored")
@@ -131,9 +134,10 @@ def poll(app: App, once: bool, force: bool) -> None:
 @pass_app
 def send(app: App, sink_name: str | None) -> None:
     """Send every planned delivery that is due now."""
+    from hub.caps import Caps
     from hub.dispatch import dispatch_due
 
-    report = asyncio.run(dispatch_due(app.store, app.sink(sink_name)))
+    report = asyncio.run(dispatch_due(app.store, app.sink(sink_name), caps=Caps.from_config(app.config)))
     click.echo(f"{report.sent} sent, {report.failed} failed, {report.skipped} skipped")
 
 
@@ -145,6 +149,11 @@ def demo(keep: Path | None) -> None:
     from hub.demo import run_demo
 
     run_demo(keep)
+
+
+cli.add_command(routines_commands.routines)
+cli.add_command(routines_commands.preview)
+cli.add_command(items_commands.items)
 
 
 def _add_plugin_commands() -> None:

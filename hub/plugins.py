@@ -23,6 +23,9 @@ ENTRY_POINT_GROUP = "hub"
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.sources.rss",
     "plugins.filters.dedup",
+    "plugins.filters.relevance",
+    "plugins.filters.caps",
+    "plugins.filters.guard",
     "plugins.sinks.console",
 )
 
