@@ -127,7 +127,7 @@ def plan_run(session: Session, plan: RunPlan) -> PlanStats:
     """Write the run's delivery rows in chunks; returns the counts. Idempotent per ``key``."""
     stats = PlanStats()
     writer = _ChunkWriter(session)
-    for chunk in _plan_chunks(session, plan, stats, writer.encode):
+    for chunk in _plan_chunks(session, plan, stats, writer):
         writer.write(chunk)
     return stats
 

@@ -13,9 +13,10 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import httpx
-from sqlmodel import select
+from sqlmodel import col, select
 
 from hub import __version__
 from hub.clock import Clock, SystemClock
@@ -179,13 +180,14 @@ def _store_result(
         filter_ctx = FilterContext(session=session, clock=clock, first_poll=first_poll,
                                    batch=list(result.items), source_usual_new=row.usual_new)
         kept: list[tuple[NewsItem, ItemRow]] = []
+        known = _known(session, result.items)
         for item in result.items:
-            existing = session.exec(
-                select(ItemRow).where(ItemRow.source == item.source, ItemRow.guid == item.guid)
-            ).first()
+            existing = known.get((item.source, item.guid))
             if existing is not None:
                 report.repeated += 1
-                _note_edit(existing, item, filters, now)
+                if (existing.title, existing.summary, existing.text) != (item.title, item.summary,
+                                                                         item.text):
+                    _note_edit(session.get(ItemRow, existing.id), item, filters, now)
                 continue
             verdict, notes = _run_filters(item, filters, filter_ctx)
             if isinstance(verdict, Drop):
@@ -195,14 +197,15 @@ def _store_result(
                     report.dropped += 1
                 if not verdict.store:
                     continue
-                session.add(_item_row(item, now, status=verdict.status, reason=verdict.reason,
-                                      decisions=notes))
+                item_row = _item_row(item, now, status=verdict.status, reason=verdict.reason,
+                                     decisions=notes)
             else:
                 item_row = _item_row(verdict, now, status="ready", reason=None, decisions=notes)
-                session.add(item_row)
                 kept.append((verdict, item_row))
                 report.stored += 1
+            session.add(item_row)
             session.flush()
+            known[(item.source, item.guid)] = item_row
         held = _review_poll(kept, filters, filter_ctx)
         if not first_poll and not held:
             row.usual_new = round(0.8 * row.usual_new + 0.2 * len(kept), 3)
@@ -219,6 +222,21 @@ def _store_result(
         row.item_count += report.stored
     log.info("%s: %d fetched, %d new, %d dropped%s", source.name, report.fetched, report.stored,
              report.dropped, " (not modified)" if result.not_modified else "")
+
+
+def _known(session, items: list[NewsItem]) -> dict[tuple[str, str], Any]:  # noqa: ANN001
+    """What is stored of ``items`` (by source and guid), read in a few light queries."""
+    known: dict[tuple[str, str], Any] = {}
+    by_source: dict[str, list[str]] = {}
+    for item in items:
+        by_source.setdefault(item.source, []).append(item.guid)
+    for source, guids in by_source.items():
+        for start in range(0, len(guids), 500):
+            rows = session.exec(select(
+                ItemRow.id, ItemRow.source, ItemRow.guid, ItemRow.title, ItemRow.summary, ItemRow.text
+            ).where(ItemRow.source == source, col(ItemRow.guid).in_(guids[start:start + 500]))).all()
+            known.update({(r.source, r.guid): r for r in rows})
+    return known
 
 
 def _run_filters(
