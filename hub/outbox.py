@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Text, func, type_coerce
 from sqlalchemy import insert as generic_insert
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from hub.caps import COUNTED_AT_PLAN, Caps
 from hub.matching import fold_tags
@@ -144,62 +144,82 @@ def _plan_chunks(session: Session, plan: RunPlan, stats: PlanStats,
                  encode: _Encoder) -> Iterator[list[tuple[Any, ...]]]:
     caps = plan.caps
     payloads = {item.id: item_payload(item) for item in plan.items}
-    item_tags = {item.id: fold_tags(item.tags or []) for item in plan.items}
+    entries = [(item.id, frozenset(fold_tags(item.tags or []))) for item in plan.items]
     revisions = {item.id: f".{item.revision}" if item.revision else "" for item in plan.items}
-    topics_cache: dict[str, frozenset[str]] = {}
+    topics_cache: dict[str | None, frozenset[str]] = {}
+    chosen_cache: dict[frozenset[str], list[tuple[int, ...]]] = {}
     base_due = caps.out_of_quiet(plan.now)
     created, due_now = encode.when(plan.now), encode.when(base_due)
-    routine = plan.routine
-    needs_history = caps.per_day is not None or caps.min_gap is not None
+    routine, run_id, digest = plan.routine, plan.run_id, plan.mode == "digest"
+    in_quiet = base_due != plan.now
+    rules = _Rules(caps, base_due) if caps.per_day is not None or caps.min_gap is not None else None
     for page in _subscriber_pages(session):
-        history = _history(session, page[0][0], page[-1][0], caps, base_due) if needs_history else {}
+        history = _history(session, page[0][0], page[-1][0], caps, base_due) if rules else {}
         rows: list[tuple[Any, ...]] = []
         for subscriber_id, raw_topics in page:
             topics = topics_cache.get(raw_topics)
             if topics is None:
                 topics = topics_cache[raw_topics] = frozenset(fold_tags(json.loads(raw_topics or "[]")))
-            chosen = [i.id for i in plan.items if not topics or topics & item_tags[i.id]]
-            if not chosen:
+            groups = chosen_cache.get(topics)
+            if groups is None:
+                chosen = tuple(i for i, tags in entries if not topics or topics & tags)
+                groups = [chosen] if digest else [(i,) for i in chosen]
+                chosen_cache[topics] = groups = groups if chosen else []
+            if not groups:
                 continue
             stats.recipients += 1
             for topic in topics or ("(all topics)",):
                 stats.by_topic[topic] += 1
-            times = history.get(subscriber_id, [])
-            groups = [tuple(chosen)] if plan.mode == "digest" else [(i,) for i in chosen]
+            times = history.get(subscriber_id)
             for ids in groups:
                 body = encode.body(ids, lambda ids=ids: _body(plan, [payloads[i] for i in ids], stats))
-                if plan.mode == "digest":
-                    key, item_id = f"run:{plan.run_id}:{subscriber_id}", None
+                if digest:
+                    key, item_id = f"run:{run_id}:{subscriber_id}", None
                 else:
                     key, item_id = f"item:{ids[0]}{revisions[ids[0]]}:{subscriber_id}", ids[0]
                 status, reason, due = "planned", None, due_now
-                if needs_history:
-                    when, status, reason = _apply_caps(caps, times, base_due, stats)
-                    due = encode.when(when) if when != base_due else due_now
+                if rules is not None:
+                    if times is None:
+                        times = history[subscriber_id] = []
+                    when, status, reason = rules.apply(times, stats)
+                    if when != base_due:
+                        due = encode.when(when)
                 if status == "planned":
                     stats.planned += 1
-                    stats.waiting_quiet += base_due != plan.now
+                    stats.waiting_quiet += in_quiet
                 else:
                     stats.skipped += 1
-                rows.append((key, subscriber_id, item_id, routine, plan.run_id, body, status, reason,
+                rows.append((key, subscriber_id, item_id, routine, run_id, body, status, reason,
                              created, due))
         if rows:
             yield rows
 
 
-def _apply_caps(caps: Caps, times: list[datetime], base_due: datetime,
-                stats: PlanStats) -> tuple[datetime, str, str | None]:
-    """Due time and status of one more message to a person whose history is ``times``."""
-    due = base_due
-    if caps.min_gap and times and max(times) + caps.min_gap > due:
-        due = caps.out_of_quiet(max(times) + caps.min_gap)
-        stats.waiting_gap += 1
-    if caps.per_day is not None:
-        start, end = day_bounds(due, caps.tz)
-        if sum(1 for t in times if start <= t < end) >= caps.per_day:
-            return base_due, "skipped", f"cap: {caps.per_day} message(s) per day"
-    times.append(due)
-    return due, "planned", None
+class _Rules:
+    """The per-person caps at plan time: a daily cap and a minimum gap, on one person's history."""
+
+    def __init__(self, caps: Caps, base_due: datetime) -> None:
+        self.caps, self.base_due = caps, base_due
+        self.bounds: dict[datetime, tuple[datetime, datetime]] = {}
+
+    def _day(self, moment: datetime) -> tuple[datetime, datetime]:
+        bounds = self.bounds.get(moment)
+        if bounds is None:
+            bounds = self.bounds[moment] = day_bounds(moment, self.caps.tz)
+        return bounds
+
+    def apply(self, times: list[datetime], stats: PlanStats) -> tuple[datetime, str, str | None]:
+        """Due time and status of one more message to a person whose history is ``times``."""
+        caps, due = self.caps, self.base_due
+        if caps.min_gap and times and max(times) + caps.min_gap > due:
+            due = caps.out_of_quiet(max(times) + caps.min_gap)
+            stats.waiting_gap += 1
+        if caps.per_day is not None and times:
+            start, end = self._day(due)
+            if sum(1 for t in times if start <= t < end) >= caps.per_day:
+                return self.base_due, "skipped", f"cap: {caps.per_day} message(s) per day"
+        times.append(due)
+        return due, "planned", None
 
 
 def _body(plan: RunPlan, payloads: list[dict[str, Any]], stats: PlanStats) -> dict[str, Any]:
@@ -234,15 +254,18 @@ def _history(session: Session, first: int, last: int, caps: Caps,
              due: datetime) -> dict[int, list[datetime]]:
     """When each subscriber in ``first..last`` was (or will be) sent something, lately."""
     when = func.coalesce(DeliveryRow.claimed_at, DeliveryRow.due_at)
+    # Only the subscriber range is in SQL, so the planner walks the subscriber_id index; a
+    # status condition would tempt it onto (status, due_at) and rescan every row planned so far.
     rows = session.exec(
-        select(DeliveryRow.subscriber_id, when).where(
+        select(DeliveryRow.subscriber_id, when, DeliveryRow.status).where(
             DeliveryRow.subscriber_id >= first, DeliveryRow.subscriber_id <= last,
-            col(DeliveryRow.status).in_(COUNTED_AT_PLAN), when >= caps.lookback(due),
+            when >= caps.lookback(due),
         )
     ).all()
     history: dict[int, list[datetime]] = {}
-    for subscriber_id, moment in rows:
-        history.setdefault(subscriber_id, []).append(moment)
+    for subscriber_id, moment, status in rows:
+        if status in COUNTED_AT_PLAN:
+            history.setdefault(subscriber_id, []).append(moment)
     return history
 
 
@@ -281,8 +304,8 @@ class _ChunkWriter(_Encoder):
         columns = DeliveryRow.__table__.c  # type: ignore[attr-defined]
         self.bodies: dict[tuple[int, ...], Any] = {}
         self.times: dict[datetime, Any] = {}
-        self._time = columns.due_at.type.bind_processor(self.dialect)
-        self._json = columns.body.type.bind_processor(self.dialect)
+        self._time = columns.due_at.type.dialect_impl(self.dialect).bind_processor(self.dialect)
+        self._json = columns.body.type.dialect_impl(self.dialect).bind_processor(self.dialect)
         self.extra = {c.name: c.default.arg for c in columns
                       if c.name not in PLAN_COLUMNS and not c.nullable and c.default is not None
                       and c.default.is_scalar}
