@@ -86,8 +86,8 @@ PLAN_COLUMNS = ("key", "subscriber_id", "item_id", "routine", "run_id", "body", 
 
 def rank(items: Iterable[ItemRow]) -> list[ItemRow]:
     """Priority first, then newest (published, or fetched when the source gave no date)."""
-    def newest(item: ItemRow) -> datetime:
-        return item.published_at or item.fetched_at or datetime.min.replace(tzinfo=UTC)
+    def newest(item: ItemRow) -> tuple[datetime, int]:
+        return item.published_at or item.fetched_at or datetime.min.replace(tzinfo=UTC), item.id or 0
 
     by_newest = sorted(items, key=newest, reverse=True)
     return sorted(by_newest, key=lambda item: not item.priority)
@@ -104,6 +104,7 @@ class RunPlan:
     now: datetime
     caps: Caps
     heading: str = "Resumen de noticias"
+    max_items: int = 50  # per person: their best-ranked matching items
 
 
 @dataclass
@@ -117,6 +118,7 @@ class PlanStats:
     waiting_gap: int = 0
     by_topic: Counter[str] = field(default_factory=Counter)
     samples: dict[tuple[int, ...], str] = field(default_factory=dict)  # item ids → rendered text
+    used: set[int] = field(default_factory=set)  # items that reach at least one person
 
     @property
     def rows(self) -> int:
@@ -162,7 +164,8 @@ def _plan_chunks(session: Session, plan: RunPlan, stats: PlanStats,
                 topics = topics_cache[raw_topics] = frozenset(fold_tags(json.loads(raw_topics or "[]")))
             groups = chosen_cache.get(topics)
             if groups is None:
-                chosen = tuple(i for i, tags in entries if not topics or topics & tags)
+                chosen = tuple(i for i, tags in entries if not topics or topics & tags)[:plan.max_items]
+                stats.used.update(chosen)
                 groups = [chosen] if digest else [(i,) for i in chosen]
                 chosen_cache[topics] = groups = groups if chosen else []
             if not groups:

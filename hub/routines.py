@@ -148,18 +148,20 @@ class Routines:
 
     def _run(self, session: Session, routine: RoutineConfig, state: RoutineStateRow,
              slot: datetime, now: datetime, status: str) -> RunReport:
-        chosen, passed_over = self._choose(session, routine, state.window_end or state.created_at)
-        run = RoutineRunRow(routine=routine.name, status=status, scheduled_for=slot, started_at=now,
-                            item_ids=[i.id for i in chosen], passed_over=[i.id for i in passed_over])
+        candidates = self._candidates(session, routine, state.window_end or state.created_at)
+        run = RoutineRunRow(routine=routine.name, status=status, scheduled_for=slot, started_at=now)
         session.add(run)
         session.flush()
         stats = PlanStats()
+        if candidates:
+            stats = plan_run(session, self._plan(routine, run.id, candidates, now))
+        chosen, passed_over = _split(candidates, stats)
         if chosen:
-            stats = plan_run(session, self._plan(routine, run.id, chosen, now))
             session.execute(
                 update(ItemRow).where(col(ItemRow.id).in_([i.id for i in chosen]))
                 .values(planned_at=now, planned_run_id=run.id)
             )
+        run.item_ids, run.passed_over = [i.id for i in chosen], [i.id for i in passed_over]
         run.planned, run.skipped = stats.planned, stats.skipped
         state.window_end, state.last_run_at, state.last_scheduled_for = now, now, slot
         state.runs += 1
@@ -167,26 +169,27 @@ class Routines:
                  routine.name, run.id, len(chosen), stats.planned, stats.skipped)
         return RunReport(routine.name, status, slot, run.id, [i.id for i in chosen], stats)
 
-    def _choose(self, session: Session, routine: RoutineConfig,
-                since: datetime | None) -> tuple[list[ItemRow], list[ItemRow]]:
-        """Items ready since the last run, not sent by any run yet, matching the routine."""
+    def _candidates(self, session: Session, routine: RoutineConfig,
+                    since: datetime | None) -> list[ItemRow]:
+        """Items ready since the last run, not sent by any run yet, matching the routine, ranked.
+
+        Each person then gets the first ``max_items`` of these that match their topics."""
         query = select(ItemRow).where(ItemRow.status == "ready",
                                       col(ItemRow.planned_at).is_(None))
         if since is not None:
-            query = query.where(col(ItemRow.ready_at) > since)
+            query = query.where(col(ItemRow.ready_at) >= since)
         wanted = fold_tags(routine.tags)
         candidates = [
             item for item in session.exec(query)
             if (not wanted or wanted & fold_tags(item.tags or []))
             and (item.priority or not routine.priority_only)
         ]
-        ranked = rank(candidates)
-        return ranked[: routine.max_items], ranked[routine.max_items:]
+        return rank(candidates)
 
     def _plan(self, routine: RoutineConfig, run_id: int | None, items: list[ItemRow],
               now: datetime) -> RunPlan:
         return RunPlan(routine=routine.name, run_id=run_id, mode=routine.mode, items=items,
-                       now=now, caps=self.caps, heading=routine.heading)
+                       now=now, caps=self.caps, heading=routine.heading, max_items=routine.max_items)
 
     def _routine(self, name: str) -> RoutineConfig:
         routine = self.config.routine(name)
@@ -229,8 +232,9 @@ class Routines:
         with self.store.read() as session:
             state = session.get(RoutineStateRow, routine.name)
             since = (state.window_end or state.created_at) if state else self.clock.now()
-            chosen, passed_over = self._choose(session, routine, since)
-            stats = preview_run(session, self._plan(routine, None, chosen, at))
+            candidates = self._candidates(session, routine, since)
+            stats = preview_run(session, self._plan(routine, None, candidates, at))
+            chosen, passed_over = _split(candidates, stats)
             preview = Preview(routine, at, chosen, passed_over, stats)
             if self.caps.ceiling is not None:
                 used = session.exec(
@@ -242,6 +246,12 @@ class Routines:
                 room = max(0, self.caps.ceiling - len(used))
                 preview.ceiling_wait = max(0, stats.recipients - room)
         return preview
+
+
+def _split(candidates: list[ItemRow], stats: PlanStats) -> tuple[list[ItemRow], list[ItemRow]]:
+    """The items that reach someone, and those no one gets (beyond everyone's max_items)."""
+    return ([i for i in candidates if i.id in stats.used],
+            [i for i in candidates if i.id not in stats.used])
 
 
 def _anchor(state: RoutineStateRow):  # noqa: ANN202 - date | None
