@@ -82,7 +82,14 @@ class Routines:
     def tick(self) -> list[RunReport]:
         """Run every routine whose time has come; record the slots missed beyond grace."""
         reports: list[RunReport] = []
+        now = self.clock.now()
+        with self.store.read() as session:  # most ticks find nothing due: no write lock for them
+            states = {s.name: s for s in session.exec(select(RoutineStateRow))}
         for routine in self.config.enabled_routines():
+            state = states.get(routine.name)
+            if (state is not None and state.next_run_at is not None and state.next_run_at > now
+                    and state.signature == routine.cadence().signature):
+                continue
             reports.extend(self._tick_one(routine))
         return reports
 
@@ -114,8 +121,8 @@ class Routines:
     def _state(self, session: Session, routine: RoutineConfig, cadence: Cadence,
                now: datetime) -> RoutineStateRow:
         state = session.get(RoutineStateRow, routine.name)
-        if state is None:
-            state = RoutineStateRow(name=routine.name, created_at=now, window_end=now)
+        if state is None:  # a first run looks one interval back, as if it had run before
+            state = RoutineStateRow(name=routine.name, created_at=now, window_end=now - cadence.every)
             session.add(state)
         if state.signature != cadence.signature or state.next_run_at is None:
             if state.signature:
@@ -231,7 +238,8 @@ class Routines:
         at = max(status.next_run_at or self.clock.now(), self.clock.now())
         with self.store.read() as session:
             state = session.get(RoutineStateRow, routine.name)
-            since = (state.window_end or state.created_at) if state else self.clock.now()
+            since = ((state.window_end or state.created_at) if state
+                     else self.clock.now() - routine.cadence().every)
             candidates = self._candidates(session, routine, since)
             stats = preview_run(session, self._plan(routine, None, candidates, at))
             chosen, passed_over = _split(candidates, stats)

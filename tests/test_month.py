@@ -31,7 +31,7 @@ from hub.pipeline import poll_once
 from hub.plugins import load
 from hub.routines import Routines
 from hub.store import Store
-from hub.tables import ConsentEventRow, ItemRow, RoutineRunRow, SubscriberRow
+from hub.tables import ConsentEventRow, DeliveryRow, ItemRow, RoutineRunRow, SubscriberRow
 from tests.policy_helpers import PolicyTestPlugin, RecordingSink, ScriptedSource
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -94,7 +94,7 @@ name = "urgente"
 every = "2 hours"
 priority_only = true
 mode = "each"
-max_items = 2
+max_items = 3
 """
 
 
@@ -104,7 +104,7 @@ def _story(rng: random.Random, number: int, at: datetime) -> dict:
         "key": f"story-{number}", "at": at, "topic": topic,
         "title": f"Noticia {number}: {rng.choice(['Pleno', 'Concierto', 'Partido', 'Obras'])} "
                  f"{rng.choice(['del lunes', 'en la plaza', 'del sábado', 'del barrio'])} {number}",
-        "urgent": rng.random() < 0.08, "sponsored": rng.random() < 0.05,
+        "urgent": rng.random() < 0.12, "sponsored": rng.random() < 0.05,
     }
 
 
@@ -241,6 +241,9 @@ def test_a_month_of_news_keeps_every_promise(project: Path, month_plugin: Policy
         for s in session.exec(select(SubscriberRow)):
             phone_to_id[s.phone] = s.id
         runs = session.exec(select(RoutineRunRow).order_by(RoutineRunRow.id)).all()
+        outcomes = Counter((d.status, (d.reason or "").split(":")[0])
+                           for d in session.exec(select(DeliveryRow)))
+        print("deliveries by outcome:", dict(outcomes))
         statuses = Counter(i.status for i in session.exec(select(ItemRow)))
     daemon.stop()
 

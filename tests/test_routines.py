@@ -244,10 +244,6 @@ def _cli_world(hub_cli, project) -> sqlite3.Connection:
                                 tags=tags, status="ready", fetched_at=now, ready_at=now, published_at=now))
     store.dispose()
     db = sqlite3.connect(project / "hub.db")
-    an_hour_ago = (now - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
-    db.execute("INSERT INTO routine_state (name, signature, created_at, window_end, runs) "
-               "VALUES ('mañanas', '', ?, ?, 0)", (an_hour_ago, an_hour_ago))
-    db.commit()
     return db
 
 
