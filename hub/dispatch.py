@@ -38,7 +38,7 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def claim_due(store: Store, clock: Clock, limit: int = BATCH,
+def claim_due(store: Store, clock: Clock, limit: int = BATCH, *,
               caps: Caps | None = None) -> list[tuple[DeliveryRow, SubscriberRow]]:
     """Claim up to ``limit`` due deliveries; opted-out recipients are skipped, not claimed.
 
@@ -94,7 +94,7 @@ def _held(guard: ClaimGuard, delivery: DeliveryRow, subscriber: SubscriberRow) -
     return True
 
 
-async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None,
+async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None, *,
                        caps: Caps | None = None) -> DispatchReport:
     """Send every due delivery once through ``sink``, recording each outcome (within ``caps``)."""
     clock = clock or SystemClock()

@@ -125,10 +125,13 @@ class PlanStats:
         return self.planned + self.skipped
 
 
-def plan_run(session: Session, plan: RunPlan) -> PlanStats:
-    """Write the run's delivery rows in chunks; returns the counts. Idempotent per ``key``."""
+def plan_run(session: Session, plan: RunPlan, *, driver_fast_path: bool = True) -> PlanStats:
+    """Write the run's delivery rows in chunks; returns the counts. Idempotent per ``key``.
+
+    ``driver_fast_path=False`` uses SQLAlchemy Core on SQLite too (as on PostgreSQL).
+    """
     stats = PlanStats()
-    writer = _ChunkWriter(session)
+    writer = _ChunkWriter(session, driver_fast_path)
     for chunk in _plan_chunks(session, plan, stats, writer):
         writer.write(chunk)
     return stats
@@ -300,10 +303,10 @@ class _ChunkWriter(_Encoder):
     SQLAlchemy Core's ``ON CONFLICT DO NOTHING`` insert is used.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, fast_path: bool = True) -> None:
         self.session = session
         self.dialect = session.get_bind().dialect
-        self.raw = self.dialect.name == "sqlite"
+        self.raw = fast_path and self.dialect.name == "sqlite"
         columns = DeliveryRow.__table__.c  # type: ignore[attr-defined]
         self.bodies: dict[tuple[int, ...], Any] = {}
         self.times: dict[datetime, Any] = {}

@@ -314,3 +314,34 @@ def test_run_rows_record_what_was_chosen(world) -> None:
     with w.store.read() as session:
         run = session.exec(select(RoutineRunRow).where(RoutineRunRow.routine == "mañanas")).one()
     assert run.item_ids == [ids[3], ids[2]] and sorted(run.passed_over) == ids[:2]
+
+
+def test_driver_fast_path_stores_what_the_orm_would(world) -> None:
+    """The raw SQLite path and the SQLAlchemy Core path (PostgreSQL's) write identical rows."""
+    from hub.outbox import RunPlan, plan_run
+
+    w = world(_toml('per_subscriber_per_day = 1\nquiet_hours = "22:00-08:00"\n'),
+              _madrid(2026, 10, 12, 23, 0))
+    w.people(3, ["cultura"])
+    w.people(2)
+    w.item("Teatro", ["Cultura"])
+    w.item("Fútbol", ["deportes"])
+    with w.store.write() as session:
+        items = list(session.exec(select(ItemRow).order_by(ItemRow.id)))
+        for run_id, fast in ((1, True), (2, False)):
+            plan = RunPlan(routine="r", run_id=run_id, mode="digest", items=items, now=w.clock.now(),
+                           caps=w.caps)
+            plan_run(session, plan, driver_fast_path=fast)
+    rows = w.deliveries()
+    fast = {d.subscriber_id: d for d in rows if d.run_id == 1}
+    core = {d.subscriber_id: d for d in rows if d.run_id == 2}
+    assert len(fast) == len(core) == 5
+    for subscriber_id, d in fast.items():
+        other = core[subscriber_id]
+        assert (d.body, d.created_at, d.routine) == (other.body, other.created_at, other.routine)
+        assert d.status == "planned" and d.due_at == _madrid(2026, 10, 13, 8, 0), "after quiet hours"
+        assert other.status == "skipped", "the first run's rows count against the daily cap"
+    assert fast[1].body["kind"] == "item" and fast[5].body["kind"] == "digest"
+    with w.store.read() as session:  # rows written raw are found by the ORM's own comparisons
+        due = session.exec(select(DeliveryRow).where(DeliveryRow.due_at == _madrid(2026, 10, 13, 8, 0)))
+        assert len(list(due)) == 10, "both paths store the same text for the same time"

@@ -52,6 +52,20 @@ def run(app: App, name: str) -> None:
     _print_run(app, report)
 
 
+@routines.command("tick")
+@pass_app
+def tick(app: App) -> None:
+    """Run every routine whose time has come, once (for cron; the daemon ticks by itself)."""
+    reports = Routines(app.config, app.store).tick()
+    if not reports:
+        click.echo("No routine is due.")
+    for report in reports:
+        if report.status == "missed":
+            click.echo(f"{report.routine}: run of {_local(app, report.scheduled_for)} {report.note}")
+        else:
+            _print_run(app, report)
+
+
 def _print_run(app: App, report: RunReport) -> None:
     stats = report.stats
     if not report.item_ids or stats is None:
