@@ -56,6 +56,11 @@ class Caps:
             ceiling=None if opts.messaging_limit == "unlimited" else int(opts.messaging_limit),
         )
 
+    @property
+    def active(self) -> bool:
+        """Whether any rule is set (without one, claims need no checking)."""
+        return any(rule is not None for rule in (self.per_day, self.min_gap, self.quiet, self.ceiling))
+
     def out_of_quiet(self, moment: datetime) -> datetime:
         """``moment``, or the end of the quiet hours it falls in."""
         return self.quiet.end_after(moment, self.tz) if self.quiet else moment

@@ -76,7 +76,7 @@ def claim_due(store: Store, clock: Clock, limit: int = BATCH, *,
 
 def _guard(caps: Caps | None, session: Session, now: datetime,
            rows: Sequence[tuple[DeliveryRow, SubscriberRow]]) -> ClaimGuard | None:
-    if caps is None:
+    if caps is None or not caps.active:
         return None
     return ClaimGuard(caps, session, now, {s.id for _, s in rows if s.id is not None})
 

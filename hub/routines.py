@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 import schedule
 from sqlalchemy import update
@@ -262,9 +262,7 @@ def _split(candidates: list[ItemRow], stats: PlanStats) -> tuple[list[ItemRow], 
             [i for i in candidates if i.id not in stats.used])
 
 
-def _anchor(state: RoutineStateRow):  # noqa: ANN202 - date | None
-    from datetime import date
-
+def _anchor(state: RoutineStateRow) -> date | None:
     return date.fromisoformat(state.anchor_date) if state.anchor_date else None
 
 

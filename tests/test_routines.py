@@ -345,3 +345,21 @@ def test_driver_fast_path_stores_what_the_orm_would(world) -> None:
     with w.store.read() as session:  # rows written raw are found by the ORM's own comparisons
         due = session.exec(select(DeliveryRow).where(DeliveryRow.due_at == _madrid(2026, 10, 13, 8, 0)))
         assert len(list(due)) == 10, "both paths store the same text for the same time"
+
+
+def test_schedule_library_drives_the_ticks(world) -> None:
+    """The daemon's `schedule` job ticks the routines; the slots themselves come from the store."""
+    import schedule
+
+    from hub.routines import attach
+
+    w = world(_toml(), _madrid(2026, 10, 12, 9, 0))
+    scheduler = schedule.Scheduler()
+    job = attach(scheduler, w.routines, seconds=30)
+    assert job.interval == 30 and job.unit == "seconds"
+    scheduler.run_all()  # first sight: schedules without running
+    w.clock.set(_madrid(2026, 10, 12, 9, 30))
+    scheduler.run_all()
+    with w.store.read() as session:
+        runs = session.exec(select(RoutineRunRow.routine, RoutineRunRow.scheduled_for)).all()
+    assert ("mañanas", _madrid(2026, 10, 12, 9, 30)) in runs
