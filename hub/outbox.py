@@ -252,7 +252,9 @@ def _subscriber_pages(session: Session) -> Iterator[list[tuple[int, str]]]:
         ).all()
         if not page:
             return
-        yield [(row[0], row[1]) for row in page]
+        # SQLite hands back the JSON text; psycopg decodes JSON itself: one hashable text either way.
+        yield [(row[0], row[1] if row[1] is None or isinstance(row[1], str) else json.dumps(row[1]))
+               for row in page]
         last = page[-1][0]
 
 

@@ -80,12 +80,16 @@ class Routines:
     # -- the schedule ------------------------------------------------------------------------
 
     def tick(self) -> list[RunReport]:
-        """Run every routine whose time has come; record the slots missed beyond grace."""
+        """Run every routine whose time has come; record the slots missed beyond grace.
+
+        Routines due together run priority-only ones first, then in the order listed.
+        """
         reports: list[RunReport] = []
         now = self.clock.now()
         with self.store.read() as session:  # most ticks find nothing due: no write lock for them
             states = {s.name: s for s in session.exec(select(RoutineStateRow))}
-        for routine in self.config.enabled_routines():
+        # Breaking-news routines first: a story due in two routines at once goes out as news.
+        for routine in sorted(self.config.enabled_routines(), key=lambda r: not r.priority_only):
             state = states.get(routine.name)
             if (state is not None and state.next_run_at is not None and state.next_run_at > now
                     and state.signature == routine.cadence().signature):
@@ -110,7 +114,11 @@ class Routines:
             grace = parse_interval(routine.grace)
             *older, latest = due
             for slot in older:
-                reports.append(self._missed(session, routine, slot, now, "a later slot was due too"))
+                reports.append(self._missed(session, routine, slot, now, "a later slot was due too",
+                                            quiet=True))
+            if older:
+                log.warning("routine %s: %d run(s) from %s to %s skipped: the hub was not running",
+                            routine.name, len(older), self._show(older[0]), self._show(older[-1]))
             if now - latest <= grace:
                 reports.append(self._run(session, routine, state, latest, now, "done"))
             else:
@@ -135,13 +143,16 @@ class Routines:
         return state
 
     def _missed(self, session: Session, routine: RoutineConfig, slot: datetime, now: datetime,
-                why: str) -> RunReport:
+                why: str, quiet: bool = False) -> RunReport:
         note = f"missed: {why}"
         session.add(RoutineRunRow(routine=routine.name, status="missed", scheduled_for=slot,
                                   started_at=now, note=note))
-        log.warning("routine %s: run of %s skipped (%s)", routine.name,
-                    slot.astimezone(self.tz).strftime("%Y-%m-%d %H:%M %Z"), why)
+        if not quiet:
+            log.warning("routine %s: run of %s skipped (%s)", routine.name, self._show(slot), why)
         return RunReport(routine.name, "missed", slot, note=note)
+
+    def _show(self, moment: datetime) -> str:
+        return moment.astimezone(self.tz).strftime("%Y-%m-%d %H:%M %Z")
 
     # -- a run --------------------------------------------------------------------------------
 
