@@ -43,6 +43,7 @@ class RunReport:
     item_ids: list[int] = field(default_factory=list)
     stats: PlanStats | None = None
     note: str | None = None
+    candidates: int = 0  # items that matched the routine, whether or not anyone gets them
 
 
 @dataclass
@@ -185,7 +186,8 @@ class Routines:
         state.runs += 1
         log.info("routine %s: run #%s chose %d item(s), planned %d, skipped %d (caps)",
                  routine.name, run.id, len(chosen), stats.planned, stats.skipped)
-        return RunReport(routine.name, status, slot, run.id, [i.id for i in chosen], stats)
+        return RunReport(routine.name, status, slot, run.id, [i.id for i in chosen], stats,
+                         candidates=len(candidates))
 
     def _candidates(self, session: Session, routine: RoutineConfig,
                     since: datetime | None) -> list[ItemRow]:

@@ -68,9 +68,13 @@ def tick(app: App) -> None:
 
 def _print_run(app: App, report: RunReport) -> None:
     stats = report.stats
-    if not report.item_ids or stats is None:
+    if not report.candidates or stats is None:
         click.echo(f"{report.routine}: run #{report.run_id}: no new items since the last run; "
                    "nothing planned")
+        return
+    if not stats.recipients:
+        click.echo(f"{report.routine}: run #{report.run_id}: {report.candidates} item(s), but no "
+                   "active, opted-in subscriber's topics match; nothing planned")
         return
     click.echo(f"{report.routine}: run #{report.run_id}: {len(report.item_ids)} item(s), "
                f"{stats.planned} message(s) planned for {stats.recipients} subscriber(s), "
@@ -92,8 +96,12 @@ def preview(app: App, routine: str | None) -> None:
 def _print_preview(app: App, p: Preview) -> None:
     r = p.routine
     click.echo(f"{r.name}: next run {_local(app, p.at)} ({r.mode}, up to {r.max_items} item(s))")
-    if not p.items:
+    if not p.items and not p.passed_over:
         click.echo("No items would be sent: nothing new matches since the last run.")
+        return
+    if not p.stats.recipients:
+        click.echo(f"{len(p.passed_over)} item(s) match, but no active, opted-in subscriber's topics "
+                   "match them (has anyone opted in yet?).")
         return
     click.echo(f"Items ({len(p.items)}):")
     for item in p.items:
