@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 import hub
 from hub.contracts import Drop, Filter, FilterContext, FilterOptions, Keep, Verdict
@@ -50,6 +50,10 @@ class DedupFilter(Filter):
     Options = DedupOptions
     options: DedupOptions
 
+    def __init__(self, options: DedupOptions) -> None:
+        super().__init__(options)
+        self._sources: set[str] | None = None
+
     def check(self, item: NewsItem, ctx: FilterContext) -> Verdict:
         duplicate = self._duplicate(item, ctx)
         if duplicate:
@@ -64,8 +68,12 @@ class DedupFilter(Filter):
 
     def _duplicate(self, item: NewsItem, ctx: FilterContext) -> str | None:
         session = ctx.session
+        if self._sources is None:  # once per poll: lets the (source, guid) index serve the lookup
+            self._sources = set(session.exec(select(ItemRow.source).distinct()))
+        self._sources.add(item.source)
         same_guid = session.exec(
-            select(ItemRow.id, ItemRow.source).where(ItemRow.guid == item.guid).limit(1)
+            select(ItemRow.id, ItemRow.source)
+            .where(col(ItemRow.source).in_(sorted(self._sources)), ItemRow.guid == item.guid).limit(1)
         ).first()
         if same_guid is not None:
             return f"duplicate of item #{same_guid[0]} from {same_guid[1]} (same guid)"
