@@ -97,11 +97,13 @@ class ClaimGuard:
                 self.history[subscriber_id].append(claimed_at)
         self.recipients, self.oldest = 0, None
         if caps.ceiling is not None:
+            # Every claim in the window counts, failed ones too (a message Meta accepted may
+            # still fail later): erring towards fewer recipients, never more. No status IN here,
+            # so the claimed_at index is the one used.
             count, oldest = session.exec(
                 select(func.count(func.distinct(DeliveryRow.subscriber_id)),
                        func.min(DeliveryRow.claimed_at)).where(
-                    col(DeliveryRow.status).in_(SENT_STATES),
-                    col(DeliveryRow.claimed_at) > now - WINDOW,
+                    col(DeliveryRow.claimed_at) > now - WINDOW, DeliveryRow.status != "planned",
                 )
             ).one()
             self.recipients, self.oldest = count, oldest

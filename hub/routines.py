@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import schedule
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from hub.caps import SENT_STATES, WINDOW, Caps
+from hub.caps import WINDOW, Caps
 from hub.clock import Clock, SystemClock
 from hub.config import HubConfig, RoutineConfig
 from hub.durations import parse_interval
@@ -129,7 +129,8 @@ class Routines:
 
     def _state(self, session: Session, routine: RoutineConfig, cadence: Cadence,
                now: datetime) -> RoutineStateRow:
-        state = session.get(RoutineStateRow, routine.name)
+        # FOR UPDATE: on PostgreSQL a second scheduler waits here, then sees the slot taken.
+        state = session.get(RoutineStateRow, routine.name, with_for_update=True)
         if state is None:  # a first run looks one interval back, as if it had run before
             state = RoutineStateRow(name=routine.name, created_at=now, window_end=now - cadence.every)
             session.add(state)
@@ -197,7 +198,7 @@ class Routines:
         query = select(ItemRow).where(ItemRow.status == "ready",
                                       col(ItemRow.planned_at).is_(None))
         if since is not None:
-            query = query.where(col(ItemRow.ready_at) >= since)
+            query = query.where(func.coalesce(ItemRow.ready_at, ItemRow.fetched_at) >= since)
         wanted = fold_tags(routine.tags)
         candidates = [
             item for item in session.exec(query)
@@ -259,12 +260,11 @@ class Routines:
             preview = Preview(routine, at, chosen, passed_over, stats)
             if self.caps.ceiling is not None:
                 used = session.exec(
-                    select(DeliveryRow.subscriber_id).where(
-                        col(DeliveryRow.status).in_(SENT_STATES),
-                        col(DeliveryRow.claimed_at) > at - WINDOW).distinct()
-                ).all()
-                preview.ceiling_used = len(used)
-                room = max(0, self.caps.ceiling - len(used))
+                    select(func.count(func.distinct(DeliveryRow.subscriber_id))).where(
+                        col(DeliveryRow.claimed_at) > at - WINDOW, DeliveryRow.status != "planned")
+                ).one()
+                preview.ceiling_used = used
+                room = max(0, self.caps.ceiling - used)
                 preview.ceiling_wait = max(0, stats.recipients - room)
         return preview
 

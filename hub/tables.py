@@ -189,3 +189,7 @@ class RoutineRunRow(SQLModel, table=True):
     planned: int = 0
     skipped: int = 0
     note: str | None = None
+
+
+# The caps count who was messaged in the last 24 h at every claim: by claim time, not by history.
+Index("ix_deliveries_claimed_at", DeliveryRow.__table__.c.claimed_at)  # type: ignore[attr-defined]
