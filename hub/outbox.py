@@ -119,6 +119,7 @@ class PlanStats:
     by_topic: Counter[str] = field(default_factory=Counter)
     samples: dict[tuple[int, ...], str] = field(default_factory=dict)  # item ids → rendered text
     used: set[int] = field(default_factory=set)  # items that reach at least one person
+    people: set[int] | None = None  # who would get something (collected by previews only)
 
     @property
     def rows(self) -> int:
@@ -139,7 +140,7 @@ def plan_run(session: Session, plan: RunPlan, *, driver_fast_path: bool = True) 
 
 def preview_run(session: Session, plan: RunPlan) -> PlanStats:
     """Count what :func:`plan_run` would write, writing nothing."""
-    stats = PlanStats()
+    stats = PlanStats(people=set())
     for _ in _plan_chunks(session, plan, stats, _Identity()):
         pass
     return stats
@@ -174,6 +175,8 @@ def _plan_chunks(session: Session, plan: RunPlan, stats: PlanStats,
             if not groups:
                 continue
             stats.recipients += 1
+            if stats.people is not None:
+                stats.people.add(subscriber_id)
             for topic in topics or ("(all topics)",):
                 stats.by_topic[topic] += 1
             times = history.get(subscriber_id)

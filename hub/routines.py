@@ -259,13 +259,13 @@ class Routines:
             chosen, passed_over = _split(candidates, stats)
             preview = Preview(routine, at, chosen, passed_over, stats)
             if self.caps.ceiling is not None:
-                used = session.exec(
-                    select(func.count(func.distinct(DeliveryRow.subscriber_id))).where(
-                        col(DeliveryRow.claimed_at) > at - WINDOW, DeliveryRow.status != "planned")
-                ).one()
-                preview.ceiling_used = used
-                room = max(0, self.caps.ceiling - used)
-                preview.ceiling_wait = max(0, stats.recipients - room)
+                reached = set(session.exec(
+                    select(DeliveryRow.subscriber_id).where(
+                        col(DeliveryRow.claimed_at) > at - WINDOW, DeliveryRow.status != "planned"
+                    ).distinct()))
+                preview.ceiling_used = len(reached)
+                new = len((stats.people or set()) - reached)
+                preview.ceiling_wait = max(0, new - max(0, self.caps.ceiling - len(reached)))
         return preview
 
 

@@ -186,6 +186,8 @@ def test_messaging_limit_lets_the_rest_wait_for_the_next_window(world) -> None:
     assert {d.due_at for d in waiting} == {_madrid(2026, 10, 13, 9, 0)}
     w.clock.set(_madrid(2026, 10, 12, 20, 0))
     w.item("Otra urgente", ["x"], priority=True)
+    shown = w.routines.preview("urgente")
+    assert (shown.ceiling_used, shown.stats.recipients, shown.ceiling_wait) == (250, 300, 50)
     w.routines.tick()
     assert w.send() == 250, "people reached in the last 24 h may get more; new ones may not"
     w.clock.set(_madrid(2026, 10, 13, 9, 0))

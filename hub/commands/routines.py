@@ -121,7 +121,7 @@ def _print_preview(app: App, p: Preview) -> None:
         click.echo(f"  {s.waiting_gap} would wait for the minimum gap")
     if p.ceiling_used is not None:
         click.echo(f"  messaging limit: {p.ceiling_used} recipient(s) in the last 24 h; "
-                   f"about {p.ceiling_wait} would wait for the next window")
+                   f"{p.ceiling_wait} new recipient(s) would wait for the next window")
     for number, text in enumerate(s.samples.values(), start=1):
         if number > 3:
             click.echo(f"(… {len(s.samples) - 3} more distinct message text(s))")
