@@ -54,8 +54,9 @@ class HubSection(_Section):
 class RoutineConfig(_Section):
     """``[[routines]]``: when to send, what, and in which form.
 
-    ``every`` below a day repeats within each local day from ``at`` (default 00:00); from a day
-    up it counts whole days or weeks and runs at ``at`` (default 09:00) in ``[hub] timezone``.
+    ``every`` below a day repeats through each local day in step with ``at`` (default 00:00);
+    from a day up it counts whole days or weeks and runs at ``at`` (default 09:00), all in
+    ``[hub] timezone``.
     """
 
     name: str = Field(min_length=1)

@@ -100,10 +100,11 @@ class QuietHours:
 class Cadence:
     """When a routine runs: every interval, at a wall time, optionally on some weekdays.
 
-    Below a day, the slots restart each local day at ``at`` (every 6 hours at 00:00 → 00, 06,
-    12, 18). From a day up, the interval is whole days or weeks counted on the local calendar
-    from ``anchor`` (the date of the first run), always at ``at``. With weekdays, the routine
-    runs on those days of every week (or of every N weeks, for ``every = "N weeks"``).
+    Below a day, the slots repeat through each local day in step with ``at`` (every 6 hours at
+    09:30 → 03:30, 09:30, 15:30, 21:30; an interval that does not divide a day restarts at the
+    first slot after midnight). From a day up, the interval is whole days or weeks counted on the
+    local calendar from ``anchor`` (the date of the first run), always at ``at``. With weekdays,
+    the routine runs on those days of every week (or of every N weeks, for ``every = "N weeks"``).
     """
 
     every: timedelta
@@ -147,9 +148,10 @@ class Cadence:
     def _slots(self) -> list[time]:
         if self.every >= DAY:
             return [self.at]
-        base = datetime.combine(date(2000, 1, 1), self.at)
-        slots, moment = [], base
-        while moment.date() == base.date():
+        midnight = datetime.combine(date(2000, 1, 1), time(0))
+        offset = (datetime.combine(midnight.date(), self.at) - midnight) % self.every
+        slots, moment = [], midnight + offset
+        while moment.date() == midnight.date():
             slots.append(moment.time())
             moment += self.every
         return slots

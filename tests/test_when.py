@@ -42,6 +42,15 @@ def test_hours_restart_each_local_day_and_the_repeated_hour_runs_once() -> None:
     assert slots == ["Sun 25 00:30 CEST", "Sun 25 01:30 CEST", "Sun 25 02:30 CEST", "Sun 25 03:30 CET"]
 
 
+def test_hours_keep_step_with_at_through_the_whole_day() -> None:
+    cadence = Cadence.parse("6 hours", "09:30")
+    assert _slots(cadence, _local(2026, 10, 20, 0, 0), 5) == [
+        "Tue 20 03:30 CEST", "Tue 20 09:30 CEST", "Tue 20 15:30 CEST", "Tue 20 21:30 CEST",
+        "Wed 21 03:30 CEST"]
+    uneven = Cadence.parse("5 hours", "00:00")  # does not divide a day: restarts at midnight
+    assert _slots(uneven, _local(2026, 10, 20, 19, 0), 2) == ["Tue 20 20:00 CEST", "Wed 21 00:00 CEST"]
+
+
 def test_weekdays_and_every_two_weeks() -> None:
     weekly = Cadence.parse("1 week", "08:00", ["mon", "jueves"])
     assert _slots(weekly, _local(2026, 10, 20, 12, 0), 3) == [
