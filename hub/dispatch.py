@@ -44,34 +44,40 @@ def claim_due(store: Store, clock: Clock, limit: int = BATCH, *,
 
     With ``caps``, each claim is checked against what was really sent (see ``hub.caps``):
     a delivery that must wait gets a later ``due_at``, one over the daily cap is skipped.
+    A batch in which every row was skipped or held does not end the claiming.
     """
+    while True:
+        claimed, looked = _claim_batch(store, clock, limit, caps)
+        if claimed or not looked:
+            return claimed
+
+
+def _claim_batch(store: Store, clock: Clock, limit: int,
+                 caps: Caps | None) -> tuple[list[tuple[DeliveryRow, SubscriberRow]], int]:
     now = clock.now()
     claimed: list[tuple[DeliveryRow, SubscriberRow]] = []
-    while not claimed:
-        with store.write() as session:
-            rows = session.exec(
-                select(DeliveryRow, SubscriberRow)
-                .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
-                .where(DeliveryRow.status == "planned", DeliveryRow.due_at <= now)
-                .order_by(DeliveryRow.due_at, DeliveryRow.id)
-                .limit(limit)
-            ).all()
-            if not rows:
-                break
-            guard = _guard(caps, session, now, rows)
-            for delivery, subscriber in rows:
-                delivery.updated_at = now
-                if subscriber.status != "active" or subscriber.opted_in_at is None:
-                    delivery.status, delivery.reason = "skipped", "opted out"
-                    continue
-                if guard is not None and _held(guard, delivery, subscriber):
-                    continue
-                delivery.status = "sending"
-                delivery.claimed_at = now
-                delivery.claimed_by = worker_id()
-                delivery.attempts += 1
-                claimed.append((delivery, subscriber))
-    return claimed
+    with store.write() as session:
+        rows = session.exec(
+            select(DeliveryRow, SubscriberRow)
+            .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+            .where(DeliveryRow.status == "planned", DeliveryRow.due_at <= now)
+            .order_by(DeliveryRow.due_at, DeliveryRow.id)
+            .limit(limit)
+        ).all()
+        guard = _guard(caps, session, now, rows)
+        for delivery, subscriber in rows:
+            delivery.updated_at = now
+            if subscriber.status != "active" or subscriber.opted_in_at is None:
+                delivery.status, delivery.reason = "skipped", "opted out"
+                continue
+            if guard is not None and _held(guard, delivery, subscriber):
+                continue
+            delivery.status = "sending"
+            delivery.claimed_at = now
+            delivery.claimed_by = worker_id()
+            delivery.attempts += 1
+            claimed.append((delivery, subscriber))
+    return claimed, len(rows)
 
 
 def _guard(caps: Caps | None, session: Session, now: datetime,
