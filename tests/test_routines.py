@@ -365,3 +365,18 @@ def test_schedule_library_drives_the_ticks(world) -> None:
     with w.store.read() as session:
         runs = session.exec(select(RoutineRunRow.routine, RoutineRunRow.scheduled_for)).all()
     assert ("mañanas", _madrid(2026, 10, 12, 9, 30)) in runs
+
+
+def test_a_batch_of_people_who_left_does_not_stop_the_sending(world) -> None:
+    """120 who left come first in the outbox; the 30 still subscribed behind them are sent to."""
+    w = world(_toml('per_subscriber_per_day = 3\n'), _madrid(2026, 10, 12, 8, 0))
+    w.people(150)
+    w.routines.tick()
+    w.item("Noticia")
+    w.clock.set(_madrid(2026, 10, 12, 9, 30))
+    w.routines.tick()
+    with w.store.write() as session:
+        for person in session.exec(select(SubscriberRow).order_by(SubscriberRow.id).limit(120)):
+            record_opt_out(session, person, w.clock.now(), channel="whatsapp", words="BAJA")
+    assert w.send() == 30
+    assert sum(d.reason == "opted out" for d in w.deliveries()) == 120
