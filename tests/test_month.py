@@ -36,7 +36,7 @@ from tests.policy_helpers import PolicyTestPlugin, RecordingSink, ScriptedSource
 
 MADRID = ZoneInfo("Europe/Madrid")
 START = datetime(2026, 10, 10, 0, 0, tzinfo=MADRID).astimezone(UTC)
-DAYS = int(__import__("os").environ.get("MONTH_DAYS", "30"))
+DAYS = 30
 STEP = timedelta(minutes=30)
 TOPICS = ["deportes", "cultura", "municipal"]
 CATEGORY = {"deportes": "Deportes", "cultura": "Agenda cultural", "municipal": "Ayuntamiento"}
@@ -291,3 +291,9 @@ def test_a_month_of_news_keeps_every_promise(project: Path, month_plugin: Policy
     expected_urgent = [s for s in expected_urgent if START < s <= end]
     assert [r.scheduled_for for r in urgent] == expected_urgent
     assert all(r.status == "done" for r in urgent)
+    # The month did put the rules to work: news planned at night waited for the morning, and
+    # the daily cap held messages back.
+    night_runs = [r for r in urgent if r.planned and not time(8) <= r.scheduled_for.astimezone(MADRID)
+                  .time() < time(22)]
+    assert night_runs, "some breaking news was planned inside quiet hours"
+    assert outcomes[("skipped", "cap")] > 0
