@@ -13,6 +13,8 @@ import click
 
 from hub import __version__
 from hub.app import App
+from hub.commands import items as items_commands
+from hub.commands import routines as routines_commands
 from hub.commands.serve import serve as serve_command
 from hub.commands.sources import sources as sources_command
 from hub.commands.stats import stats
@@ -122,7 +124,8 @@ def poll(app: App, once: bool, force: bool) -> None:
             click.echo(f"{s.name}: not modified")
         else:
             click.echo(f"{s.name}: {s.fetched} fetched, {s.stored} new, {s.dropped} dropped, "
-                       f"{s.repeated} already stored")
+                       f"{s.repeated} already stored"
+                       + (f", {s.seen} seen (first poll: recorded, not sent)" if s.seen else ""))
         for warning in s.warnings:
             click.echo(f"{s.name}: warning: {warning}", err=True)
     click.echo(f"{report.stored} new item(s) stored")
@@ -135,9 +138,10 @@ def poll(app: App, once: bool, force: bool) -> None:
 @pass_app
 def send(app: App, sink_name: str | None) -> None:
     """Send every planned delivery that is due now."""
+    from hub.caps import Caps
     from hub.dispatch import dispatch_due
 
-    report = asyncio.run(dispatch_due(app.store, app.sink(sink_name)))
+    report = asyncio.run(dispatch_due(app.store, app.sink(sink_name), caps=Caps.from_config(app.config)))
     click.echo(f"{report.sent} sent, {report.failed} failed, {report.skipped} skipped")
 
 
@@ -155,6 +159,9 @@ cli.add_command(stats)
 cli.add_command(serve_command)
 cli.add_command(subscribers_group)
 cli.add_command(sources_command)
+cli.add_command(routines_commands.routines)
+cli.add_command(routines_commands.preview)
+cli.add_command(items_commands.items)
 
 
 def _add_plugin_commands() -> None:

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from hub.contracts import FilterOptions, SinkOptions, SourceOptions
+from hub.durations import parse_interval
 from hub.errors import ConfigError
 from hub.plugins import Registry
 
@@ -51,16 +52,64 @@ class HubSection(_Section):
 
 
 class RoutineConfig(_Section):
-    """``[[routines]]``: when to send, what, and in which form."""
+    """``[[routines]]``: when to send, what, and in which form.
+
+    ``every`` below a day repeats through each local day in step with ``at`` (default 00:00);
+    from a day up it counts whole days or weeks and runs at ``at`` (default 09:00), all in
+    ``[hub] timezone``.
+    """
 
     name: str = Field(min_length=1)
     every: str = Field("1 day", description='interval such as "2 days" or "6 hours"')
     at: str | None = Field(None, description='local time "HH:MM"')
-    weekdays: list[str] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list)
+    weekdays: list[str] = Field(default_factory=list, description='e.g. ["mon", "thu"]')
+    tags: list[str] = Field(default_factory=list, description="items carrying one of these; none: all")
+    priority_only: bool = Field(False, description="only items marked priority (breaking news)")
     mode: Literal["digest", "each"] = "digest"
     max_items: int = Field(3, ge=1, le=50)
+    heading: str = Field("Resumen de noticias", min_length=1, description="first line of a digest")
+    grace: str = Field("2 hours", description="how late a missed run may still happen after downtime")
     enabled: bool = True
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, value: str) -> str:
+        from hub.when import Cadence
+
+        Cadence.parse(value, None)
+        return value
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str | None) -> str | None:
+        from hub.when import parse_clock
+
+        if value is not None:
+            parse_clock(value)
+        return value
+
+    @field_validator("weekdays")
+    @classmethod
+    def _weekdays(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        from hub.when import Cadence, parse_weekday
+
+        for day in value:
+            parse_weekday(day)
+        if value and "every" in info.data:
+            Cadence.parse(info.data["every"], None, value)
+        return value
+
+    @field_validator("grace")
+    @classmethod
+    def _grace(cls, value: str) -> str:
+        parse_interval(value)
+        return value
+
+    def cadence(self) -> Any:
+        """The routine's :class:`hub.when.Cadence`."""
+        from hub.when import Cadence
+
+        return Cadence.parse(self.every, self.at, self.weekdays)
 
 
 class AwayConfig(_Section):
@@ -191,6 +240,12 @@ class HubConfig:
     def enabled_filters(self) -> list[PluginSection]:
         return [f for f in self.filters if f.options.enabled]
 
+    def enabled_routines(self) -> list[RoutineConfig]:
+        return [r for r in self.routines if r.enabled]
+
+    def routine(self, name: str) -> RoutineConfig | None:
+        return next((r for r in self.routines if r.name == name), None)
+
     def delivering_sink(self) -> PluginSection | None:
         """The sink that sends: ``[hub] sink``, else the only enabled one, else none."""
         if self.hub.sink:
@@ -259,6 +314,12 @@ def load_config(path: Path, registry: Registry) -> HubConfig:
         section = _validate_plugin(registry, "sinks", table, f"sinks.{name}", problems)
         if section is not None:
             config.sinks[name] = section
+    routine_names: dict[str, int] = {}
+    for index, routine in enumerate(top.routines):
+        if routine.name in routine_names:
+            problems.append(f"routines[{index}].name: {routine.name!r} is already used by "
+                            f"routines[{routine_names[routine.name]}] (expected a unique name)")
+        routine_names.setdefault(routine.name, index)
     if top.hub.sink and top.hub.sink not in top.sinks:
         problems.append(f"hub.sink: no [sinks.{top.hub.sink}] table (expected one of: "
                         f"{', '.join(top.sinks) or 'none configured'})")

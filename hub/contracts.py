@@ -141,6 +141,7 @@ class Keep:
     """A filter's verdict: the item goes on (possibly changed)."""
 
     item: NewsItem
+    note: str | None = None  # why it passed, kept with the item (e.g. "matched 'cultura'")
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ class Drop:
 
     reason: str
     store: bool = True  # False for exact repeats, which need no second row
+    status: str = "dropped"  # or "seen": known, deliberately never sent (a new source's backlog)
 
 
 Verdict = Keep | Drop
@@ -161,6 +163,8 @@ class FilterContext:
     session: Session
     clock: Clock
     first_poll: bool = False
+    batch: list[NewsItem] = field(default_factory=list)  # everything this poll of the source brought
+    source_usual_new: float = 0.0  # the source's usual number of new items per poll
 
 
 class Filter(ABC):
@@ -174,6 +178,14 @@ class Filter(ABC):
     @abstractmethod
     def check(self, item: NewsItem, ctx: FilterContext) -> Verdict:
         """Decide about one item."""
+
+    def review_poll(self, kept: list[NewsItem], ctx: FilterContext) -> str | None:
+        """Look at everything one poll kept; a reason holds all of it for an admin's approval."""
+        return None
+
+    def resends_edits(self) -> bool:
+        """Whether an edited item (same source and guid, new content) is sent again."""
+        return False
 
 
 @dataclass(frozen=True)

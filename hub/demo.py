@@ -38,7 +38,7 @@ def run_demo(keep: Path | None = None) -> None:
         config_path.write_text(
             "[hub]\ndatabase_url = \"sqlite:///demo.db\"\nsink = \"console\"\n\n"
             f"[[sources]]\ntype = \"rss\"\nname = \"villanueva\"\nurl = \"{server.url('/feed.xml')}\"\n"
-            "tags = [\"noticias\"]\n\n[[filters]]\ntype = \"dedup\"\n\n[sinks.console]\n",
+            "tags = [\"noticias\"]\n\n[[filters]]\ntype = \"dedup\"\nbackfill = 5\n\n[sinks.console]\n",
             encoding="utf-8",
         )
         pm, registry = load()

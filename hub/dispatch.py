@@ -9,10 +9,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from hub.caps import Caps, ClaimGuard
 from hub.clock import Clock, SystemClock
 from hub.contracts import OutgoingMessage, Sink
 from hub.privacy import mask_phone
@@ -37,8 +40,22 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def claim_due(store: Store, clock: Clock, limit: int = BATCH) -> list[tuple[DeliveryRow, SubscriberRow]]:
-    """Claim up to ``limit`` due deliveries; opted-out recipients are skipped, not claimed."""
+def claim_due(store: Store, clock: Clock, limit: int = BATCH, *,
+              caps: Caps | None = None) -> list[tuple[DeliveryRow, SubscriberRow]]:
+    """Claim up to ``limit`` due deliveries; opted-out recipients are skipped, not claimed.
+
+    With ``caps``, each claim is checked against what was really sent (see ``hub.caps``):
+    a delivery that must wait gets a later ``due_at``, one over the daily cap is skipped.
+    A batch in which every row was skipped or held does not end the claiming.
+    """
+    while True:
+        claimed, looked = _claim_batch(store, clock, limit, caps)
+        if claimed or not looked:
+            return claimed
+
+
+def _claim_batch(store: Store, clock: Clock, limit: int,
+                 caps: Caps | None) -> tuple[list[tuple[DeliveryRow, SubscriberRow]], int]:
     now = clock.now()
     claimed: list[tuple[DeliveryRow, SubscriberRow]] = []
     with store.write() as session:
@@ -49,27 +66,51 @@ def claim_due(store: Store, clock: Clock, limit: int = BATCH) -> list[tuple[Deli
             .order_by(DeliveryRow.due_at, DeliveryRow.id)
             .limit(limit)
         ).all()
+        guard = _guard(caps, session, now, rows)
         for delivery, subscriber in rows:
             delivery.updated_at = now
             reason = hold_reason(session, delivery, subscriber, now)
             if reason is not None:
                 delivery.status, delivery.reason = "skipped", reason
                 continue
+            if guard is not None and _held(guard, delivery, subscriber):
+                continue
             delivery.status = "sending"
             delivery.claimed_at = now
             delivery.claimed_by = worker_id()
             delivery.attempts += 1
             claimed.append((delivery, subscriber))
-    return claimed
+    return claimed, len(rows)
 
 
-async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None) -> DispatchReport:
-    """Send every due delivery once through ``sink``, recording each outcome."""
+def _guard(caps: Caps | None, session: Session, now: datetime,
+           rows: Sequence[tuple[DeliveryRow, SubscriberRow]]) -> ClaimGuard | None:
+    if caps is None or not caps.active:
+        return None
+    return ClaimGuard(caps, session, now, {s.id for _, s in rows if s.id is not None})
+
+
+def _held(guard: ClaimGuard, delivery: DeliveryRow, subscriber: SubscriberRow) -> bool:
+    """Apply the caps to one claim: True when the delivery must wait or is skipped."""
+    hold = guard.decide(subscriber.id or 0)
+    if hold is None:
+        return False
+    delivery.reason = hold.reason
+    if hold.until is None:
+        delivery.status = "skipped"
+    else:
+        delivery.due_at = hold.until
+    return True
+
+
+async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None, *,
+                       caps: Caps | None = None) -> DispatchReport:
+    """Send every due delivery once through ``sink``, recording each outcome (within ``caps``)."""
     clock = clock or SystemClock()
     report = DispatchReport()
     await sink.open()
     try:
-        while batch := claim_due(store, clock):
+        while batch := claim_due(store, clock, caps=caps):
             for delivery, subscriber in batch:
                 message = OutgoingMessage(
                     delivery_id=delivery.id or 0, phone=subscriber.phone,

@@ -16,9 +16,10 @@ import unicodedata
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
-from sqlmodel import select
+from sqlmodel import col, select
 
 from hub.clock import Clock, SystemClock
 from hub.config import HubConfig, PluginSection
@@ -56,6 +57,7 @@ class SourceReport:
     stored: int = 0
     dropped: int = 0
     repeated: int = 0
+    seen: int = 0  # a new source's backlog: recorded, never sent
     not_modified: bool = False
     skipped: bool = False
     error: str | None = None
@@ -233,39 +235,116 @@ def _store_result(
         first_poll = row.polls == 0
         report.not_modified = result.not_modified
         report.fetched = len(result.items)
-        filter_ctx = FilterContext(session=session, clock=clock, first_poll=first_poll)
+        filter_ctx = FilterContext(session=session, clock=clock, first_poll=first_poll,
+                                   batch=list(result.items), source_usual_new=row.usual_new)
+        kept: list[tuple[NewsItem, ItemRow]] = []
+        known = _known(session, result.items)
         for item in result.items:
-            exists = session.exec(
-                select(ItemRow.id).where(ItemRow.source == item.source, ItemRow.guid == item.guid)
-            ).first()
-            if exists is not None:
+            existing = known.get((item.source, item.guid))
+            if existing is not None:
                 report.repeated += 1
+                if (existing.title, existing.summary, existing.text) != (item.title, item.summary,
+                                                                         item.text):
+                    _note_edit(session.get(ItemRow, existing.id), item, filters, now)
                 continue
-            verdict = _run_filters(item, filters, filter_ctx)
+            verdict, notes = _run_filters(item, filters, filter_ctx)
             if isinstance(verdict, Drop):
-                report.dropped += 1
+                if verdict.status == "seen":
+                    report.seen += 1
+                else:
+                    report.dropped += 1
                 if not verdict.store:
                     continue
-                session.add(_item_row(item, now, status="dropped", reason=verdict.reason))
+                item_row = _item_row(item, now, status=verdict.status, reason=verdict.reason,
+                                     decisions=notes)
             else:
-                session.add(_item_row(verdict, now, status="ready", reason=None))
+                item_row = _item_row(verdict, now, status="ready", reason=None, decisions=notes)
+                kept.append((verdict, item_row))
                 report.stored += 1
+            session.add(item_row)
             session.flush()
+            known[(item.source, item.guid)] = item_row
+        held = _review_poll(kept, filters, filter_ctx)
+        if not first_poll and not held:
+            row.usual_new = round(0.8 * row.usual_new + 0.2 * len(kept), 3)
         _mark_success(row, source, ctx, now, status=304 if result.not_modified else 200)
         row.item_count += report.stored
     log.info("%s: %d fetched, %d new, %d dropped%s", source.name, report.fetched, report.stored,
              report.dropped, " (not modified)" if result.not_modified else "")
 
 
+def _known(session, items: list[NewsItem]) -> dict[tuple[str, str], Any]:  # noqa: ANN001
+    """What is stored of ``items`` (by source and guid), read in a few light queries."""
+    known: dict[tuple[str, str], Any] = {}
+    by_source: dict[str, list[str]] = {}
+    for item in items:
+        by_source.setdefault(item.source, []).append(item.guid)
+    for source, guids in by_source.items():
+        for start in range(0, len(guids), 500):
+            rows = session.exec(select(
+                ItemRow.id, ItemRow.source, ItemRow.guid, ItemRow.title, ItemRow.summary, ItemRow.text
+            ).where(ItemRow.source == source, col(ItemRow.guid).in_(guids[start:start + 500]))).all()
+            known.update({(r.source, r.guid): r for r in rows})
+    return known
+
+
 def _run_filters(
     item: NewsItem, filters: list[tuple[str, Filter]], ctx: FilterContext
-) -> NewsItem | Drop:
+) -> tuple[NewsItem | Drop, list[str]]:
+    """Run the filters in order; every decision is kept, with its reason, for the admin."""
+    notes: list[str] = []
     for name, flt in filters:
         verdict = flt.check(item, ctx)
         if isinstance(verdict, Drop):
-            return Drop(f"{name}: {verdict.reason}", store=verdict.store)
+            notes.append(f"{name}: {verdict.reason}")
+            return Drop(f"{name}: {verdict.reason}", store=verdict.store,
+                        status=verdict.status), notes
+        notes.append(f"{name}: {verdict.note or 'kept'}")
         item = verdict.item
-    return item
+    return item, notes
+
+
+def _review_poll(kept: list[tuple[NewsItem, ItemRow]], filters: list[tuple[str, Filter]],
+                 ctx: FilterContext) -> bool:
+    """Let each filter look at the whole poll; a reason holds every kept item for approval."""
+    if not kept:
+        return False
+    for name, flt in filters:
+        reason = flt.review_poll([item for item, _ in kept], ctx)
+        if reason:
+            for _, item_row in kept:
+                item_row.status, item_row.reason = "held", f"{name}: {reason}"
+                item_row.ready_at = None
+                item_row.decisions = [*item_row.decisions, f"{name}: {reason}"]
+            log.warning("%s: %d new item(s) held for approval: %s", kept[0][0].source, len(kept),
+                        reason)
+            return True
+    return False
+
+
+def _note_edit(existing: ItemRow, item: NewsItem, filters: list[tuple[str, Filter]], now) -> None:  # noqa: ANN001
+    """A stored guid came back with new content: keep the newest text; resend only if asked."""
+    new_hash = content_hash(item)
+    if not existing.content_hash:
+        existing.content_hash = new_hash
+        return
+    if existing.content_hash == new_hash:
+        return
+    existing.title, existing.summary, existing.text = item.title, item.summary, item.text
+    existing.url, existing.canonical_url = item.url, item.canonical_url
+    existing.image_url = item.image_url
+    existing.fingerprint = fingerprint(item)
+    existing.content_hash = new_hash
+    existing.revision += 1
+    existing.edited_at = now
+    resend = existing.planned_at is not None and any(f.resends_edits() for _, f in filters)
+    note = f"edited (revision {existing.revision})"
+    if resend and existing.status == "ready":
+        existing.planned_at, existing.planned_run_id, existing.ready_at = None, None, now
+        note += ": will be sent again (resend_edited = true)"
+    elif existing.planned_at is not None:
+        note += ": already sent; edits are not resent"
+    existing.decisions = [*existing.decisions, note]
 
 
 def _record_not_modified(store: Store, unchanged: list[tuple[Source, FetchContext]],
@@ -335,19 +414,33 @@ def _record_failure(store: Store, source: Source, clock: Clock, error: BaseExcep
                 message)
 
 
-def fingerprint(item: NewsItem) -> str:
-    """A short hash of the normalised title, to spot one story under two ids."""
-    text = unicodedata.normalize("NFKD", item.title.lower())
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.lower())
     text = "".join(c for c in text if not unicodedata.combining(c))
-    text = re.sub(r"[^a-z0-9]+", " ", text).strip()
+    return re.sub(r"[^a-z0-9]+", " ", text).strip()
+
+
+def fingerprint(item: NewsItem) -> str:
+    """A short hash of the normalised title (or, untitled, the text's start), to spot one story
+    under two ids."""
+    text = _normalise(item.title) or " ".join(_normalise(item.summary or item.text).split()[:40])
     return hashlib.sha1(text.encode()).hexdigest()[:16] if text else ""
 
 
-def _item_row(item: NewsItem, now, *, status: str, reason: str | None) -> ItemRow:  # noqa: ANN001
+def content_hash(item: NewsItem) -> str:
+    """A hash of what a reader sees, to tell an edited post from a repeat."""
+    seen = "\x1f".join((_normalise(item.title), _normalise(item.summary), _normalise(item.text)))
+    return hashlib.sha1(seen.encode()).hexdigest()[:16]
+
+
+def _item_row(item: NewsItem, now, *, status: str, reason: str | None,  # noqa: ANN001
+              decisions: list[str] | None = None) -> ItemRow:
     return ItemRow(
         source=item.source, guid=item.guid, url=item.url, canonical_url=item.canonical_url,
         title=item.title, summary=item.summary, text=item.text, image_url=item.image_url,
         author=item.author, tags=list(item.tags), priority=item.priority,
         fingerprint=fingerprint(item), status=status, reason=reason,
         published_at=item.published_at, fetched_at=now,
+        ready_at=now if status == "ready" else None, content_hash=content_hash(item),
+        decisions=list(decisions or []),
     )

@@ -25,6 +25,9 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.sources.wordpress",
     "plugins.sources.gsheets",
     "plugins.filters.dedup",
+    "plugins.filters.relevance",
+    "plugins.filters.caps",
+    "plugins.filters.guard",
     "plugins.sinks.console",
 )
 

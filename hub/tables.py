@@ -60,6 +60,7 @@ class SourceRow(SQLModel, table=True):
     last_status: int | None = None  # HTTP status of the last answer (304 included)
     last_error_at: datetime | None = _when()
     failing_since: datetime | None = _when()
+    usual_new: float = 0.0  # moving average of new items per poll, for the glitch guard
 
 
 class ItemRow(SQLModel, table=True):
@@ -85,6 +86,13 @@ class ItemRow(SQLModel, table=True):
     reason: str | None = None
     published_at: datetime | None = _when()
     fetched_at: datetime | None = _when(nullable=False, index=True)
+    ready_at: datetime | None = _when(index=True)  # when it became sendable (stored or approved)
+    planned_at: datetime | None = _when()  # when a routine run took it; never taken twice
+    planned_run_id: int | None = None
+    content_hash: str = ""  # spots an edit of the same guid
+    revision: int = 0
+    edited_at: datetime | None = _when()
+    decisions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class SubscriberRow(SQLModel, table=True):
@@ -201,3 +209,39 @@ class StatusEventRow(SQLModel, table=True):
     category: str | None = None
     at: datetime | None = _when()
     received_at: datetime | None = _when(nullable=False)
+class RoutineStateRow(SQLModel, table=True):
+    """A routine's memory: when it runs next and what it last did, so restarts neither repeat
+    nor skip a run."""
+
+    __tablename__ = "routine_state"
+
+    name: str = Field(primary_key=True)
+    signature: str = ""  # every|at|weekdays; a change reschedules from now
+    anchor_date: str | None = None  # local date the "every N days/weeks" count starts from
+    next_run_at: datetime | None = _when()
+    last_run_at: datetime | None = _when()  # when the last run actually happened
+    last_scheduled_for: datetime | None = _when()
+    window_end: datetime | None = _when()  # items ready after this belong to the next run
+    runs: int = 0
+    created_at: datetime | None = _when(nullable=False)
+
+
+class RoutineRunRow(SQLModel, table=True):
+    """One run of a routine, or one missed slot: what it chose and how many rows it wrote."""
+
+    __tablename__ = "routine_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    routine: str = Field(index=True)
+    status: str  # done | manual | missed
+    scheduled_for: datetime | None = _when(nullable=False)
+    started_at: datetime | None = _when(nullable=False)
+    item_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    passed_over: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    planned: int = 0
+    skipped: int = 0
+    note: str | None = None
+
+
+# The caps count who was messaged in the last 24 h at every claim: by claim time, not by history.
+Index("ix_deliveries_claimed_at", DeliveryRow.__table__.c.claimed_at)  # type: ignore[attr-defined]

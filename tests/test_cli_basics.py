@@ -24,7 +24,8 @@ def test_init_writes_a_starter_that_checks_and_polls(hub_cli, project) -> None:
     assert "source:   ejemplo [rss] every 10 minutes" in checked.output
     assert "sink:     console [console] ← delivers" in checked.output
     polled = hub_cli("poll", "--once")
-    assert "5 new item(s) stored" in polled.output, polled.output
+    assert "3 new item(s) stored" in polled.output, polled.output
+    assert "2 seen (first poll: recorded, not sent)" in polled.output
 
 
 def test_init_refuses_to_overwrite(hub_cli) -> None:

@@ -1,0 +1,129 @@
+"""``hub routines`` (list, ``run NAME``) and ``hub preview [ROUTINE]``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from hub.app import App
+from hub.routines import Preview, Routines, RunReport
+
+pass_app = click.make_pass_decorator(App)
+
+
+def _local(app: App, moment: datetime | None) -> str:
+    if moment is None:
+        return "—"
+    return moment.astimezone(app.config.tz).strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def routines(ctx: click.Context) -> None:
+    """List the routines with their next and last run."""
+    if ctx.invoked_subcommand is not None:
+        return
+    app = ctx.find_object(App)
+    assert app is not None
+    statuses = Routines(app.config, app.store).status()
+    if not statuses:
+        click.echo("No routines configured (add a [[routines]] table to hub.toml).")
+        return
+    for s in statuses:
+        r = s.config
+        when = f"every {r.every}" + (f" at {r.at}" if r.at else "")
+        if r.weekdays:
+            when += f" on {', '.join(r.weekdays)}"
+        state = "" if r.enabled else " (disabled)"
+        click.echo(f"{r.name}{state}: {when}, {r.mode}, up to {r.max_items} item(s)"
+                   + (f", tags {', '.join(r.tags)}" if r.tags else "")
+                   + (", priority only" if r.priority_only else ""))
+        click.echo(f"    next: {_local(app, s.next_run_at)}    last: {_local(app, s.last_run_at)}"
+                   f"    runs: {s.runs}")
+
+
+@routines.command("run")
+@click.argument("name")
+@pass_app
+def run(app: App, name: str) -> None:
+    """Run routine NAME now, as if its time had come (caps and quiet hours still apply)."""
+    report = Routines(app.config, app.store).run_now(name)
+    _print_run(app, report)
+
+
+@routines.command("tick")
+@pass_app
+def tick(app: App) -> None:
+    """Run every routine whose time has come, once (for cron; the daemon ticks by itself)."""
+    reports = Routines(app.config, app.store).tick()
+    if not reports:
+        click.echo("No routine is due.")
+    for report in reports:
+        if report.status == "missed":
+            click.echo(f"{report.routine}: run of {_local(app, report.scheduled_for)} {report.note}")
+        else:
+            _print_run(app, report)
+
+
+def _print_run(app: App, report: RunReport) -> None:
+    stats = report.stats
+    if not report.candidates or stats is None:
+        click.echo(f"{report.routine}: run #{report.run_id}: no new items since the last run; "
+                   "nothing planned")
+        return
+    if not stats.recipients:
+        click.echo(f"{report.routine}: run #{report.run_id}: {report.candidates} item(s), but no "
+                   "active, opted-in subscriber's topics match; nothing planned")
+        return
+    click.echo(f"{report.routine}: run #{report.run_id}: {len(report.item_ids)} item(s), "
+               f"{stats.planned} message(s) planned for {stats.recipients} subscriber(s), "
+               f"{stats.skipped} held back by the caps")
+    if stats.waiting_quiet:
+        click.echo(f"    {stats.waiting_quiet} wait for the end of quiet hours")
+    click.echo("Send them with: hub send")
+
+
+@click.command()
+@click.argument("routine", required=False)
+@pass_app
+def preview(app: App, routine: str | None) -> None:
+    """Show what the next run of ROUTINE (default: the next one due) would send; writes nothing."""
+    shown = Routines(app.config, app.store).preview(routine)
+    _print_preview(app, shown)
+
+
+def _print_preview(app: App, p: Preview) -> None:
+    r = p.routine
+    click.echo(f"{r.name}: next run {_local(app, p.at)} ({r.mode}, up to {r.max_items} item(s))")
+    if not p.items and not p.passed_over:
+        click.echo("No items would be sent: nothing new matches since the last run.")
+        return
+    if not p.stats.recipients:
+        click.echo(f"{len(p.passed_over)} item(s) match, but no active, opted-in subscriber's topics "
+                   "match them (has anyone opted in yet?).")
+        return
+    click.echo(f"Items ({len(p.items)}):")
+    for item in p.items:
+        mark = " [priority]" if item.priority else ""
+        click.echo(f"  #{item.id} {item.title}{mark}  ({item.source}; {', '.join(item.tags or [])})")
+    if p.passed_over:
+        click.echo(f"Passed over (beyond max_items = {r.max_items}): "
+                   + ", ".join(f"#{i.id}" for i in p.passed_over))
+    s = p.stats
+    click.echo(f"Recipients: {s.recipients}")
+    for topic, count in sorted(s.by_topic.items()):
+        click.echo(f"  {topic}: {count}")
+    click.echo(f"Messages: {s.planned} to send, {s.skipped} held back by the daily cap")
+    if s.waiting_quiet:
+        click.echo(f"  {s.waiting_quiet} would wait for the end of quiet hours")
+    if s.waiting_gap:
+        click.echo(f"  {s.waiting_gap} would wait for the minimum gap")
+    if p.ceiling_used is not None:
+        click.echo(f"  messaging limit: {p.ceiling_used} recipient(s) in the last 24 h; "
+                   f"{p.ceiling_wait} new recipient(s) would wait for the next window")
+    for number, text in enumerate(s.samples.values(), start=1):
+        if number > 3:
+            click.echo(f"(… {len(s.samples) - 3} more distinct message text(s))")
+            break
+        click.echo(f"--- message text {number} ---\n{text}")

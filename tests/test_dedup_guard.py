@@ -1,0 +1,147 @@
+"""One story is sent once; a new source does not flood; a glitchy poll waits for an admin.
+
+Real RSS over loopback HTTP, the real CLI, a real SQLite file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+from hub.loopback import Document
+from tests.conftest import write_config
+
+BASE = datetime(2026, 10, 12, 8, 0, tzinfo=UTC)
+
+
+def _rss(items: list[tuple[str, str, str, int]]) -> Document:
+    """items: (guid, title, link, minutes after BASE)."""
+    entries = "".join(
+        f"<item><guid isPermaLink=\"false\">{guid}</guid><title>{title}</title><link>{link}</link>"
+        f"<description>Texto de {title}.</description>"
+        f"<pubDate>{format_datetime(BASE + timedelta(minutes=minutes))}</pubDate></item>"
+        for guid, title, link, minutes in items)
+    return Document(f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+                    f"<link>https://villa.example.org/</link>{entries}</channel></rss>".encode())
+
+
+def _config(server, backfill: int = 0, extra: str = "") -> str:
+    return (
+        '[hub]\ndatabase_url = "sqlite:///hub.db"\n\n'
+        f'[[sources]]\ntype = "rss"\nname = "blog"\nurl = "{server.url("/blog.xml")}"\n\n'
+        f'[[sources]]\ntype = "rss"\nname = "web"\nurl = "{server.url("/web.xml")}"\n\n'
+        f'[[filters]]\ntype = "dedup"\nbackfill = {backfill}\n{extra}\n'
+        '[[filters]]\ntype = "guard"\nminimum = 5\n\n[sinks.console]\n'
+    )
+
+
+def _items(project) -> dict[str, tuple]:
+    db = sqlite3.connect(project / "hub.db")
+    rows = db.execute("SELECT guid, status, reason, revision, title FROM items "
+                      "ORDER BY source = 'blog'").fetchall()  # blog's wins a shared guid
+    return {r[0]: r[1:] for r in rows}
+
+
+BACKLOG = [("b1", "Obras en la plaza", "https://villa.example.org/obras/", 0),
+           ("b2", "Concierto de otoño", "https://villa.example.org/concierto/", 10),
+           ("b3", "Pleno de octubre", "https://villa.example.org/pleno/", 20)]
+
+
+WEB_BACKLOG = [("w0", "Horario de verano", "https://villa.example.org/horario/", -600)]
+
+
+def test_first_poll_is_seen_not_sent_unless_backfill(hub_cli, project, feed_server) -> None:
+    feed_server.documents["/blog.xml"] = _rss(BACKLOG)
+    feed_server.documents["/web.xml"] = _rss(WEB_BACKLOG)
+    write_config(hub_cli.config, _config(feed_server, backfill=1))
+    result = hub_cli("poll", "--once")
+    assert "blog: 3 fetched, 1 new, 0 dropped, 0 already stored, 2 seen" in result.output
+    items = _items(project)
+    assert items["b3"][0] == "ready", "backfill = 1 sends the newest"
+    assert items["b1"][0] == items["b2"][0] == "seen"
+    assert "first poll" in items["b1"][1]
+
+
+def test_same_story_from_feed_and_web_api_is_one_item(hub_cli, project, feed_server) -> None:
+    feed_server.documents["/blog.xml"] = _rss(BACKLOG)
+    feed_server.documents["/web.xml"] = _rss(WEB_BACKLOG)
+    write_config(hub_cli.config, _config(feed_server))
+    hub_cli("poll", "--once")
+    feed_server.documents["/blog.xml"] = _rss(
+        [*BACKLOG, ("b4", "Nueva biblioteca", "https://villa.example.org/biblioteca/", 60)])
+    feed_server.documents["/web.xml"] = _rss([*WEB_BACKLOG,
+        ("wp-4", "Nueva biblioteca", "https://VILLA.example.org/biblioteca/?utm_source=wp&amp;fbclid=x", 61),
+        ("wp-5", "NUEVA BIBLIOTECA!", "https://villa.example.org/?p=5", 62),
+        ("b4", "Nueva biblioteca", "https://elsewhere.example.org/b4", 63),
+    ])
+    result = hub_cli("poll", "--once", "--force")
+    assert result.exit_code == 0, result.output
+    items = _items(project)
+    assert items["b4"][0] == "ready"
+    assert items["wp-4"][0] == "dropped" and "(same link)" in items["wp-4"][1]
+    assert items["wp-5"][0] == "dropped" and "(same title within 3 days)" in items["wp-5"][1]
+    db = sqlite3.connect(project / "hub.db")
+    web_b4 = db.execute("SELECT status, reason FROM items WHERE source = 'web' AND guid = 'b4'"
+                        ).fetchone()
+    assert web_b4[0] == "dropped" and "(same guid)" in web_b4[1]
+    why = hub_cli("items", "why", str(db.execute("SELECT id FROM items WHERE guid = 'wp-5'").fetchone()[0]))
+    assert "dedup: duplicate of item #" in why.output and "same title" in why.output
+
+
+def test_edited_post_is_updated_but_not_resent(hub_cli, project, feed_server) -> None:
+    feed_server.documents["/blog.xml"] = _rss(BACKLOG)
+    feed_server.documents["/web.xml"] = _rss(WEB_BACKLOG)
+    write_config(hub_cli.config, _config(feed_server, backfill=3))
+    hub_cli("poll", "--once")
+    db = sqlite3.connect(project / "hub.db")
+    db.execute("UPDATE items SET planned_at = fetched_at WHERE guid = 'b1'")  # as if a run sent it
+    db.commit()
+    edited = [("b1", "Obras en la plaza (actualizado)", BACKLOG[0][2], 0), *BACKLOG[1:]]
+    feed_server.documents["/blog.xml"] = _rss(edited)
+    result = hub_cli("poll", "--once", "--force")
+    assert "0 new" in result.output and "3 already stored" in result.output
+    status, _reason, revision, title = _items(project)["b1"]
+    assert (status, revision, title) == ("ready", 1, "Obras en la plaza (actualizado)")
+    planned = db.execute("SELECT planned_at IS NOT NULL FROM items WHERE guid = 'b1'").fetchone()[0]
+    assert planned == 1, "not offered to routines again"
+
+
+def test_edited_post_is_resent_when_configured(hub_cli, project, feed_server) -> None:
+    feed_server.documents["/blog.xml"] = _rss(BACKLOG)
+    feed_server.documents["/web.xml"] = _rss(WEB_BACKLOG)
+    write_config(hub_cli.config, _config(feed_server, backfill=3, extra="resend_edited = true\n"))
+    hub_cli("poll", "--once")
+    db = sqlite3.connect(project / "hub.db")
+    db.execute("UPDATE items SET planned_at = fetched_at WHERE guid = 'b1'")
+    db.commit()
+    feed_server.documents["/blog.xml"] = _rss([("b1", "Obras: nuevo plazo", BACKLOG[0][2], 0),
+                                               *BACKLOG[1:]])
+    hub_cli("poll", "--once", "--force")
+    planned = db.execute("SELECT planned_at, revision FROM items WHERE guid = 'b1'").fetchone()
+    assert planned == (None, 1), "offered to the next run again, as revision 1"
+
+
+def test_glitch_is_held_until_an_admin_decides(hub_cli, project, feed_server) -> None:
+    feed_server.documents["/blog.xml"] = _rss(BACKLOG)
+    feed_server.documents["/web.xml"] = _rss(WEB_BACKLOG)
+    write_config(hub_cli.config, _config(feed_server))
+    hub_cli("poll", "--once")
+    rebuilt = [(f"new-{n}", f"Noticia re-publicada {n}", f"https://villa.example.org/r{n}/", n)
+               for n in range(12)]
+    feed_server.documents["/blog.xml"] = _rss(rebuilt)
+    hub_cli("poll", "--once", "--force")
+    held = hub_cli("items", "held")
+    assert "blog: 12 held" in held.output and "this poll brought 12 new items" in held.output
+    assert {s for s, *_ in _items(project).values()} >= {"held"}
+    db = sqlite3.connect(project / "hub.db")
+    first_two = [str(r[0]) for r in db.execute(
+        "SELECT id FROM items WHERE status = 'held' ORDER BY id LIMIT 2")]
+    dropped = hub_cli("items", "drop", *first_two)
+    assert "2 item(s) dropped" in dropped.output
+    approved = hub_cli("items", "approve", "--source", "blog")
+    assert "10 item(s) approved" in approved.output
+    statuses = db.execute("SELECT status, count(*) FROM items WHERE guid LIKE 'new-%' GROUP BY status")
+    assert dict(statuses.fetchall()) == {"dropped": 2, "ready": 10}
+    assert "No items held." in hub_cli("items", "held").output
+    assert hub_cli("items", "approve").exit_code == 2, "ids or --source are required"
