@@ -82,6 +82,12 @@ def feedparser_alone(bodies: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
+def cpu_seconds() -> float:
+    """CPU used by this process."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return me.ru_utime + me.ru_stime
+
+
 def write_config(folder: Path, urls: list[str], filters: list[str] | None = None) -> Path:
     lines = ['[hub]\ndatabase_url = "sqlite:///hub.db"\n']
     for i, url in enumerate(urls):
@@ -122,13 +128,15 @@ def main() -> None:
         urls = feed_urls(ports, args.feeds)
         bodies = feed_bodies(args.feeds)
         size = len(bodies[0])
+        print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         print(f"{args.feeds} feeds of {size / 1024:.0f} KB ({FIXTURE.name}), {args.delay * 1000:.0f} ms "
               f"server delay, {len(ports)} loopback ports, {os.cpu_count()} CPU(s)")
 
         a = sequential(urls)
         print(f"(a) sequential fetch+parse (rss2email style): {a:8.2f} s")
+        cpu = cpu_seconds()
         b = feedparser_alone(bodies)
-        print(f"(b) feedparser alone, bodies from memory:     {b:8.2f} s")
+        print(f"(b) feedparser alone, bodies from memory:     {b:8.2f} s   cpu {cpu_seconds() - cpu:.1f} s")
 
         with tempfile.TemporaryDirectory() as folder:
             app = App(write_config(Path(folder), urls, args.filter))
@@ -150,6 +158,8 @@ def main() -> None:
         requests, peak_conn, peak_flight = stats_q.get(timeout=30)
         server.join(10)
 
+    print("load average at end:   {:.2f} {:.2f} {:.2f} (other work on this machine moves the figures)"
+          .format(*os.getloadavg()))
     print(f"server: {requests} requests, peak {peak_conn} open connections, "
           f"peak {peak_flight} requests in flight")
     target_c = 1.25 * b + 1

@@ -13,7 +13,9 @@ One :class:`Fetcher` (one ``httpx.AsyncClient``) serves a whole poll. Each reque
   store, while temporary ones (302/303/307) are followed and forgotten.
 
 Errors are :class:`FetchError` (a ``SourceError``) carrying the HTTP status and any
-``Retry-After``, which the poll's back-off honours.
+``Retry-After``, which the poll's back-off honours. Behind the one client, connections live in
+several small pools chosen by origin (:class:`ShardedTransport`), because one httpcore pool
+holding hundreds of connections spends more time on its bookkeeping than on the requests.
 """
 
 from __future__ import annotations

@@ -171,3 +171,40 @@ def test_every_other_real_feed_yields_clean_items(shared, project, feed_server, 
         assert row["title"] and "\n" not in row["title"] and "<" not in row["title"]
         assert row["url"].startswith(("http://", "https://"))
         assert row["published_at"]
+
+
+GOLDEN_TEXT = """Las piscinas municipales abren de *8:00 a 23:00*, también los festivos. 🏊
+
+*Precios*
+
+• Entrada general: ~4 €~ 3,50 €
+• Menores de 14 años: _gratis_
+
+Más información en el área de Deportes.
+Teléfono: ```941 000 000```"""
+
+
+def test_golden_spanish_item_exactly_as_subscribers_will_read_it(project, feed_server) -> None:
+    from tests.conftest import REPO
+
+    body = (REPO / "tests" / "data" / "ayuntamiento.rss.xml").read_bytes()
+    feed_server.documents["/feed/"] = Document(body)
+    write_config(project / "hub.toml", (
+        '[hub]\ndatabase_url = "sqlite:///hub.db"\n[[sources]]\ntype = "rss"\nname = "ayto"\n'
+        f'url = "{feed_server.url("/feed/")}"\ntags = ["noticias"]\n'))
+    app = App(project / "hub.toml")
+    report = asyncio.run(poll_once(app.config, app.store, app.registry, clock=FakeClock(NOW)))
+    assert report.sources[0].error is None and report.stored == 1
+    db = sqlite3.connect(project / "hub.db")
+    db.row_factory = sqlite3.Row
+    item = dict(db.execute("SELECT * FROM items").fetchone())
+    assert item["text"] == GOLDEN_TEXT
+    assert item["title"] == "Piscinas municipales: horario de verano – ¡abrimos el 15 de junio!"
+    assert item["summary"] == "Las piscinas abren de 8:00 a 23:00, también festivos."
+    assert item["url"] == feed_server.url("/noticias/piscinas-verano/?utm_source=rss&utm_medium=feed")
+    assert item["canonical_url"] == feed_server.url("/noticias/piscinas-verano/")
+    assert item["image_url"] == feed_server.url("/fotos/piscina.jpg")
+    assert item["author"] == "Concejalía de Deportes"
+    assert json.loads(item["tags"]) == ["noticias", "Deportes", "Verano & ocio"]
+    assert item["published_at"][:19] == "2026-06-01 07:30:00"
+    assert item["guid"] == "villanueva-2041"
