@@ -128,13 +128,20 @@ def poll(app: App, once: bool, force: bool) -> None:
 
 @cli.command()
 @click.option("--sink", "sink_name", default=None, help="Deliver through this sink instead.")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send and claim nothing.")
+@click.option("--show", default=20, show_default=True, help="With --dry-run: how many to show.")
 @pass_app
-def send(app: App, sink_name: str | None) -> None:
-    """Send every planned delivery that is due now."""
-    from hub.dispatch import dispatch_due
+def send(app: App, sink_name: str | None, dry_run: bool, show: int) -> None:
+    """Send every planned delivery that is due now (with a progress bar)."""
+    from hub.commands import send as sending
 
-    report = asyncio.run(dispatch_due(app.store, app.sink(sink_name)))
-    click.echo(f"{report.sent} sent, {report.failed} failed, {report.skipped} skipped")
+    if dry_run:
+        sending.dry_run(app.store, app.sink(sink_name), show)
+        return
+    report = sending.send(app.store, app.sink(sink_name))
+    click.echo(sending.summary(report))
+    if report.blocked:
+        raise click.ClickException(report.blocked)
 
 
 @cli.command()
@@ -145,6 +152,13 @@ def demo(keep: Path | None) -> None:
     from hub.demo import run_demo
 
     run_demo(keep)
+
+
+from hub.commands.sandbox import sandbox  # noqa: E402 - commands register after the group exists
+from hub.commands.status import status  # noqa: E402
+
+cli.add_command(status)
+cli.add_command(sandbox)
 
 
 def _add_plugin_commands() -> None:

@@ -1,94 +1,417 @@
-"""Sending the outbox through a sink, at most once per delivery.
+"""Sending the outbox through a sink: at most once per delivery, paced, retried by error code.
 
-A delivery is claimed (``sending``) and committed before the sink is called, and its message id
-recorded after; a crash in between leaves a claim to settle from status webhooks, never a resend.
+At most once: a delivery is claimed (``sending``) and committed before the sink is called, and
+its message id recorded after. A crash in between leaves a claim that the status webhook settles
+(the request carried the delivery id in ``biz_opaque_callback_data``); only a claim that stayed
+without any status for the sink's in-doubt timeout is sent again, because then Meta never took it.
+
+Pace: a token bucket at the sink's rate (80/s by default for the Cloud API), at least the sink's
+gap between two sends to one person (6 s), and up to ``concurrency`` requests in flight, so the
+pipe stays full at 100 ms latency. Answers are acted on by code (:mod:`hub.cloudapi.codes`):
+retried with back-off, delayed, failed, or all sending paused (bad token) or stopped (account
+restricted) — see :mod:`hub.sendstate`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
-from sqlmodel import select
+from sqlalchemy import and_, false, func, or_, true
+from sqlmodel import Session, select
 
+from hub import sendstate
 from hub.clock import Clock, SystemClock
-from hub.contracts import OutgoingMessage, Sink
+from hub.cloudapi.codes import Action, action_for
+from hub.contracts import OutgoingMessage, Pacing, SendResult, Sink
+from hub.pacing import TokenBucket, backoff
 from hub.privacy import mask_phone
+from hub.settle import RANK, settle_from_status
 from hub.store import Store
 from hub.tables import DeliveryRow, SubscriberRow
 
 log = logging.getLogger("hub.dispatch")
 
 BATCH = 100
+FLUSH_EVERY = 0.05  # seconds between two writes of outcomes
+
+__all__ = ["BATCH", "DispatchReport", "claim_due", "dispatch_due", "due_now", "record_outcome",
+           "settle_from_status", "worker_id"]
 
 
 @dataclass
 class DispatchReport:
+    """What one run did; ``waiting`` counts deliveries left for later (retries, pacing, in doubt)."""
+
     sent: int = 0
     failed: int = 0
     skipped: int = 0
+    retrying: int = 0
+    in_doubt: int = 0
+    released: int = 0
+    fallbacks: int = 0
+    waiting: int = 0
+    blocked: str | None = None
+    elapsed: float = 0.0
+    codes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        done = self.sent + self.failed + self.retrying + self.in_doubt
+        return done / self.elapsed if self.elapsed > 0 else 0.0
 
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def claim_due(store: Store, clock: Clock, limit: int = BATCH) -> list[tuple[DeliveryRow, SubscriberRow]]:
-    """Claim up to ``limit`` due deliveries; opted-out recipients are skipped, not claimed."""
+def _claimable(now: datetime, recipient_gap: timedelta, in_doubt_after: timedelta | None):  # noqa: ANN202
+    ready = and_(DeliveryRow.status == "planned", DeliveryRow.due_at <= now,
+                 or_(DeliveryRow.next_try_at.is_(None), DeliveryRow.next_try_at <= now))  # type: ignore[union-attr]
+    stale = (and_(DeliveryRow.status == "sending", DeliveryRow.claimed_at <= now - in_doubt_after)
+             if in_doubt_after is not None else false())
+    rested = (or_(SubscriberRow.last_sent_at.is_(None),  # type: ignore[union-attr]
+                  SubscriberRow.last_sent_at <= now - recipient_gap)
+              if recipient_gap > timedelta(0) else true())
+    return or_(ready, stale), rested
+
+
+def claim_due(store: Store, clock: Clock, limit: int = BATCH, *, recipient_gap: timedelta = timedelta(0),
+              in_doubt_after: timedelta | None = None,
+              skipped: list[int] | None = None) -> list[tuple[DeliveryRow, SubscriberRow]]:
+    """Claim up to ``limit`` due deliveries, one per person; opted-out recipients are skipped.
+
+    A claim marks the row ``sending`` and reserves the person's pair-rate slot, committed before
+    anything is sent. A ``sending`` row older than ``in_doubt_after`` (no status came) is claimed
+    again: Meta sends at least ``sent`` for every message it accepted.
+    """
     now = clock.now()
     claimed: list[tuple[DeliveryRow, SubscriberRow]] = []
+    due, rested = _claimable(now, recipient_gap, in_doubt_after)
     with store.write() as session:
         rows = session.exec(
             select(DeliveryRow, SubscriberRow)
             .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
-            .where(DeliveryRow.status == "planned", DeliveryRow.due_at <= now)
+            .where(due, rested)
             .order_by(DeliveryRow.due_at, DeliveryRow.id)
             .limit(limit)
         ).all()
+        people: set[int] = set()
         for delivery, subscriber in rows:
-            delivery.updated_at = now
             if subscriber.status != "active" or subscriber.opted_in_at is None:
-                delivery.status, delivery.reason = "skipped", "opted out"
+                delivery.status, delivery.reason, delivery.updated_at = "skipped", "opted out", now
+                if skipped is not None:
+                    skipped.append(delivery.id or 0)
                 continue
-            delivery.status = "sending"
-            delivery.claimed_at = now
-            delivery.claimed_by = worker_id()
+            if recipient_gap > timedelta(0) and subscriber.id in people:
+                continue  # one message per person per claim; the next waits for the gap
+            if delivery.status == "sending":
+                log.warning("delivery %s: no status within %s of its send; sending it again",
+                            delivery.id, in_doubt_after)
+            people.add(subscriber.id or 0)
+            delivery.status, delivery.updated_at = "sending", now
+            delivery.claimed_at, delivery.claimed_by = now, worker_id()
             delivery.attempts += 1
+            delivery.next_try_at = None
+            subscriber.last_sent_at = now
             claimed.append((delivery, subscriber))
     return claimed
 
 
-async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None) -> DispatchReport:
-    """Send every due delivery once through ``sink``, recording each outcome."""
+def due_now(session: Session, now: datetime,
+            limit: int | None = None) -> list[tuple[DeliveryRow, SubscriberRow]]:
+    """What a run would send now, without claiming anything (for ``hub send --dry-run``)."""
+    query = (select(DeliveryRow, SubscriberRow)
+             .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+             .where(DeliveryRow.status == "planned", DeliveryRow.due_at <= now,
+                    or_(DeliveryRow.next_try_at.is_(None), DeliveryRow.next_try_at <= now),  # type: ignore[union-attr]
+                    SubscriberRow.status == "active", SubscriberRow.opted_in_at.is_not(None))  # type: ignore[union-attr]
+             .order_by(DeliveryRow.due_at, DeliveryRow.id))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.exec(query).all())
+
+
+def message_for(delivery: DeliveryRow, subscriber: SubscriberRow, now: datetime) -> OutgoingMessage:
+    body = delivery.body or {}
+    return OutgoingMessage(
+        delivery_id=delivery.id or 0, phone=subscriber.phone, text=body.get("text", ""),
+        items=body.get("items", []), last_inbound_at=subscriber.last_inbound_at, now=now, body=body,
+        force_template=delivery.force_template, marketing_stopped=subscriber.marketing_stopped,
+    )
+
+
+def decide(result: SendResult) -> Action | None:
+    """The action an answer calls for; None for a success or an in-doubt network failure."""
+    if result.ok or result.in_doubt:
+        return None
+    if not result.called:
+        return action_for(result.error_code) if result.error_code is not None else Action.FAIL
+    return action_for(result.error_code)
+
+
+def record_outcome(session: Session, delivery_id: int, result: SendResult, now: datetime,
+                   pacing: Pacing) -> str:
+    """Store what one send did to its delivery; returns the outcome's name for the report."""
+    row = session.get(DeliveryRow, delivery_id)
+    if row is None:
+        return "missing"
+    row.updated_at = now
+    if result.sent_as:
+        row.sent_as = result.sent_as
+    if RANK.get(row.status, 9) > RANK["sending"]:
+        # A status webhook overtook our own answer (or a crash had left this claim in doubt).
+        if result.ok and row.wamid is None and row.status not in ("failed", "skipped"):
+            row.wamid = result.message_id
+        return "sent" if result.ok else "settled"
+    if result.ok:
+        row.status, row.wamid, row.sent_at, row.next_try_at = "sent", result.message_id, now, None
+        return "sent"
+    text = f"{result.error_code if result.error_code is not None else '-'}: {result.error_detail or ''}"
+    row.last_error = text.strip()
+    if result.in_doubt:  # maybe accepted: wait for a status, resend only after the in-doubt timeout
+        row.next_try_at = (row.claimed_at or now) + pacing.in_doubt_after
+        return "in_doubt"
+    action = decide(result)
+    retry_at: datetime | None = None
+    if action is Action.RETRY:
+        wait = max(backoff(row.attempts), timedelta(seconds=result.retry_after or 0))
+        retry_at = now + wait if row.attempts < pacing.max_attempts else None
+    elif action is Action.WAIT_RECIPIENT:
+        gap = max(pacing.recipient_gap, timedelta(seconds=6), timedelta(seconds=result.retry_after or 0))
+        retry_at = now + gap * row.attempts if row.attempts < pacing.max_attempts else None
+    elif action is Action.WAIT_DAY:
+        retry_at = now + timedelta(hours=24) if row.attempts < pacing.max_attempts else None
+    elif action is Action.TEMPLATE and not row.force_template:
+        row.force_template, retry_at = True, now
+    elif action in (Action.PAUSE, Action.STOP):
+        # Not this delivery's fault: back in the queue as if never claimed, nothing failed.
+        row.status, row.claimed_at, row.claimed_by = "planned", None, None
+        row.attempts = max(0, row.attempts - 1)
+        return "released"
+    if retry_at is not None:
+        row.status, row.next_try_at, row.claimed_at, row.claimed_by = "planned", retry_at, None, None
+        return "retrying"
+    row.status, row.failed_at, row.next_try_at = "failed", now, None
+    row.error_code, row.error_detail = result.error_code, result.error_detail
+    if action is Action.MARKETING_STOPPED:
+        subscriber = session.get(SubscriberRow, row.subscriber_id)
+        if subscriber is not None:
+            subscriber.marketing_stopped = True
+    return "failed"
+
+
+def release(session: Session, delivery_ids: list[int], now: datetime) -> None:
+    """Give back claims that were never sent (a halt, a crash of this run): planned again."""
+    for delivery_id in delivery_ids:
+        row = session.get(DeliveryRow, delivery_id)
+        if row is not None and row.status == "sending":
+            row.status, row.claimed_at, row.claimed_by, row.updated_at = "planned", None, None, now
+            row.attempts = max(0, row.attempts - 1)
+
+
+def count_waiting(session: Session) -> int:
+    """Deliveries still to go: planned (due later or retrying) and claims in doubt."""
+    return session.exec(select(func.count()).select_from(DeliveryRow).where(
+        DeliveryRow.status.in_(("planned", "sending")))).one()  # type: ignore[attr-defined]
+
+
+class _Run:
+    """One dispatch run: a producer claiming batches, ``concurrency`` workers, one recorder."""
+
+    def __init__(self, store: Store, sink: Sink, clock: Clock, report: DispatchReport,
+                 progress: Callable[[DispatchReport], None] | None, limit: int | None) -> None:
+        self.store, self.sink, self.clock, self.report = store, sink, clock, report
+        self.pacing = sink.pacing()
+        self.bucket = TokenBucket(self.pacing.rate)
+        self.progress = progress
+        self.limit = limit
+        self.queue: asyncio.Queue[tuple[DeliveryRow, SubscriberRow] | None] = asyncio.Queue(
+            maxsize=max(self.pacing.concurrency, 1))
+        self.outcomes: list[tuple[int, SendResult]] = []
+        self.unsent: set[int] = set()
+        self.halt: tuple[Action, SendResult] | None = None
+        self.claimed = 0
+        self.last_send: dict[str, float] = {}  # phone → monotonic time of this run's last send to it
+
+    def _claim(self, limit: int) -> list[tuple[DeliveryRow, SubscriberRow]]:
+        skipped: list[int] = []
+        batch = claim_due(self.store, self.clock, limit, recipient_gap=self.pacing.recipient_gap,
+                          in_doubt_after=self.pacing.in_doubt_after, skipped=skipped)
+        self.report.skipped += len(skipped)
+        return batch
+
+    async def go(self, probe: bool) -> None:
+        if probe and not await self._probe():
+            return
+        workers = [asyncio.create_task(self._worker()) for _ in range(max(1, self.pacing.concurrency))]
+        recorder = asyncio.create_task(self._recorder())
+        try:
+            await self._produce(len(workers))
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+            recorder.cancel()
+            await self._flush()
+
+    async def _probe(self) -> bool:
+        """While paused: one message tries the token; success resumes sending."""
+        batch = await asyncio.to_thread(self._claim, 1)
+        if not batch:
+            return False
+        delivery, subscriber = batch[0]
+        self.unsent.add(delivery.id or 0)
+        await self._send(delivery, subscriber)
+        await self._flush()
+        return self.halt is None
+
+    async def _produce(self, workers: int) -> None:
+        try:
+            while self.halt is None:
+                room = BATCH if self.limit is None else min(BATCH, self.limit - self.claimed)
+                if room <= 0:
+                    break
+                batch = await asyncio.to_thread(self._claim, room)
+                if not batch:
+                    break
+                self.claimed += len(batch)
+                for delivery, _ in batch:
+                    self.unsent.add(delivery.id or 0)
+                for pair in batch:
+                    await self.queue.put(pair)
+        finally:
+            for _ in range(workers):
+                await self.queue.put(None)
+
+    async def _worker(self) -> None:
+        while (pair := await self.queue.get()) is not None:
+            if self.halt is None:
+                await self._send(*pair)
+
+    async def _send(self, delivery: DeliveryRow, subscriber: SubscriberRow) -> None:
+        message = message_for(delivery, subscriber, self.clock.now())
+        gap = self.pacing.recipient_gap.total_seconds()
+        if gap and message.phone in self.last_send:  # a claim waited in the queue: keep real 6 s too
+            wait = self.last_send[message.phone] + gap - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        await self.bucket.take()
+        if self.halt is not None:
+            return
+        self.unsent.discard(message.delivery_id)
+        if gap:
+            self.last_send[message.phone] = time.monotonic()
+        result = await self.sink.send(message)
+        if not result.ok and result.error_code == 131047 and result.called and not message.force_template:
+            self.report.fallbacks += 1  # outside the window after all: the template, at once, once
+            await self.bucket.take()
+            result = await self.sink.send(replace(message, force_template=True))
+            if result.ok or result.error_code != 131047:
+                await asyncio.to_thread(self._mark_template, message.delivery_id)
+        action = decide(result)
+        if result.error_code is not None:
+            key = str(result.error_code)
+            self.report.codes[key] = self.report.codes.get(key, 0) + 1
+        if result.error_code == 130429:
+            self.bucket.hold(result.retry_after or 1.0)
+        if action in (Action.PAUSE, Action.STOP) and self.halt is None:
+            self.halt = (action, result)
+            log.error("sending %s: %s", "paused" if action is Action.PAUSE else "stopped",
+                      result.error_detail)
+        if not result.ok and not result.in_doubt:
+            log.warning("delivery %s to %s: %s %s", message.delivery_id, mask_phone(message.phone),
+                        result.error_code, result.error_detail)
+        self.outcomes.append((message.delivery_id, result))
+
+    def _mark_template(self, delivery_id: int) -> None:
+        with self.store.write() as session:
+            row = session.get(DeliveryRow, delivery_id)
+            if row is not None:
+                row.force_template = True
+
+    async def _recorder(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        outcomes, self.outcomes = self.outcomes, []
+        halt = self.halt
+        unsent = sorted(self.unsent) if halt is not None else []
+        if not outcomes and not unsent and halt is None:
+            return
+        names = await asyncio.to_thread(self._write, outcomes, halt, unsent)
+        for name in names:
+            if name == "sent":
+                self.report.sent += 1
+            elif name == "failed":
+                self.report.failed += 1
+            elif name == "retrying":
+                self.report.retrying += 1
+            elif name == "in_doubt":
+                self.report.in_doubt += 1
+            elif name == "released":
+                self.report.released += 1
+        if self.progress is not None:
+            self.progress(self.report)
+
+    def _write(self, outcomes: list[tuple[int, SendResult]], halt: tuple[Action, SendResult] | None,
+               unsent: list[int]) -> list[str]:
+        now = self.clock.now()
+        with self.store.write() as session:
+            names = [record_outcome(session, delivery_id, result, now, self.pacing)
+                     for delivery_id, result in outcomes]
+            if halt is not None:
+                action, result = halt
+                reason = f"{result.error_code}: {result.error_detail}"
+                if action is Action.STOP:
+                    sendstate.stop(session, now, result.error_code, reason)
+                else:
+                    sendstate.pause(session, now, result.error_code, reason)
+                release(session, unsent, now)
+                names += ["released"] * len(unsent)
+                self.unsent.difference_update(unsent)
+            elif any(r.ok for _, r in outcomes) and sendstate.current(session).state == "paused":
+                sendstate.resume(session, now)  # the probe went through: the token works again
+        return names
+
+
+async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None, *,
+                       progress: Callable[[DispatchReport], None] | None = None,
+                       limit: int | None = None) -> DispatchReport:
+    """Send every delivery due now through ``sink``, recording each outcome; returns the tally.
+
+    Returns when nothing more is due now; retries, people inside their 6-second gap and claims in
+    doubt are counted in ``waiting`` for a later run. ``limit`` caps the messages claimed.
+    """
     clock = clock or SystemClock()
     report = DispatchReport()
-    await sink.open()
-    try:
-        while batch := claim_due(store, clock):
-            for delivery, subscriber in batch:
-                message = OutgoingMessage(
-                    delivery_id=delivery.id or 0, phone=subscriber.phone,
-                    text=delivery.body.get("text", ""), items=delivery.body.get("items", []),
-                    last_inbound_at=subscriber.last_inbound_at,
-                )
-                result = await sink.send(message)
+    started = time.perf_counter()
+    with store.write() as session:
+        gate = sendstate.gate(session, clock.now())
+    if not gate.may_send:
+        report.blocked = gate.reason
+    else:
+        await sink.open()
+        run = _Run(store, sink, clock, report, progress, limit)
+        try:
+            await run.go(gate.probe)
+        finally:
+            if run.unsent:  # claimed here and never handed to the sink: not in doubt, just undone
                 with store.write() as session:
-                    row = session.get(DeliveryRow, delivery.id)
-                    assert row is not None
-                    now = clock.now()
-                    row.updated_at = now
-                    if result.ok:
-                        row.status, row.wamid, row.sent_at = "sent", result.message_id, now
-                        report.sent += 1
-                    else:
-                        row.status, row.failed_at = "failed", now
-                        row.error_code, row.error_detail = result.error_code, result.error_detail
-                        report.failed += 1
-                        log.warning("delivery %s to %s failed: %s %s", row.id,
-                                    mask_phone(subscriber.phone), result.error_code,
-                                    result.error_detail)
-    finally:
-        await sink.close()
+                    release(session, sorted(run.unsent), clock.now())
+            await sink.close()
+        if run.halt is not None:
+            with store.read() as session:
+                report.blocked = sendstate.gate(session, clock.now()).reason
+    report.elapsed = time.perf_counter() - started
+    with store.read() as session:
+        report.waiting = count_waiting(session)
     return report

@@ -24,6 +24,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.sources.rss",
     "plugins.filters.dedup",
     "plugins.sinks.console",
+    "plugins.sinks.whatsapp",
 )
 
 KINDS: dict[str, type] = {"sources": Source, "filters": Filter, "sinks": Sink}
