@@ -39,7 +39,7 @@ from hub.tables import DeliveryRow, SubscriberRow
 log = logging.getLogger("hub.dispatch")
 
 BATCH = 100
-FLUSH_EVERY = 0.05  # seconds between two writes of outcomes
+FLUSH_EVERY = 0.2  # seconds between two writes of outcomes (a lost one is settled by statuses)
 
 __all__ = ["BATCH", "DispatchReport", "claim_due", "dispatch_due", "due_now", "record_outcome",
            "settle_from_status", "worker_id"]
@@ -188,7 +188,7 @@ def record_outcome(session: Session, delivery_id: int, result: SendResult, now: 
         retry_at = now + gap * row.attempts if row.attempts < pacing.max_attempts else None
     elif action is Action.WAIT_DAY:
         retry_at = now + timedelta(hours=24) if row.attempts < pacing.max_attempts else None
-    elif action is Action.TEMPLATE and not row.force_template:
+    elif action is Action.TEMPLATE and not row.force_template and result.sent_as != "template":
         row.force_template, retry_at = True, now
     elif action in (Action.PAUSE, Action.STOP):
         # Not this delivery's fault: back in the queue as if never claimed, nothing failed.
@@ -238,6 +238,7 @@ class _Run:
         self.unsent: set[int] = set()
         self.halt: tuple[Action, SendResult] | None = None
         self.claimed = 0
+        self.finished = False
         self.last_send: dict[str, float] = {}  # phone → monotonic time of this run's last send to it
 
     def _claim(self, limit: int) -> list[tuple[DeliveryRow, SubscriberRow]]:
@@ -258,7 +259,8 @@ class _Run:
         finally:
             for task in workers:
                 task.cancel()
-            recorder.cancel()
+            self.finished = True
+            await recorder  # never cancelled mid-write: its counts would be lost
             await self._flush()
 
     async def _probe(self) -> bool:
@@ -337,7 +339,7 @@ class _Run:
                 row.force_template = True
 
     async def _recorder(self) -> None:
-        while True:
+        while not self.finished:
             await asyncio.sleep(FLUSH_EVERY)
             await self._flush()
 
@@ -366,6 +368,8 @@ class _Run:
                unsent: list[int]) -> list[str]:
         now = self.clock.now()
         with self.store.write() as session:
+            if outcomes:  # one SELECT loads them all; record_outcome then finds each in the session
+                session.exec(select(DeliveryRow).where(DeliveryRow.id.in_([d for d, _ in outcomes]))).all()  # type: ignore[union-attr]
             names = [record_outcome(session, delivery_id, result, now, self.pacing)
                      for delivery_id, result in outcomes]
             if halt is not None:

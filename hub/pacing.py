@@ -1,49 +1,62 @@
 """Pacing for a rate-limited API: a token bucket that never lets a one-second window overfill.
 
-The bucket holds one token and refills at ``rate`` per second, so sends are evenly spaced
-(1/rate apart) and no burst can follow a quiet spell. Callers reserve their slot without a lock
-(the event loop runs one coroutine at a time), then sleep until it comes. A small ``headroom``
+The bucket holds one token and refills at ``rate`` per second: senders pass one at a time, each
+``1/rate`` after the previous one, so no burst can follow a quiet spell. A small ``headroom``
 keeps the count in any one-second window at or below ``rate`` even when the network delays one
-request more than the next.
+request a little more than the next. When the process stalls (a busy machine, a slow disk), the
+schedule restarts from the moment it resumes instead of catching up: catching up would send the
+missed slots at once, a burst on the wire. As a last check, the sends actually made are counted:
+never more than ``rate`` within ``1 s + guard``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 HEADROOM = 0.03  # 3 % slower than the limit: 80/s becomes ~77.7/s, 1,000/s ~971/s
+GUARD = 0.03  # seconds added to the one-second window the actual sends are counted in
+LATE = 0.02  # a wake-up later than this is a stall: restart the schedule instead of catching up
 
 
 class TokenBucket:
     """``await bucket.take()`` returns when the caller may send; ``rate=None`` never waits."""
 
-    def __init__(self, rate: float | None, *, headroom: float = HEADROOM,
-                 timer: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, rate: float | None, *, headroom: float = HEADROOM, guard: float = GUARD,
+                 timer: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.rate = rate
         self.interval = 0.0 if not rate else (1.0 + headroom) / rate
         self._timer = timer
-        self._next = 0.0
-
-    def reserve(self) -> float:
-        """Claim the next slot; returns how many seconds to wait for it."""
-        if not self.interval:
-            return 0.0
-        now = self._timer()
-        slot = max(now, self._next)
-        self._next = slot + self.interval
-        return slot - now
+        self._sleep = sleep
+        self._slot = -math.inf  # when the last sender passed, on the ideal schedule
+        self._lock = asyncio.Lock()
+        self._cap = max(1, math.floor(rate)) if rate else 0
+        self._span = 1.0 + guard
+        self._sent: deque[float] = deque(maxlen=self._cap or None)
 
     async def take(self) -> None:
-        delay = self.reserve()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        if not self.interval:
+            return
+        async with self._lock:  # FIFO: one sender at a time
+            now = self._timer()
+            slot = max(now, self._slot + self.interval)
+            if slot > now:
+                await self._sleep(slot - now)
+            while len(self._sent) == self._cap and (wait := self._sent[0] + self._span - self._timer()) > 0:
+                await self._sleep(wait)
+            actual = self._timer()
+            self._slot = slot if actual - slot < LATE else actual
+            self._sent.append(actual)
 
     def hold(self, seconds: float) -> None:
         """Send nothing for ``seconds`` (the API said the number's throughput was reached)."""
-        self._next = max(self._next, self._timer() + seconds)
+        if self.interval:
+            self._slot = max(self._slot, self._timer() + seconds - self.interval)
 
 
 def backoff(attempt: int, *, cap: timedelta = timedelta(hours=1)) -> timedelta:

@@ -57,7 +57,8 @@ class SimulatorConfig:
     latency: Latency = field(default_factory=Latency)
     webhook_url: str | None = None
     app_secret: str | None = None
-    webhook_retry_base: float = 1.0
+    webhook_retry_base: float = 1.0  # seconds before the first retry; each next waits 4× longer
+    webhook_tries: int = 8
     status_delay: float = 0.0  # between sent, delivered and read
     read_share: float = 0.5
     seed: int = 0
@@ -86,7 +87,8 @@ class Simulator:
         c = self.config
         self.business = Business(c.waba_id, c.phone_number_id, c.display_phone_number)
         self.faults = FaultPlan(c.seed)
-        self.poster = WebhookPoster(c.webhook_url, c.app_secret, base=c.webhook_retry_base)
+        self.poster = WebhookPoster(c.webhook_url, c.app_secret, base=c.webhook_retry_base,
+                                    tries=c.webhook_tries)
         self.accepted: list[AcceptedMessage] = []
         self.rejected: list[tuple[int, str]] = []  # (code, recipient)
         self.requests = 0
@@ -163,8 +165,7 @@ class Simulator:
             to = re.sub(r"\D", "", body["to"])
             fault = self.faults.pick(to)
             if fault is not None and fault.kind == "error":
-                raise ApiError(fault.code or 131000, fault.details or "Injected by the simulator.",
-                               retry_after=fault.retry_after)
+                raise ApiError(*_injected(fault), retry_after=fault.retry_after)
             if fault is None or fault.kind not in ("http5xx", "timeout", "drop") or fault.accept:
                 accepted = self._accept(body, kind, to, arrived, mono, fault)
             response = web.json_response({
@@ -211,7 +212,7 @@ class Simulator:
         open_window = inbound is not None and now - inbound < WINDOW
         failure: tuple[int, str] | None = None
         if fault is not None and fault.kind == "status":
-            failure = (fault.code or 131000, fault.details or "Injected by the simulator.")
+            failure = _injected(fault)
         elif kind != "template" and not open_window:
             if c.window_failure == "error":
                 raise ApiError(131047, "Message failed to send because more than 24 hours have passed "
@@ -285,6 +286,10 @@ class Simulator:
         await self.poster.close()
 
 
+def _injected(fault: Fault) -> tuple[int, str]:
+    return (131000 if fault.code is None else fault.code), fault.details or "Injected by the simulator."
+
+
 class SimulatorServer:
     """Runs a :class:`Simulator` on 127.0.0.1 in a background thread with its own event loop."""
 
@@ -328,6 +333,9 @@ class SimulatorServer:
         self.call(lambda: self.simulator.poster.drain(timeout), timeout + 5)
 
     def stop(self) -> None:
+        """Stop serving and end the thread; calling it twice is harmless."""
+        if self._loop.is_closed():
+            return
         if self._runner is not None:
             self.call(self._runner.cleanup)
         self._loop.call_soon_threadsafe(self._loop.stop)

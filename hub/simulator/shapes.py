@@ -18,7 +18,7 @@ from hub.simulator.errors import ApiError
 SIMULATED_TYPES = ("text", "image", "interactive", "template")
 OTHER_TYPES = ("audio", "video", "document", "sticker", "location", "contacts", "reaction")
 TOP_LEVEL = {"messaging_product", "recipient_type", "to", "type", "context", "biz_opaque_callback_data",
-             *SIMULATED_TYPES}
+             *SIMULATED_TYPES, *OTHER_TYPES}
 _PHONE = re.compile(r"^\+?\d{6,15}$")
 _BAD_PARAM = re.compile(r"[\n\t]| {5,}")
 
