@@ -15,6 +15,7 @@ restricted) — see :mod:`hub.sendstate`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -192,6 +193,7 @@ def record_outcome(session: Session, delivery_id: int, result: SendResult, now: 
         row.force_template, retry_at = True, now
     elif action in (Action.PAUSE, Action.STOP):
         # Not this delivery's fault: back in the queue as if never claimed, nothing failed.
+        _unreserve(session, row)
         row.status, row.claimed_at, row.claimed_by = "planned", None, None
         row.attempts = max(0, row.attempts - 1)
         return "released"
@@ -207,11 +209,19 @@ def record_outcome(session: Session, delivery_id: int, result: SendResult, now: 
     return "failed"
 
 
+def _unreserve(session: Session, row: DeliveryRow) -> None:
+    """Give back the person's pair-rate slot the claim reserved, as nothing reached them."""
+    subscriber = session.get(SubscriberRow, row.subscriber_id)
+    if subscriber is not None and row.claimed_at is not None and subscriber.last_sent_at == row.claimed_at:
+        subscriber.last_sent_at = None
+
+
 def release(session: Session, delivery_ids: list[int], now: datetime) -> None:
     """Give back claims that were never sent (a halt, a crash of this run): planned again."""
     for delivery_id in delivery_ids:
         row = session.get(DeliveryRow, delivery_id)
         if row is not None and row.status == "sending":
+            _unreserve(session, row)
             row.status, row.claimed_at, row.claimed_by, row.updated_at = "planned", None, None, now
             row.attempts = max(0, row.attempts - 1)
 
@@ -239,6 +249,7 @@ class _Run:
         self.halt: tuple[Action, SendResult] | None = None
         self.claimed = 0
         self.finished = False
+        self._wake = asyncio.Event()
         self.last_send: dict[str, float] = {}  # phone → monotonic time of this run's last send to it
 
     def _claim(self, limit: int) -> list[tuple[DeliveryRow, SubscriberRow]]:
@@ -260,6 +271,7 @@ class _Run:
             for task in workers:
                 task.cancel()
             self.finished = True
+            self._wake.set()
             await recorder  # never cancelled mid-write: its counts would be lost
             await self._flush()
 
@@ -340,7 +352,8 @@ class _Run:
 
     async def _recorder(self) -> None:
         while not self.finished:
-            await asyncio.sleep(FLUSH_EVERY)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), FLUSH_EVERY)
             await self._flush()
 
     async def _flush(self) -> None:

@@ -86,7 +86,7 @@ def test_80_per_second_at_100ms_latency_never_over_80_in_any_second(tmp_path, cl
     """
     server = cloud_api_process("--latency", "0.1", "--throughput", "80")
     world = World(tmp_path, server, rate=80, concurrency=100)
-    people = 320
+    people = 240
     with world.store.write() as session:
         ids = [record_opt_in(session, f"346{n:08d}", START, channel="cli", note="t") for n in range(people)]
         session.flush()
