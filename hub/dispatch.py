@@ -23,8 +23,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, false, func, or_, true
+from sqlalchemy import and_, bindparam, false, func, or_, true
+from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
 from sqlmodel import Session, select
 
 from hub import sendstate
@@ -43,7 +46,7 @@ BATCH = 100
 FLUSH_EVERY = 0.2  # seconds between two writes of outcomes (a lost one is settled by statuses)
 
 __all__ = ["BATCH", "DispatchReport", "claim_due", "dispatch_due", "due_now", "record_outcome",
-           "settle_from_status", "worker_id"]
+           "record_sent", "settle_from_status", "worker_id"]
 
 
 @dataclass
@@ -72,6 +75,26 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A claimed delivery and what sending it needs to know about its person."""
+
+    id: int
+    subscriber_id: int
+    body: dict[str, Any]
+    attempts: int
+    force_template: bool
+    phone: str
+    last_inbound_at: datetime | None
+    marketing_stopped: bool
+
+    @classmethod
+    def of(cls, delivery: DeliveryRow, subscriber: SubscriberRow) -> Claim:
+        return cls(delivery.id or 0, subscriber.id or 0, delivery.body or {}, delivery.attempts,
+                   delivery.force_template, subscriber.phone, subscriber.last_inbound_at,
+                   subscriber.marketing_stopped)
+
+
 def _claimable(now: datetime, recipient_gap: timedelta, in_doubt_after: timedelta | None):  # noqa: ANN202
     ready = and_(DeliveryRow.status == "planned", DeliveryRow.due_at <= now,
                  or_(DeliveryRow.next_try_at.is_(None), DeliveryRow.next_try_at <= now))  # type: ignore[union-attr]
@@ -85,44 +108,70 @@ def _claimable(now: datetime, recipient_gap: timedelta, in_doubt_after: timedelt
 
 def claim_due(store: Store, clock: Clock, limit: int = BATCH, *, recipient_gap: timedelta = timedelta(0),
               in_doubt_after: timedelta | None = None,
-              skipped: list[int] | None = None) -> list[tuple[DeliveryRow, SubscriberRow]]:
+              skipped: list[int] | None = None) -> list[Claim]:
     """Claim up to ``limit`` due deliveries, one per person; opted-out recipients are skipped.
 
     A claim marks the row ``sending`` and reserves the person's pair-rate slot, committed before
     anything is sent. A ``sending`` row older than ``in_doubt_after`` (no status came) is claimed
-    again: Meta sends at least ``sent`` for every message it accepted.
+    again: Meta sends at least ``sent`` for every message it accepted. Written with bulk SQL
+    statements (no ORM unit of work), because at 1,000 messages a second its cost shows.
     """
     now = clock.now()
-    claimed: list[tuple[DeliveryRow, SubscriberRow]] = []
+    d, s = DeliveryRow.__table__.c, SubscriberRow.__table__.c  # type: ignore[attr-defined]
     due, rested = _claimable(now, recipient_gap, in_doubt_after)
+    claimed: list[Claim] = []
     with store.write() as session:
-        rows = session.exec(
-            select(DeliveryRow, SubscriberRow)
-            .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
-            .where(due, rested)
-            .order_by(DeliveryRow.due_at, DeliveryRow.id)
-            .limit(limit)
+        connection = session.connection()
+        rows = connection.execute(
+            sa_select(d.id, d.subscriber_id, d.body, d.status, d.attempts, d.force_template, s.phone,
+                      s.status.label("person"), s.opted_in_at, s.last_inbound_at, s.marketing_stopped)
+            .select_from(DeliveryRow.__table__.join(  # type: ignore[attr-defined]
+                SubscriberRow.__table__, s.id == d.subscriber_id))  # type: ignore[attr-defined]
+            .where(due, rested).order_by(d.due_at, d.id).limit(limit)
         ).all()
         people: set[int] = set()
-        for delivery, subscriber in rows:
-            if subscriber.status != "active" or subscriber.opted_in_at is None:
-                delivery.status, delivery.reason, delivery.updated_at = "skipped", "opted out", now
-                if skipped is not None:
-                    skipped.append(delivery.id or 0)
+        dropped: list[int] = []
+        for row in rows:
+            if row.person != "active" or row.opted_in_at is None:
+                dropped.append(row.id)
                 continue
-            if recipient_gap > timedelta(0) and subscriber.id in people:
+            if recipient_gap > timedelta(0) and row.subscriber_id in people:
                 continue  # one message per person per claim; the next waits for the gap
-            if delivery.status == "sending":
+            if row.status == "sending":
                 log.warning("delivery %s: no status within %s of its send; sending it again",
-                            delivery.id, in_doubt_after)
-            people.add(subscriber.id or 0)
-            delivery.status, delivery.updated_at = "sending", now
-            delivery.claimed_at, delivery.claimed_by = now, worker_id()
-            delivery.attempts += 1
-            delivery.next_try_at = None
-            subscriber.last_sent_at = now
-            claimed.append((delivery, subscriber))
+                            row.id, in_doubt_after)
+            people.add(row.subscriber_id)
+            claimed.append(Claim(row.id, row.subscriber_id, row.body or {}, row.attempts + 1,
+                                 row.force_template, row.phone, row.last_inbound_at, row.marketing_stopped))
+        if dropped:
+            connection.execute(sa_update(DeliveryRow.__table__).where(d.id.in_(dropped)).values(  # type: ignore[attr-defined]
+                status="skipped", reason="opted out", updated_at=now))
+            if skipped is not None:
+                skipped.extend(dropped)
+        if claimed:
+            ids = [claim.id for claim in claimed]
+            connection.execute(sa_update(DeliveryRow.__table__).where(d.id.in_(ids)).values(  # type: ignore[attr-defined]
+                status="sending", claimed_at=now, claimed_by=worker_id(), attempts=d.attempts + 1,
+                next_try_at=None, updated_at=now))
+            connection.execute(sa_update(SubscriberRow.__table__).where(  # type: ignore[attr-defined]
+                s.id.in_([claim.subscriber_id for claim in claimed])).values(last_sent_at=now))
     return claimed
+
+
+def record_sent(session: Session, sent: list[tuple[int, SendResult]], now: datetime) -> None:
+    """Record successes in bulk: ``sent`` with the wamid, unless a status webhook came first."""
+    d = DeliveryRow.__table__.c  # type: ignore[attr-defined]
+    params = [{"b_id": delivery_id, "b_wamid": r.message_id, "b_kind": r.sent_as} for delivery_id, r in sent]
+    connection = session.connection()
+    connection.execute(sa_update(DeliveryRow.__table__).where(  # type: ignore[attr-defined]
+        d.id == bindparam("b_id"), d.status == "sending").values(
+        status="sent", wamid=bindparam("b_wamid"), sent_as=bindparam("b_kind"), sent_at=now,
+        next_try_at=None, updated_at=now), params)
+    # A status webhook overtook our own answer: keep its state, add the wamid if it lacked one.
+    connection.execute(sa_update(DeliveryRow.__table__).where(  # type: ignore[attr-defined]
+        d.id == bindparam("b_id"), d.wamid.is_(None),
+        or_(d.status == "sent", d.status == "delivered", d.status == "read")).values(
+        wamid=bindparam("b_wamid"), sent_as=bindparam("b_kind"), updated_at=now), params)
 
 
 def due_now(session: Session, now: datetime,
@@ -139,12 +188,12 @@ def due_now(session: Session, now: datetime,
     return list(session.exec(query).all())
 
 
-def message_for(delivery: DeliveryRow, subscriber: SubscriberRow, now: datetime) -> OutgoingMessage:
-    body = delivery.body or {}
+def message_for(claim: Claim, now: datetime) -> OutgoingMessage:
+    body = claim.body
     return OutgoingMessage(
-        delivery_id=delivery.id or 0, phone=subscriber.phone, text=body.get("text", ""),
-        items=body.get("items", []), last_inbound_at=subscriber.last_inbound_at, now=now, body=body,
-        force_template=delivery.force_template, marketing_stopped=subscriber.marketing_stopped,
+        delivery_id=claim.id, phone=claim.phone, text=body.get("text", ""),
+        items=body.get("items", []), last_inbound_at=claim.last_inbound_at, now=now, body=body,
+        force_template=claim.force_template, marketing_stopped=claim.marketing_stopped,
     )
 
 
@@ -242,7 +291,7 @@ class _Run:
         self.bucket = TokenBucket(self.pacing.rate)
         self.progress = progress
         self.limit = limit
-        self.queue: asyncio.Queue[tuple[DeliveryRow, SubscriberRow] | None] = asyncio.Queue(
+        self.queue: asyncio.Queue[Claim | None] = asyncio.Queue(
             maxsize=max(self.pacing.concurrency, 1))
         self.outcomes: list[tuple[int, SendResult]] = []
         self.unsent: set[int] = set()
@@ -252,7 +301,7 @@ class _Run:
         self._wake = asyncio.Event()
         self.last_send: dict[str, float] = {}  # phone → monotonic time of this run's last send to it
 
-    def _claim(self, limit: int) -> list[tuple[DeliveryRow, SubscriberRow]]:
+    def _claim(self, limit: int) -> list[Claim]:
         skipped: list[int] = []
         batch = claim_due(self.store, self.clock, limit, recipient_gap=self.pacing.recipient_gap,
                           in_doubt_after=self.pacing.in_doubt_after, skipped=skipped)
@@ -280,9 +329,8 @@ class _Run:
         batch = await asyncio.to_thread(self._claim, 1)
         if not batch:
             return False
-        delivery, subscriber = batch[0]
-        self.unsent.add(delivery.id or 0)
-        await self._send(delivery, subscriber)
+        self.unsent.add(batch[0].id)
+        await self._send(batch[0])
         await self._flush()
         return self.halt is None
 
@@ -296,21 +344,20 @@ class _Run:
                 if not batch:
                     break
                 self.claimed += len(batch)
-                for delivery, _ in batch:
-                    self.unsent.add(delivery.id or 0)
-                for pair in batch:
-                    await self.queue.put(pair)
+                self.unsent.update(claim.id for claim in batch)
+                for claim in batch:
+                    await self.queue.put(claim)
         finally:
             for _ in range(workers):
                 await self.queue.put(None)
 
     async def _worker(self) -> None:
-        while (pair := await self.queue.get()) is not None:
+        while (claim := await self.queue.get()) is not None:
             if self.halt is None:
-                await self._send(*pair)
+                await self._send(claim)
 
-    async def _send(self, delivery: DeliveryRow, subscriber: SubscriberRow) -> None:
-        message = message_for(delivery, subscriber, self.clock.now())
+    async def _send(self, claim: Claim) -> None:
+        message = message_for(claim, self.clock.now())
         gap = self.pacing.recipient_gap.total_seconds()
         if gap and message.phone in self.last_send:  # a claim waited in the queue: keep real 6 s too
             wait = self.last_send[message.phone] + gap - time.monotonic()
@@ -380,11 +427,15 @@ class _Run:
     def _write(self, outcomes: list[tuple[int, SendResult]], halt: tuple[Action, SendResult] | None,
                unsent: list[int]) -> list[str]:
         now = self.clock.now()
+        sent = [(delivery_id, r) for delivery_id, r in outcomes if r.ok]
+        others = [(delivery_id, r) for delivery_id, r in outcomes if not r.ok]
         with self.store.write() as session:
-            if outcomes:  # one SELECT loads them all; record_outcome then finds each in the session
-                session.exec(select(DeliveryRow).where(DeliveryRow.id.in_([d for d, _ in outcomes]))).all()  # type: ignore[union-attr]
-            names = [record_outcome(session, delivery_id, result, now, self.pacing)
-                     for delivery_id, result in outcomes]
+            if sent:
+                record_sent(session, sent, now)
+            if others:  # one SELECT loads them all; record_outcome then finds each in the session
+                session.exec(select(DeliveryRow).where(DeliveryRow.id.in_([d for d, _ in others]))).all()  # type: ignore[union-attr]
+            names = ["sent"] * len(sent) + [record_outcome(session, delivery_id, result, now, self.pacing)
+                                            for delivery_id, result in others]
             if halt is not None:
                 action, result = halt
                 reason = f"{result.error_code}: {result.error_detail}"

@@ -45,7 +45,7 @@ def test_the_claim_is_committed_before_the_call_and_the_wamid_after(world: World
     person = world.subscribe("34600000001")
     delivery = world.plan(person)
     claimed = claim_due(world.store, world.clock)
-    assert [d.id for d, _ in claimed] == [delivery]
+    assert [c.id for c in claimed] == [delivery]
     with world.store.read() as session:  # another connection sees the claim: it is committed
         row = session.get(DeliveryRow, delivery)
         assert (row.status, row.attempts, row.claimed_at, row.wamid) == ("sending", 1, START, None)

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from hub.clock import SystemClock
 from hub.contracts import Sink
-from hub.dispatch import DispatchReport, dispatch_due, due_now, message_for
+from hub.dispatch import Claim, DispatchReport, dispatch_due, due_now, message_for
 from hub.privacy import mask_phone
 from hub.store import Store
 from hub.tables import DeliveryRow
@@ -27,7 +27,7 @@ def dry_run(store: Store, sink: Sink, limit: int) -> None:
         return
     for delivery, subscriber in pairs[:limit]:
         click.echo(f"── delivery {delivery.id} to {mask_phone(subscriber.phone)} ──")
-        click.echo(sink.preview(message_for(delivery, subscriber, now)) + "\n")
+        click.echo(sink.preview(message_for(Claim.of(delivery, subscriber), now)) + "\n")
     more = len(pairs) - limit
     click.echo(f"{len(pairs)} due now" + (f" ({more} more not shown; --show N)" if more > 0 else "")
                + "; nothing was sent (--dry-run).")

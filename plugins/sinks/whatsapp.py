@@ -137,6 +137,7 @@ class WhatsAppSink(Sink):
         self.options: WhatsAppOptions = options
         self._client: httpx.AsyncClient | None = None
         self._token: str | None = None
+        self._url: httpx.URL | None = None
 
     @property
     def endpoint(self) -> str:
@@ -153,6 +154,11 @@ class WhatsAppSink(Sink):
         self._token = secret_from_env(self.options.token_env, purpose="the WhatsApp Cloud API token")
         if self._client is None:
             self._client = make_client(connections=self.options.concurrency, timeout=self.options.timeout)
+            # Set once, not per request: at 1,000 messages a second httpx's per-request URL
+            # parsing and header merging are a third of the hub's own cost per message.
+            self._client.headers["Authorization"] = f"Bearer {self._token}"
+            self._client.headers["Content-Type"] = "application/json"
+            self._url = httpx.URL(self.endpoint)
 
     async def close(self) -> None:
         if self._client is not None:
@@ -230,13 +236,12 @@ class WhatsAppSink(Sink):
 
     async def post(self, payload: dict[str, Any]) -> SendResult:
         """POST one body; the answer (or the network's failure) as a :class:`SendResult`."""
-        if self._client is None or self._token is None:
+        if self._client is None or self._url is None:
             await self.open()
-        assert self._client is not None
+        assert self._client is not None and self._url is not None
         kind = payload.get("type")
         try:
-            response = await self._client.post(
-                self.endpoint, json=payload, headers={"Authorization": f"Bearer {self._token}"})
+            response = await self._client.post(self._url, content=json.dumps(payload).encode())
         except httpx.TransportError as exc:
             doubt = reached_server(exc)
             return SendResult(ok=False, error_detail=f"network: {type(exc).__name__}: {exc}".rstrip(": "),
