@@ -128,6 +128,9 @@ def claim_due(store: Store, clock: Clock, limit: int = BATCH, *, recipient_gap: 
             .select_from(DeliveryRow.__table__.join(  # type: ignore[attr-defined]
                 SubscriberRow.__table__, s.id == d.subscriber_id))  # type: ignore[attr-defined]
             .where(due, rested).order_by(d.due_at, d.id).limit(limit)
+            # PostgreSQL: several workers share the outbox, each skipping rows another is claiming.
+            # SQLite ignores this; its BEGIN IMMEDIATE already makes claims one at a time.
+            .with_for_update(skip_locked=True, of=DeliveryRow.__table__)  # type: ignore[attr-defined]
         ).all()
         people: set[int] = set()
         dropped: list[int] = []
@@ -370,7 +373,8 @@ class _Run:
         if gap:
             self.last_send[message.phone] = time.monotonic()
         result = await self.sink.send(message)
-        if not result.ok and result.error_code == 131047 and result.called and not message.force_template:
+        if (not result.ok and result.error_code == 131047 and result.called and not message.force_template
+                and result.sent_as != "template"):
             self.report.fallbacks += 1  # outside the window after all: the template, at once, once
             await self.bucket.take()
             result = await self.sink.send(replace(message, force_template=True))

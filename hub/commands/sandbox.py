@@ -7,8 +7,6 @@ import time
 
 import click
 
-from hub.simulator import Latency, SimulatorConfig, SimulatorServer
-
 
 def _from_config(app: object) -> dict[str, str]:
     """phone_number_id and variable names from ``[sinks.whatsapp]``, when there is a hub.toml."""
@@ -39,6 +37,8 @@ def sandbox(app: object, port: int, phone_number_id: str | None, token_env: str 
             webhook_url: str | None, app_secret_env: str | None, latency: float, throughput: int,
             messaging_limit: int | None, duration: float | None) -> None:
     """Run a Cloud API simulator: point [sinks.whatsapp] base_url at it."""
+    from hub.simulator import Latency, SimulatorConfig, SimulatorServer  # aiohttp: only when used
+
     found = _from_config(app)
     token_env = token_env or found.get("token_env", "WHATSAPP_TOKEN")
     secret_env = app_secret_env or found.get("app_secret_env", "WHATSAPP_APP_SECRET")
