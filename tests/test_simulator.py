@@ -306,3 +306,15 @@ def test_control_endpoints_for_sandbox_users(cloud_api) -> None:
     post(cloud_api, text())
     log = HTTP.get(f"{cloud_api.base_url}/_sim/messages").json()
     assert [(m["to"], m["type"]) for m in log] == [("34600000001", "text")]
+
+
+def test_latency_distributions() -> None:
+    import random
+
+    rng = random.Random(1)
+    assert Latency(fixed=0.1).draw(rng) == 0.1
+    uniform = [Latency(0.1, "uniform", 0.05).draw(rng) for _ in range(200)]
+    assert min(uniform) >= 0.1 and max(uniform) <= 0.15
+    exponential = [Latency(0.0, "exponential", 0.02).draw(rng) for _ in range(2000)]
+    assert 0.015 < sum(exponential) / len(exponential) < 0.025
+    assert min(Latency(0.01, "normal", 0.05).draw(rng) for _ in range(200)) == 0.0  # never negative

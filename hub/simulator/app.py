@@ -311,7 +311,8 @@ class SimulatorServer:
         return self
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(self.simulator.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.simulator.app, access_log=None, handle_signals=False,
+                                     shutdown_timeout=0.5)  # hanging "timeout" faults must not hold a stop
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port, backlog=2048)
         await site.start()
