@@ -46,7 +46,7 @@ def sandbox(app: object, port: int, phone_number_id: str | None, token_env: str 
     config = SimulatorConfig(
         token=token, phone_number_id=phone_number_id or found.get("phone_number_id", "1234567890"),
         throughput=throughput or None, messaging_limit=messaging_limit, latency=Latency(fixed=latency),
-        webhook_url=webhook_url, app_secret=os.environ.get(secret_env), status_delay=0.5,
+        webhook_url=webhook_url, app_secret=os.environ.get(secret_env), status_delay=0.5, freeze_gc=True,
     )
     server = SimulatorServer(config, port=port).start()
     click.echo(f"Cloud API simulator at {server.base_url} (number {config.phone_number_id})")

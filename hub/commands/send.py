@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 
 import click
@@ -43,6 +44,10 @@ def send(store: Store, sink: Sink) -> DispatchReport:
     with store.read() as session:
         due = session.exec(select(func.count()).select_from(DeliveryRow).where(
             DeliveryRow.status == "planned")).one()
+    # What exists now lives for the whole run: keep it out of the collector's full passes, whose
+    # pauses would hold sends back and then release them together.
+    gc.collect()
+    gc.freeze()
     done = 0
     with click.progressbar(length=max(due, 1), label="Sending", file=sys.stderr,
                            item_show_func=lambda r: _line(r) if r else None) as bar:
