@@ -26,7 +26,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.cloudapi.client import make_client  # noqa: E402
+from hub.cloudapi.client import GraphClient, make_client  # noqa: E402
 from hub.dispatch import dispatch_due  # noqa: E402
 from hub.simulator.process import SandboxProcess  # noqa: E402
 from hub.store import Store  # noqa: E402
@@ -35,6 +35,15 @@ from plugins.sinks.whatsapp import WhatsAppOptions, WhatsAppSink  # noqa: E402
 
 TOKEN = "benchmark-token"
 NOW = datetime.now(UTC)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of another process (Linux), for the simulator's share."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def max_in_any_window(times: list[float], window: float = 1.0) -> int:
@@ -70,15 +79,33 @@ async def client_rate(client: httpx.AsyncClient, url: str, count: int, in_flight
     return count / elapsed
 
 
+async def graph_rate(url: str, count: int, in_flight: int, offset: int) -> float:
+    client = GraphClient(url, TOKEN, connections=in_flight, timeout=60)
+    gate = asyncio.Semaphore(in_flight)
+
+    async def one(n: int) -> None:
+        async with gate:
+            response = await client.post_json(template(offset + n))
+            response.raise_for_status()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(n) for n in range(count)))
+    elapsed = time.perf_counter() - started
+    await client.aclose()
+    return count / elapsed
+
+
 def baseline(folder: Path) -> None:
     with SandboxProcess("--latency", "0.1", "--throughput", "0", token=TOKEN, cwd=folder) as sim:
         url = f"{sim.base_url}/v23.0/1234567890/messages"
         plain = asyncio.run(client_rate(httpx.AsyncClient(limits=httpx.Limits(
             max_connections=200, max_keepalive_connections=200), timeout=60), url, 300, 200, 0))
-        ours = asyncio.run(client_rate(make_client(connections=200, timeout=60), url, 3000, 200, 10_000))
+        pooled = asyncio.run(client_rate(make_client(connections=200, timeout=60), url, 3000, 200, 10_000))
+        ours = asyncio.run(graph_rate(url, 3000, 200, 20_000))
     print("1. HTTP client, 200 in flight, 100 ms latency (req/s)")
-    print(f"   plain httpx.AsyncClient        {plain:8.0f}   (baseline)")
-    print(f"   httpx on aiohttp (hub client)  {ours:8.0f}   ({ours / plain:.0f}x)")
+    print(f"   plain httpx.AsyncClient                 {plain:8.0f}   (baseline)")
+    print(f"   httpx.AsyncClient on aiohttp transport  {pooled:8.0f}   ({pooled / plain:.0f}x)")
+    print(f"   hub GraphClient (httpx Request on it)   {ours:8.0f}   ({ours / plain:.0f}x)")
 
 
 def prepare(folder: Path, count: int) -> Store:
@@ -107,13 +134,19 @@ def run(folder: Path, count: int, rate: int, concurrency: int) -> None:
             template={"name": "news_update", "body": ["{title}", "{url}"]}))
         gc.collect()
         gc.freeze()  # as `hub send` does
+        cpu, sim_cpu = time.process_time(), cpu_seconds(sim.proc.pid)
         report = asyncio.run(dispatch_due(store, sink))
+        cpu, sim_cpu = time.process_time() - cpu, cpu_seconds(sim.proc.pid) - sim_cpu
         arrivals = sorted(m["at"] for m in sim.accepted())
     mean = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
     print(f"   {count} deliveries at bucket {rate}/s, {concurrency} in flight: sent {report.sent}, "
           f"failed {report.failed}, retrying {report.retrying}, codes {report.codes or 'none'}")
     print(f"   simulator log: mean {mean:.1f} msg/s, most in any 1 s window {max_in_any_window(arrivals)}, "
           f"run {report.elapsed:.1f} s")
+    per = cpu / max(report.sent, 1) * 1000
+    print(f"   CPU per message: hub process {per:.2f} ms (one core's ceiling ~{1000 / per:.0f} msg/s), "
+          f"simulator {sim_cpu / max(report.sent, 1) * 1000:.2f} ms; machine load {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores")
     store.dispose()
 
 
