@@ -99,7 +99,8 @@ def test_template_placeholders_are_checked(hub_cli) -> None:
 
 
 def test_sandbox_starts_prints_how_to_use_it_and_stops(hub_cli) -> None:
-    result = hub_cli("sandbox", "--port", "0", "--for", "0.2")
+    result = hub_cli("sandbox", "--port", "0", "--for", "0.2", "--phone", "34600000001:Lucía")
     assert result.exit_code == 0, result.output
+    assert "simulated phone: 34600000001 (Lucía)" in result.output
     assert "Cloud API simulator at http://127.0.0.1:" in result.output
     assert "base_url" in result.output and "0 message(s) accepted" in result.output

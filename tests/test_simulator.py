@@ -320,3 +320,19 @@ def test_latency_distributions() -> None:
     exponential = [Latency(0.0, "exponential", 0.02).draw(rng) for _ in range(2000)]
     assert 0.015 < sum(exponential) / len(exponential) < 0.025
     assert min(Latency(0.01, "normal", 0.05).draw(rng) for _ in range(200)) == 0.0  # never negative
+
+
+def test_mark_as_read_like_the_real_request(shared, cloud_api) -> None:
+    body = sample(shared, "bindambc__request_mark_as_read.json")
+    answer = post(cloud_api, body)
+    assert answer.status_code == 200 and answer.json() == {"success": True}
+    assert cloud_api.simulator.read_marks == [body["message_id"]]
+    assert post(cloud_api, {**body, "message_id": ""}).json()["error"]["code"] == 131008
+
+
+def test_named_phones(cloud_api_factory, receiver) -> None:
+    server = cloud_api_factory(webhook_url=receiver.url, app_secret=SECRET, phones={"34600000001": "Andrés"})
+    server.run(lambda: server.simulator.inbound_text("+34600000001", "ALTA"))
+    server.drain_webhooks()
+    value = receiver.payloads()[0]["entry"][0]["changes"][0]["value"]
+    assert value["contacts"] == [{"profile": {"name": "Andrés"}, "wa_id": "34600000001"}]

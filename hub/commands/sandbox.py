@@ -31,11 +31,13 @@ def _from_config(app: object) -> dict[str, str]:
 @click.option("--latency", default=0.1, show_default=True, help="Seconds each answer takes.")
 @click.option("--throughput", default=80, show_default=True, help="Messages per second before 130429.")
 @click.option("--messaging-limit", type=int, default=None, help="Unique people outside the window per 24 h.")
+@click.option("--phone", "phones", multiple=True, metavar="NUMBER[:NAME]",
+              help="A simulated person who can write in (repeatable), e.g. 34600000001:Lucía.")
 @click.option("--for", "duration", type=float, default=None, help="Stop after this many seconds.")
 @click.pass_obj
 def sandbox(app: object, port: int, phone_number_id: str | None, token_env: str | None,
             webhook_url: str | None, app_secret_env: str | None, latency: float, throughput: int,
-            messaging_limit: int | None, duration: float | None) -> None:
+            messaging_limit: int | None, phones: tuple[str, ...], duration: float | None) -> None:
     """Run a Cloud API simulator: point [sinks.whatsapp] base_url at it."""
     from hub.simulator import Latency, SimulatorConfig, SimulatorServer  # aiohttp: only when used
 
@@ -47,6 +49,8 @@ def sandbox(app: object, port: int, phone_number_id: str | None, token_env: str 
         token=token, phone_number_id=phone_number_id or found.get("phone_number_id", "1234567890"),
         throughput=throughput or None, messaging_limit=messaging_limit, latency=Latency(fixed=latency),
         webhook_url=webhook_url, app_secret=os.environ.get(secret_env), status_delay=0.5, freeze_gc=True,
+        phones={number.lstrip("+"): name or "Simulated person"
+                for number, _, name in (p.partition(":") for p in phones)},
     )
     server = SimulatorServer(config, port=port).start()
     click.echo(f"Cloud API simulator at {server.base_url} (number {config.phone_number_id})")
@@ -56,6 +60,8 @@ def sandbox(app: object, port: int, phone_number_id: str | None, token_env: str 
     click.echo(f"  webhooks: {webhook_url or 'not posted (use --webhook URL)'}")
     click.echo(f"  a phone writes in: curl -d '{{\"from\":\"34600000001\",\"text\":\"ALTA\"}}' "
                f"{server.base_url}/_sim/inbound")
+    for number, name in config.phones.items():
+        click.echo(f"  simulated phone: {number} ({name})")
     click.echo(f"  what was accepted: {server.base_url}/_sim/messages   (Ctrl-C to stop)")
     started = time.monotonic()
     try:

@@ -67,6 +67,7 @@ class SimulatorConfig:
     # In its own process, keep the growing log out of the garbage collector's full passes: a
     # 100 ms pause makes queued requests look like a burst in the log (and trips 130429).
     freeze_gc: bool = False
+    phones: dict[str, str] = field(default_factory=dict)  # simulated people: number → profile name
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class Simulator:
         self.accepted: list[AcceptedMessage] = []
         self.rejected: list[tuple[int, str]] = []  # (code, recipient)
         self.requests = 0
+        self.read_marks: list[str] = []  # inbound wamids the business marked as read
         self.last_inbound: dict[str, datetime] = {}
         self._last_sent: dict[str, datetime] = {}
         self._arrivals: deque[float] = deque()
@@ -120,16 +122,17 @@ class Simulator:
 
     # -- phones ---------------------------------------------------------------------------
 
-    def inbound(self, phone: str, message: dict[str, Any], name: str = "Simulated person") -> dict[str, Any]:
+    def inbound(self, phone: str, message: dict[str, Any], name: str | None = None) -> dict[str, Any]:
         """``phone`` writes to the business: opens its window and posts the inbound webhook."""
         digits = phone.lstrip("+")
+        name = name or self.config.phones.get(digits, "Simulated person")
         now = self.config.clock.now()
         self.last_inbound[digits] = now
         payload = envelope(self.business, inbound_value(digits, name, int(now.timestamp()), message))
         self.poster.post(payload)
         return payload
 
-    def inbound_text(self, phone: str, text: str, name: str = "Simulated person") -> dict[str, Any]:
+    def inbound_text(self, phone: str, text: str, name: str | None = None) -> dict[str, Any]:
         return self.inbound(phone, {"type": "text", "text": {"body": text}}, name)
 
     def tap_quick_reply(self, phone: str, payload: str, text: str, context_wamid: str) -> dict[str, Any]:
@@ -165,6 +168,10 @@ class Simulator:
                 body = json.loads(raw)
             except ValueError:
                 raise ApiError(100, "The request body is not valid JSON.") from None
+            if isinstance(body, dict) and body.get("status") == "read":
+                response = web.json_response(self._mark_read(body))
+                await asyncio.sleep(self.config.latency.draw(self.faults.rng))
+                return response
             kind = check_message(body, self.config.templates)
             to = re.sub(r"\D", "", body["to"])
             fault = self.faults.pick(to)
@@ -192,6 +199,18 @@ class Simulator:
             return web.Response(status=fault.http_status, text="<html><body>Bad Gateway</body></html>",
                                 content_type="text/html")
         return response
+
+    def _mark_read(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``{"status": "read", "message_id": …}``: blue ticks on an inbound message."""
+        unknown = set(body) - {"messaging_product", "status", "message_id", "typing_indicator"}
+        if unknown:
+            raise ApiError(100, f'Unexpected key "{sorted(unknown)[0]}" on param "<root>".')
+        if body.get("messaging_product") != "whatsapp":
+            raise ApiError(100, "The parameter messaging_product is required and must be 'whatsapp'.")
+        if not isinstance(body.get("message_id"), str) or not body["message_id"]:
+            raise ApiError(131008, "The parameter message_id is required.")
+        self.read_marks.append(body["message_id"])
+        return {"success": True}
 
     def _check_token(self, header: str | None) -> None:
         if header != f"Bearer {self.config.token}":
