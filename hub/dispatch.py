@@ -372,7 +372,12 @@ class _Run:
         self.unsent.discard(message.delivery_id)
         if gap:
             self.last_send[message.phone] = time.monotonic()
-        result = await self.sink.send(message)
+        try:
+            result = await self.sink.send(message)
+        except Exception as exc:  # a sink's bug: whether it sent is unknown, so never resend blindly
+            log.exception("delivery %s: the sink failed", message.delivery_id)
+            result = SendResult(ok=False, in_doubt=True,
+                                error_detail=f"sink error: {type(exc).__name__}: {exc}")
         if (not result.ok and result.error_code == 131047 and result.called and not message.force_template
                 and result.sent_as != "template"):
             self.report.fallbacks += 1  # outside the window after all: the template, at once, once

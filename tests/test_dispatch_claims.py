@@ -173,3 +173,21 @@ def test_signed_statuses_reach_a_receiver_and_settle_every_delivery(tmp_path, cl
         assert {r.status for r in rows} == {"read"}
     finally:
         receiver.close()
+
+
+def test_a_sink_that_crashes_leaves_the_claim_in_doubt_not_resent(world: World) -> None:
+    """A third-party sink's bug must neither stop the run with a traceback nor cause a resend."""
+    import asyncio
+
+    from hub.contracts import OutgoingMessage, Sink
+    from hub.dispatch import dispatch_due
+
+    class Broken(Sink):
+        async def send(self, message: OutgoingMessage) -> SendResult:
+            raise RuntimeError("bug in a plugin")
+
+    first, second = (world.plan(world.subscribe(f"3460000000{n}")) for n in (1, 2))
+    report = asyncio.run(dispatch_due(world.store, Broken(Sink.Options()), world.clock))
+    assert report.in_doubt == 2 and report.sent == 0
+    assert {world.delivery(d).status for d in (first, second)} == {"sending"}
+    assert world.delivery(first).last_error.startswith("-: sink error: RuntimeError")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -236,8 +237,9 @@ class WhatsAppSink(Sink):
         kind = payload.get("type")
         try:
             response = await self._client.post_json(payload)
-        except httpx.TransportError as exc:
-            doubt = reached_server(exc)
+        except (httpx.TransportError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            # Only a refused connection proves nothing left; anything else may have been accepted.
+            doubt = reached_server(exc) if isinstance(exc, httpx.TransportError) else True
             return SendResult(ok=False, error_detail=f"network: {type(exc).__name__}: {exc}".rstrip(": "),
                               in_doubt=doubt, sent_as=kind)
         return parse_answer(response, kind)
