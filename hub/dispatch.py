@@ -288,12 +288,14 @@ class _Run:
     """One dispatch run: a producer claiming batches, ``concurrency`` workers, one recorder."""
 
     def __init__(self, store: Store, sink: Sink, clock: Clock, report: DispatchReport,
-                 progress: Callable[[DispatchReport], None] | None, limit: int | None) -> None:
+                 progress: Callable[[DispatchReport], None] | None, limit: int | None,
+                 follow: float = 0.0) -> None:
         self.store, self.sink, self.clock, self.report = store, sink, clock, report
         self.pacing = sink.pacing()
         self.bucket = TokenBucket(self.pacing.rate)
         self.progress = progress
         self.limit = limit
+        self.follow = follow
         self.queue: asyncio.Queue[Claim | None] = asyncio.Queue(
             maxsize=max(self.pacing.concurrency, 1))
         self.outcomes: list[tuple[int, SendResult]] = []
@@ -345,7 +347,11 @@ class _Run:
                     break
                 batch = await asyncio.to_thread(self._claim, room)
                 if not batch:
-                    break
+                    wait = await asyncio.to_thread(self._soon)
+                    if wait is None:
+                        break
+                    await asyncio.sleep(wait)  # a person's 6 s gap or a short back-off ends soon
+                    continue
                 self.claimed += len(batch)
                 self.unsent.update(claim.id for claim in batch)
                 for claim in batch:
@@ -353,6 +359,25 @@ class _Run:
         finally:
             for _ in range(workers):
                 await self.queue.put(None)
+
+    def _soon(self) -> float | None:
+        """Seconds until a due delivery held by pacing or a short back-off may go, if within ``follow``."""
+        if self.follow <= 0:
+            return None
+        now = self.clock.now()
+        d, p = DeliveryRow, SubscriberRow
+        with self.store.read() as session:
+            retry = session.exec(select(func.min(d.next_try_at)).where(
+                d.status == "planned", d.due_at <= now, d.next_try_at > now)).one()  # type: ignore[operator]
+            gap = self.pacing.recipient_gap
+            rested = session.exec(select(func.min(p.last_sent_at)).select_from(d).join(
+                p, p.id == d.subscriber_id).where(
+                d.status == "planned", d.due_at <= now, p.last_sent_at > now - gap)).one()  # type: ignore[operator]
+        moments = [m for m in (retry, rested + gap if rested else None) if m is not None]
+        if not moments:
+            return None
+        wait = (min(moments) - now).total_seconds()
+        return max(wait, 0.05) if wait <= self.follow else None
 
     async def _worker(self) -> None:
         while (claim := await self.queue.get()) is not None:
@@ -462,11 +487,13 @@ class _Run:
 
 async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None, *,
                        progress: Callable[[DispatchReport], None] | None = None,
-                       limit: int | None = None) -> DispatchReport:
+                       limit: int | None = None, follow: float = 0.0) -> DispatchReport:
     """Send every delivery due now through ``sink``, recording each outcome; returns the tally.
 
     Returns when nothing more is due now; retries, people inside their 6-second gap and claims in
-    doubt are counted in ``waiting`` for a later run. ``limit`` caps the messages claimed.
+    doubt are counted in ``waiting`` for a later run. ``limit`` caps the messages claimed. With
+    ``follow`` (seconds, real time; for a wall clock only), the run waits for deliveries that pacing
+    or a short back-off releases within that long, instead of leaving them to the next run.
     """
     clock = clock or SystemClock()
     report = DispatchReport()
@@ -477,7 +504,7 @@ async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None, *,
         report.blocked = gate.reason
     else:
         await sink.open()
-        run = _Run(store, sink, clock, report, progress, limit)
+        run = _Run(store, sink, clock, report, progress, limit, follow)
         try:
             await run.go(gate.probe)
         finally:

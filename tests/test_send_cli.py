@@ -104,3 +104,20 @@ def test_sandbox_starts_prints_how_to_use_it_and_stops(hub_cli) -> None:
     assert "simulated phone: 34600000001 (Lucía)" in result.output
     assert "Cloud API simulator at http://127.0.0.1:" in result.output
     assert "base_url" in result.output and "0 message(s) accepted" in result.output
+
+
+def test_send_waits_out_the_gap_between_two_messages_to_one_person(hub_cli, project,
+                                                                   cloud_api_factory) -> None:
+    server = cloud_api_factory(pair_gap=0.3)
+    write_config(hub_cli.config, _config(server.base_url, "per_recipient_seconds = 0.4\n"))
+    _plan(project, people=1)
+    store = Store(f"sqlite:///{project / 'hub.db'}")
+    now = SystemClock().now()
+    with store.write() as session:
+        session.add(DeliveryRow(key="second", subscriber_id=1, created_at=now, due_at=now,
+                                body={"kind": "item", "text": "Otra", "items": [story(2)]}))
+    store.dispose()
+    result = hub_cli("send")
+    assert "2 sent, 0 failed" in result.output, result.output
+    first, second = server.simulator.received_by("34600000000")
+    assert second.mono - first.mono >= 0.4

@@ -17,6 +17,8 @@ from hub.privacy import mask_phone
 from hub.store import Store
 from hub.tables import DeliveryRow
 
+FOLLOW = 30.0  # seconds: `hub send` waits out a person's 6 s gap or a short retry rather than stop
+
 
 def dry_run(store: Store, sink: Sink, limit: int) -> None:
     """Print what the sink would send for each due delivery; claims and sends nothing."""
@@ -57,7 +59,7 @@ def send(store: Store, sink: Sink) -> DispatchReport:
             bar.update(max(0, now_done - done), report)
             done = now_done
 
-        report = asyncio.run(dispatch_due(store, sink, progress=progress))
+        report = asyncio.run(dispatch_due(store, sink, progress=progress, follow=FOLLOW))
     return report
 
 
