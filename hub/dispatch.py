@@ -44,6 +44,7 @@ log = logging.getLogger("hub.dispatch")
 
 BATCH = 100
 FLUSH_EVERY = 0.2  # seconds between two writes of outcomes (a lost one is settled by statuses)
+GAP_MARGIN = 0.1  # seconds added to a person's gap within one run: requests do not arrive in step
 
 __all__ = ["BATCH", "DispatchReport", "claim_due", "dispatch_due", "due_now", "record_outcome",
            "record_sent", "settle_from_status", "worker_id"]
@@ -388,7 +389,7 @@ class _Run:
         message = message_for(claim, self.clock.now())
         gap = self.pacing.recipient_gap.total_seconds()
         if gap and message.phone in self.last_send:  # a claim waited in the queue: keep real 6 s too
-            wait = self.last_send[message.phone] + gap - time.monotonic()
+            wait = self.last_send[message.phone] + gap + GAP_MARGIN - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
         await self.bucket.take()
