@@ -308,6 +308,8 @@ def test_control_endpoints_for_sandbox_users(cloud_api) -> None:
     post(cloud_api, text())
     log = HTTP.get(f"{cloud_api.base_url}/_sim/messages").json()
     assert [(m["to"], m["type"]) for m in log] == [("34600000001", "text")]
+    assert HTTP.post(f"{cloud_api.base_url}/_sim/faults", json={"colour": "red"}).status_code == 400
+    assert HTTP.post(f"{cloud_api.base_url}/_sim/inbound", content=b"{nope").status_code == 400
 
 
 def test_latency_distributions() -> None:

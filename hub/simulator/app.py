@@ -287,7 +287,12 @@ class Simulator:
                                    "biz_opaque_callback_data": m.callback} for m in self.accepted])
 
     async def _post_inbound(self, request: web.Request) -> web.Response:
-        data = await request.json()
+        try:
+            return await self._inbound_from(await request.json())
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            return web.json_response({"error": f"expected {{\"from\": …, \"text\": …}}: {exc}"}, status=400)
+
+    async def _inbound_from(self, data: dict[str, Any]) -> web.Response:
         if "button" in data:
             payload = self.tap_quick_reply(str(data["from"]), data["button"].get("payload", ""),
                                            data["button"].get("text", ""), data.get("context", ""))
@@ -297,9 +302,12 @@ class Simulator:
         return web.json_response(payload)
 
     async def _post_fault(self, request: web.Request) -> web.Response:
-        data = await request.json()
-        recipients = data.pop("recipients", None)
-        fault = Fault(**data, recipients=frozenset(recipients) if recipients else None)
+        try:
+            data = await request.json()
+            recipients = data.pop("recipients", None)
+            fault = Fault(**data, recipients=frozenset(recipients) if recipients else None)
+        except (ValueError, TypeError, AttributeError) as exc:
+            return web.json_response({"error": f"not a fault: {exc}"}, status=400)
         self.faults.add(fault)
         return web.json_response({"faults": len(self.faults.faults)})
 
