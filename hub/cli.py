@@ -15,9 +15,11 @@ from hub import __version__
 from hub.app import App
 from hub.commands import items as items_commands
 from hub.commands import routines as routines_commands
+from hub.commands.sandbox import sandbox
 from hub.commands.serve import serve as serve_command
 from hub.commands.sources import sources as sources_command
 from hub.commands.stats import stats
+from hub.commands.status import status
 from hub.commands.subscribers import subscribers as subscribers_group
 from hub.config import default_config_path
 from hub.errors import HubError
@@ -135,14 +137,22 @@ def poll(app: App, once: bool, force: bool) -> None:
 
 @cli.command()
 @click.option("--sink", "sink_name", default=None, help="Deliver through this sink instead.")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send and claim nothing.")
+@click.option("--show", default=20, show_default=True, help="With --dry-run: how many to show.")
 @pass_app
-def send(app: App, sink_name: str | None) -> None:
-    """Send every planned delivery that is due now."""
-    from hub.caps import Caps
-    from hub.dispatch import dispatch_due
+def send(app: App, sink_name: str | None, dry_run: bool, show: int) -> None:
+    """Send every planned delivery that is due now (with a progress bar)."""
+    from hub.commands import send as sending
 
-    report = asyncio.run(dispatch_due(app.store, app.sink(sink_name), caps=Caps.from_config(app.config)))
-    click.echo(f"{report.sent} sent, {report.failed} failed, {report.skipped} skipped")
+    if dry_run:
+        sending.dry_run(app.store, app.sink(sink_name), show)
+        return
+    from hub.caps import Caps
+
+    report = sending.send(app.store, app.sink(sink_name), caps=Caps.from_config(app.config))
+    click.echo(sending.summary(report))
+    if report.blocked:
+        raise click.ClickException(report.blocked)
 
 
 @cli.command()
@@ -162,6 +172,8 @@ cli.add_command(sources_command)
 cli.add_command(routines_commands.routines)
 cli.add_command(routines_commands.preview)
 cli.add_command(items_commands.items)
+cli.add_command(status)
+cli.add_command(sandbox)
 
 
 def _add_plugin_commands() -> None:

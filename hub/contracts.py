@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -197,7 +197,10 @@ class OutgoingMessage:
     text: str
     items: list[dict[str, Any]]
     last_inbound_at: datetime | None = None
-    body: dict[str, Any] = field(default_factory=dict)  # the whole planned body (hub.render)
+    now: datetime | None = None  # the dispatcher's clock, for the 24-hour window
+    body: dict[str, Any] = field(default_factory=dict)  # the whole planned body (kind, buttons…)
+    force_template: bool = False  # set after a 131047: the window is closed whatever we believe
+    marketing_stopped: bool = False  # the person stopped marketing messages (131050)
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,20 @@ class SendResult:
     error_code: int | None = None
     error_detail: str | None = None
     retry_after: float | None = None
+    in_doubt: bool = False  # the request may have reached the API: never resend blindly
+    sent_as: str | None = None  # the shape sent: text, image, template, interactive
+    called: bool = True  # False when the sink answered without calling the API
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How a sink wants to be driven: messages per second, requests in flight, retry policy."""
+
+    rate: float | None = None  # messages per second; None means as fast as the sink answers
+    concurrency: int = 1
+    recipient_gap: timedelta = timedelta(0)  # at least this long between two sends to one person
+    in_doubt_after: timedelta = timedelta(hours=1)  # a claim with no status after this is resent
+    max_attempts: int = 5
 
 
 class Sink(ABC):
@@ -228,3 +245,11 @@ class Sink(ABC):
     @abstractmethod
     async def send(self, message: OutgoingMessage) -> SendResult:
         """Deliver one message; never raise for an answer the API gave, return it."""
+
+    def pacing(self) -> Pacing:
+        """How fast and how many at once the dispatcher may call ``send``."""
+        return Pacing()
+
+    def preview(self, message: OutgoingMessage) -> str:
+        """What ``send`` would deliver, for ``hub send --dry-run``; nothing is sent."""
+        return message.text

@@ -29,6 +29,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.filters.caps",
     "plugins.filters.guard",
     "plugins.sinks.console",
+    "plugins.sinks.whatsapp",
 )
 
 KINDS: dict[str, type] = {"sources": Source, "filters": Filter, "sinks": Sink}

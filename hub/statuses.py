@@ -15,6 +15,8 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from hub.cloudapi.messages import delivery_id_from_callback
+from hub.settle import settle_from_status
 from hub.tables import DeliveryRow, StatusEventRow
 
 RANK = {"planned": 0, "sending": 1, "sent": 2, "failed": 3, "delivered": 4, "read": 5}
@@ -45,51 +47,25 @@ class StatusUpdate:
     category: str | None = None
 
 
-def _earliest(current: datetime | None, at: datetime) -> datetime:
-    return at if current is None or at < current else current
-
-
-def advance(delivery: DeliveryRow, status: str, at: datetime, now: datetime,
-            error_code: int | None = None, error_detail: str | None = None) -> bool:
-    """Move ``delivery`` to ``status`` if that is a step forward; True when the state changed.
-
-    Times are kept even from late statuses (each is the earliest seen): a ``delivered`` that
-    arrives after the ``read`` does not change the state, but says when it was delivered.
-    """
-    if status == "played":
-        status = "read"
-    if delivery.status == "skipped" or status not in RANK:
-        return False
-    if status in ("sent", "delivered", "read"):
-        delivery.sent_at = _earliest(delivery.sent_at, at)
-    if status in ("delivered", "read"):
-        delivery.delivered_at = _earliest(delivery.delivered_at, at)  # read implies delivered
-    if status == "read":
-        delivery.read_at = _earliest(delivery.read_at, at)
-    if RANK[status] <= RANK.get(delivery.status, 0):
-        return False
-    delivery.status = status
-    delivery.updated_at = now
-    if status == "failed":
-        delivery.failed_at = delivery.failed_at or at
-        delivery.error_code, delivery.error_detail = error_code, error_detail
-    return True
-
-
 def find_delivery(session: Session, wamid: str, biz_opaque: str | None) -> DeliveryRow | None:
-    """The delivery a status is about: by wamid (also once forgotten), else by the echoed id."""
+    """The delivery a status is about: by wamid (also once forgotten), else by the echoed id.
+
+    A status about an earlier send that a retry replaced (``superseded_wamid``) matches nothing.
+    """
     row = session.exec(select(DeliveryRow).where(
         DeliveryRow.wamid.in_([wamid, forgotten_wamid(wamid)])  # type: ignore[union-attr]
     )).first()
     if row is not None:
         return row
-    if biz_opaque and biz_opaque.strip().isdigit():
-        row = session.get(DeliveryRow, int(biz_opaque.strip()))
-        if row is not None and row.wamid in (None, wamid):
-            if row.wamid is None:
-                row.wamid = wamid  # settles an in-doubt claim: the send did happen
-            return row
-    return None
+    delivery_id = delivery_id_from_callback(biz_opaque)
+    if delivery_id is None and biz_opaque and biz_opaque.strip().isdigit():
+        delivery_id = int(biz_opaque.strip())
+    if delivery_id is None:
+        return None
+    row = session.get(DeliveryRow, delivery_id)
+    if row is None or row.superseded_wamid == wamid or row.wamid not in (None, wamid):
+        return None
+    return row
 
 
 def record_status(session: Session, update: StatusUpdate, now: datetime) -> tuple[bool, DeliveryRow | None]:
@@ -107,8 +83,9 @@ def record_status(session: Session, update: StatusUpdate, now: datetime) -> tupl
     ))
     if delivery is None:
         return True, None
-    changed = advance(delivery, update.status, update.at, now, update.error_code,
-                      None if forgotten else update.error_detail)
+    changed = settle(session, delivery, update.status, update.at, now, update.error_code,
+                     None if forgotten else update.error_detail,
+                     wamid=None if forgotten else update.wamid)
     if delivery.wamid and not forgotten:
         apply_pending(session, delivery, now)
     return True, delivery if changed else None
@@ -124,7 +101,20 @@ def apply_pending(session: Session, delivery: DeliveryRow, now: datetime) -> boo
     changed = False
     for event in sorted(pending, key=lambda e: RANK.get(e.status, 0)):
         event.delivery_id = delivery.id
-        at = event.at or now
-        changed |= advance(delivery, event.status, at, now, event.error_code, event.error_detail)
+        changed |= settle(session, delivery, event.status, event.at or now, now, event.error_code,
+                          event.error_detail, wamid=delivery.wamid)
     return changed
+
+
+def settle(session: Session, delivery: DeliveryRow, status: str, at: datetime, now: datetime,
+           error_code: int | None = None, error_detail: str | None = None, *,
+           wamid: str | None = None) -> bool:
+    """Apply one status to a found delivery with the dispatcher's own rules (:mod:`hub.settle`):
+    forward only, and a ``failed`` acted on by its code (131047 → the template, retries…)."""
+    if delivery.status == "skipped":
+        return False
+    return settle_from_status(
+        session, status="read" if status == "played" else status, at=at, wamid=wamid,
+        delivery_id=delivery.id, error_code=error_code, error_detail=error_detail, now=now,
+    ).changed
 

@@ -113,6 +113,7 @@ class SubscriberRow(SQLModel, table=True):
     marketing_stopped: bool = False
     rhythm: str = "normal"  # normal | weekly (the lighter way back offered after BAJA)
     paused_until: datetime | None = _when()
+    last_sent_at: datetime | None = _when()  # claim time of the last send: the 6 s pair rate
 
 
 class ConsentEventRow(SQLModel, table=True):
@@ -162,6 +163,11 @@ class DeliveryRow(SQLModel, table=True):
     read_at: datetime | None = _when()
     failed_at: datetime | None = _when()
     updated_at: datetime | None = _when()
+    next_try_at: datetime | None = _when()  # a retry waits until then (planned), or an in-doubt claim
+    last_error: str | None = None  # the latest answer that was not a success, with Meta's details
+    force_template: bool = False  # Meta said 131047: the window is closed, send the template
+    sent_as: str | None = None  # text | image | template | interactive
+    superseded_wamid: str | None = None  # a failed earlier send's wamid; its late statuses are ignored
 
 
 class InboundMessageRow(SQLModel, table=True):
@@ -209,6 +215,8 @@ class StatusEventRow(SQLModel, table=True):
     category: str | None = None
     at: datetime | None = _when()
     received_at: datetime | None = _when(nullable=False)
+
+
 class RoutineStateRow(SQLModel, table=True):
     """A routine's memory: when it runs next and what it last did, so restarts neither repeat
     nor skip a run."""
@@ -241,6 +249,33 @@ class RoutineRunRow(SQLModel, table=True):
     planned: int = 0
     skipped: int = 0
     note: str | None = None
+
+
+class SendStateRow(SQLModel, table=True):
+    """Whether the hub may send now: ``running``, ``paused`` (bad token) or ``stopped`` (account blocked)."""
+
+    __tablename__ = "send_state"
+
+    key: str = Field(default="default", primary_key=True)
+    state: str = "running"  # running | paused | stopped
+    code: int | None = None
+    reason: str | None = None
+    since: datetime | None = _when()
+    next_probe_at: datetime | None = _when()  # paused: when one message tries the token again
+    probes: int = 0
+
+
+class AlertRow(SQLModel, table=True):
+    """Something an admin must see (``hub status``) and act on."""
+
+    __tablename__ = "alerts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime | None = _when(nullable=False)
+    level: str = "error"  # error | warning
+    code: int | None = None
+    message: str
+    cleared_at: datetime | None = _when()
 
 
 # The caps count who was messaged in the last 24 h at every claim: by claim time, not by history.

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -12,6 +13,8 @@ from click.testing import CliRunner, Result
 from hub.app import App
 from hub.cli import cli
 from hub.loopback import Document, LoopbackServer
+from hub.simulator import SimulatorConfig, SimulatorServer
+from hub.simulator.process import SandboxProcess
 
 pytest_plugins = ["tests.audience_kit"]  # the webhook's loopback server and `hub` fixtures
 
@@ -63,12 +66,57 @@ def feed_server() -> Iterator[LoopbackServer]:
         yield server
 
 
+SIM_TOKEN = "sim-token-for-tests"
+
+
+@pytest.fixture
+def cloud_api_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., SimulatorServer]]:
+    """Start Cloud API simulators on loopback (``cloud_api_factory(clock=..., latency=...)``).
+
+    The token the simulator accepts is exported as ``WHATSAPP_TOKEN``, as an admin would.
+    """
+    servers: list[SimulatorServer] = []
+    monkeypatch.setenv("WHATSAPP_TOKEN", SIM_TOKEN)
+
+    def start(**overrides: Any) -> SimulatorServer:
+        config = SimulatorConfig(**{"token": SIM_TOKEN, **overrides})
+        server = SimulatorServer(config).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def cloud_api_process(tmp_path: Path,
+                      monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., SandboxProcess]]:
+    """The simulator as a child process (``hub sandbox``), for rate measurements on its own log."""
+    processes: list[SandboxProcess] = []
+    monkeypatch.setenv("WHATSAPP_TOKEN", SIM_TOKEN)
+
+    def start(*args: str) -> SandboxProcess:
+        process = SandboxProcess(*args, token=SIM_TOKEN, cwd=tmp_path)
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        process.stop()
+
+
+@pytest.fixture
+def cloud_api(cloud_api_factory: Callable[..., SimulatorServer]) -> SimulatorServer:
+    """A running Cloud API simulator with its defaults (80 msg/s, 6 s pair rate, no latency)."""
+    return cloud_api_factory()
+
+
 def write_config(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
 
 
-__all__ = ["Document", "HubRunner", "write_config"]
 
 
 # --- store URLs: SQLite always, PostgreSQL where reachable -------------------------------------
@@ -116,3 +164,4 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+__all__ = ["SIM_TOKEN", "Document", "HubRunner", "write_config"]

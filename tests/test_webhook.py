@@ -164,12 +164,12 @@ def test_read_without_delivered_implies_delivered_and_failed_keeps_the_error(hub
     t = hub.clock.now()
     hub.post(status("wamid.R", "read", t))
     hub.post(status("wamid.F", "failed", t, errors=[{
-        "code": 131047, "title": "Re-engagement message",
-        "error_data": {"details": "more than 24 hours have passed"}}]))
+        "code": 131026, "title": "Message undeliverable",
+        "error_data": {"details": "the number is not on WhatsApp"}}]))
     assert (_state(hub, read_only).status, _state(hub, read_only).delivered_at) == ("read", t)
     failed = _state(hub, failing)
-    assert (failed.status, failed.error_code) == ("failed", 131047)
-    assert "24 hours" in failed.error_detail
+    assert (failed.status, failed.error_code) == ("failed", 131026)
+    assert "not on WhatsApp" in failed.error_detail
 
 
 def test_unknown_wamid_is_matched_by_the_echoed_delivery_id(hub: Hub) -> None:

@@ -1,0 +1,75 @@
+"""``hub send``: dispatch what is due now with a progress bar, or show it with ``--dry-run``."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+
+import click
+from sqlalchemy import func
+from sqlmodel import select
+
+from hub.caps import Caps
+from hub.clock import SystemClock
+from hub.contracts import Sink
+from hub.dispatch import Claim, DispatchReport, dispatch_due, due_now, message_for
+from hub.privacy import mask_phone
+from hub.store import Store
+from hub.tables import DeliveryRow
+
+FOLLOW = 30.0  # seconds: `hub send` waits out a person's 6 s gap or a short retry rather than stop
+
+
+def dry_run(store: Store, sink: Sink, limit: int) -> None:
+    """Print what the sink would send for each due delivery; claims and sends nothing."""
+    now = SystemClock().now()
+    with store.read() as session:
+        pairs = due_now(session, now)
+    if not pairs:
+        click.echo("Nothing is due now.")
+        return
+    for delivery, subscriber in pairs[:limit]:
+        click.echo(f"── delivery {delivery.id} to {mask_phone(subscriber.phone)} ──")
+        click.echo(sink.preview(message_for(Claim.of(delivery, subscriber), now)) + "\n")
+    more = len(pairs) - limit
+    click.echo(f"{len(pairs)} due now" + (f" ({more} more not shown; --show N)" if more > 0 else "")
+               + "; nothing was sent (--dry-run).")
+
+
+def _line(report: DispatchReport) -> str:
+    return (f"sent {report.sent} · failed {report.failed} · waiting {report.retrying + report.in_doubt}"
+            f" · {report.rate:.0f} msg/s")
+
+
+def send(store: Store, sink: Sink, caps: Caps | None = None) -> DispatchReport:
+    """Dispatch with a progress bar on a terminal, and one summary line in any case."""
+    with store.read() as session:
+        due = session.exec(select(func.count()).select_from(DeliveryRow).where(
+            DeliveryRow.status == "planned")).one()
+    # What exists now lives for the whole run: keep it out of the collector's full passes, whose
+    # pauses would hold sends back and then release them together.
+    gc.collect()
+    gc.freeze()
+    done = 0
+    with click.progressbar(length=max(due, 1), label="Sending", file=sys.stderr,
+                           item_show_func=lambda r: _line(r) if r else None) as bar:
+        def progress(report: DispatchReport) -> None:
+            nonlocal done
+            now_done = report.sent + report.failed + report.retrying + report.in_doubt + report.skipped
+            bar.update(max(0, now_done - done), report)
+            done = now_done
+
+        report = asyncio.run(dispatch_due(store, sink, progress=progress, follow=FOLLOW, caps=caps))
+    return report
+
+
+def summary(report: DispatchReport) -> str:
+    parts = [f"{report.sent} sent, {report.failed} failed, {report.skipped} skipped"]
+    if report.retrying or report.in_doubt or report.waiting:
+        parts.append(f"{report.waiting} waiting (retries, pacing, or awaiting a status)")
+    if report.fallbacks:
+        parts.append(f"{report.fallbacks} sent as template after 131047")
+    if report.elapsed > 0 and report.sent:
+        parts.append(f"{report.rate:.1f} msg/s")
+    return "; ".join(parts)

@@ -1,0 +1,62 @@
+"""``hub status``: can the hub send, what must an admin act on, and where the deliveries stand."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import func
+from sqlmodel import select
+
+from hub import sendstate
+from hub.clock import SystemClock
+from hub.store import Store
+from hub.tables import DeliveryRow
+
+ORDER = ("planned", "sending", "sent", "delivered", "read", "failed", "skipped")
+
+
+def show(store: Store, resume: bool) -> None:
+    now = SystemClock().now()
+    if resume:
+        with store.write() as session:
+            changed = sendstate.resume(session, now)
+        click.echo("Sending resumed; open alerts cleared." if changed
+                   else "Sending was not paused or stopped.")
+    with store.read() as session:
+        state = sendstate.current(session)
+        alerts = sendstate.open_alerts(session)
+        counts = dict(session.exec(select(DeliveryRow.status, func.count())  # type: ignore[call-overload]
+                                   .group_by(DeliveryRow.status)).all())
+        retrying = session.exec(select(func.count()).select_from(DeliveryRow).where(
+            DeliveryRow.status == "planned", DeliveryRow.next_try_at.is_not(None),  # type: ignore[union-attr]
+            DeliveryRow.next_try_at > now)).one()
+        errors = session.exec(select(DeliveryRow.error_code, func.count())  # type: ignore[call-overload]
+                              .where(DeliveryRow.status == "failed").group_by(DeliveryRow.error_code)).all()
+    line = f"Sending: {state.state}"
+    if state.state != "running":
+        line += f" since {state.since:%Y-%m-%d %H:%M} UTC: {state.reason}"
+        if state.state == "paused" and state.next_probe_at:
+            line += f" (next try {state.next_probe_at:%H:%M:%S} UTC)"
+    click.echo(line)
+    if alerts:
+        click.echo(f"Alerts ({len(alerts)}):")
+        for alert in alerts:
+            click.echo(f"  [{alert.level.upper()}] {alert.at:%Y-%m-%d %H:%M} code {alert.code}: "
+                       f"{alert.message}")
+    else:
+        click.echo("Alerts: none")
+    click.echo("Deliveries: " + ", ".join(f"{name} {counts.get(name, 0)}" for name in ORDER))
+    if retrying:
+        click.echo(f"  {retrying} waiting for a retry")
+    if counts.get("sending"):
+        click.echo(f"  {counts['sending']} claimed and awaiting an answer or a status")
+    if errors:
+        click.echo("Failures by code: " + ", ".join(f"{code if code is not None else 'none'}: {n}"
+                                                      for code, n in errors))
+
+
+@click.command()
+@click.option("--resume", is_flag=True, help="Resume sending after fixing what paused or stopped it.")
+@click.pass_obj
+def status(app: object, resume: bool) -> None:
+    """Show whether the hub can send, open alerts, and delivery counts."""
+    show(app.store, resume)  # type: ignore[attr-defined]

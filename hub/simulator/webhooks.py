@@ -1,0 +1,139 @@
+"""Webhooks as Meta sends them: the envelope, the signature, and retries when the hub fails to take one.
+
+Bodies are compact JSON with non-ASCII escaped, as Meta's are; ``X-Hub-Signature-256`` is the
+HMAC of those exact bytes with the app secret. A post that fails (connection refused, timeout,
+any non-200 answer) is tried again with growing pauses, as Meta does for up to 7 days.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from hub.signature import HEADER, sign
+
+log = logging.getLogger("hub.simulator.webhooks")
+
+
+@dataclass(frozen=True)
+class Business:
+    """The simulated business number the webhooks speak for."""
+
+    waba_id: str
+    phone_number_id: str
+    display_phone_number: str
+
+
+def envelope(business: Business, value: dict[str, Any]) -> dict[str, Any]:
+    """Meta's ``whatsapp_business_account`` envelope around one ``messages`` change."""
+    value = {"messaging_product": "whatsapp",
+             "metadata": {"display_phone_number": business.display_phone_number,
+                          "phone_number_id": business.phone_number_id}, **value}
+    return {"object": "whatsapp_business_account",
+            "entry": [{"id": business.waba_id, "changes": [{"value": value, "field": "messages"}]}]}
+
+
+def new_wamid() -> str:
+    return "wamid." + secrets.token_urlsafe(36)
+
+
+def status_value(wamid: str, status: str, recipient: str, at: int, *, callback: str | None = None,
+                 category: str = "marketing", errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One ``statuses[]`` entry: sent and read carry pricing, failed carries errors."""
+    entry: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(at), "recipient_id": recipient}
+    if callback is not None:
+        entry["biz_opaque_callback_data"] = callback
+    if status in ("sent", "delivered"):
+        entry["pricing"] = {"billable": category != "service", "pricing_model": "PMP",
+                            "type": "free_customer_service" if category == "service" else "regular",
+                            "category": category}
+    if errors:
+        entry["errors"] = errors
+    return {"statuses": [entry]}
+
+
+def inbound_value(phone: str, name: str, at: int, message: dict[str, Any]) -> dict[str, Any]:
+    """One inbound message from ``phone``: ``contacts`` and ``messages`` as Meta sends them."""
+    body = {"from": phone, "id": new_wamid(), "timestamp": str(at), **message}
+    return {"contacts": [{"profile": {"name": name}, "wa_id": phone}], "messages": [body]}
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+@dataclass
+class Posted:
+    """What happened to one webhook: its payload, its tries, and whether the hub took it."""
+
+    payload: dict[str, Any]
+    tries: int = 0
+    delivered: bool = False
+    answers: list[str] = field(default_factory=list)
+    delivered_at: float | None = None
+
+
+class WebhookPoster:
+    """Posts signed webhooks to one URL, retrying failures with back-off (``base`` × 4ⁿ seconds)."""
+
+    def __init__(self, url: str | None, app_secret: str | None, *, base: float = 1.0, tries: int = 8,
+                 timeout: float = 10.0) -> None:
+        self.url = url
+        self.app_secret = app_secret or ""
+        self.base = base
+        self.tries = tries
+        self.timeout = timeout
+        self.log: list[Posted] = []
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def post(self, payload: dict[str, Any], delay: float = 0.0) -> Posted:
+        """Schedule ``payload`` on the running loop; returns its record at once."""
+        record = Posted(payload)
+        self.log.append(record)
+        if self.url:
+            task = asyncio.get_running_loop().create_task(self._deliver(record, delay))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return record
+
+    async def _deliver(self, record: Posted, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        body = encode(record.payload)
+        headers = {"Content-Type": "application/json", HEADER: sign(body, self.app_secret)}
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        for attempt in range(self.tries):
+            record.tries += 1
+            try:
+                async with self._session.post(self.url or "", data=body, headers=headers) as response:
+                    await response.read()
+                    record.answers.append(str(response.status))
+                    if response.status == 200:
+                        record.delivered, record.delivered_at = True, time.time()
+                        return
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                record.answers.append(type(exc).__name__)
+            await asyncio.sleep(self.base * (4 ** attempt))
+        log.warning("webhook given up after %d tries", record.tries)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until every scheduled webhook was delivered or given up."""
+        deadline = time.monotonic() + timeout
+        while self._tasks and time.monotonic() < deadline:
+            await asyncio.wait(set(self._tasks), timeout=max(0.0, deadline - time.monotonic()))
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,195 @@
+"""At most once per delivery: claim before the call, wamid after, statuses settle what a crash
+left in doubt, and a claim with no status is resent only after the in-doubt timeout."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from hub.clock import FakeClock
+from hub.contracts import Pacing, SendResult
+from hub.dispatch import claim_due, record_outcome
+from hub.settle import settle_from_status
+from hub.simulator import Fault
+from hub.tables import DeliveryRow
+from tests.wa_world import START, World
+
+
+@pytest.fixture
+def world(tmp_path, cloud_api_factory) -> World:
+    clock = FakeClock(START)
+    return World(tmp_path, cloud_api_factory(clock=clock), clock, in_doubt_after="30 minutes")
+
+
+def posted_statuses(world: World) -> list[dict[str, Any]]:
+    """The status entries the simulator posted (or would have: no webhook URL in these tests)."""
+    return [s for record in world.sim.poster.log for e in record.payload["entry"] for c in e["changes"]
+            for s in c["value"].get("statuses", [])]
+
+
+def settle_all(world: World) -> None:
+    """Stand-in for the hub's webhook: apply each posted status as it would."""
+    with world.store.write() as session:
+        for status in posted_statuses(world):
+            errors = status.get("errors") or [{}]
+            settle_from_status(session, status=status["status"], wamid=status["id"], at=world.clock.now(),
+                               callback_data=status.get("biz_opaque_callback_data"),
+                               error_code=errors[0].get("code"), error_detail=errors[0].get("message"))
+
+
+def test_the_claim_is_committed_before_the_call_and_the_wamid_after(world: World) -> None:
+    person = world.subscribe("34600000001")
+    delivery = world.plan(person)
+    claimed = claim_due(world.store, world.clock)
+    assert [c.id for c in claimed] == [delivery]
+    with world.store.read() as session:  # another connection sees the claim: it is committed
+        row = session.get(DeliveryRow, delivery)
+        assert (row.status, row.attempts, row.claimed_at, row.wamid) == ("sending", 1, START, None)
+    # What a crash here leaves: a claim with no answer. A new run does not send it blindly.
+    assert world.dispatch().sent == 0 and world.sim.requests == 0
+    world.clock.advance(minutes=29)
+    assert world.dispatch().sent == 0
+    # No status came within the in-doubt timeout: Meta never took it, so it is sent now.
+    world.clock.advance(minutes=2)
+    assert world.dispatch().sent == 1
+    row = world.delivery(delivery)
+    assert row.status == "sent" and row.attempts == 2 and row.wamid == world.sim.accepted[0].wamid
+    assert len(world.sim.received_by("34600000001")) == 1
+
+
+def test_a_lost_answer_is_settled_by_the_status_webhook_not_resent(world: World) -> None:
+    person = world.subscribe("34600000001")
+    delivery = world.plan(person)
+    world.sim.faults.add(Fault(kind="drop", accept=True, times=1))  # accepted, answer lost
+    report = world.dispatch()
+    row = world.delivery(delivery)
+    assert report.in_doubt == 1 and row.status == "sending" and row.wamid is None
+    assert row.next_try_at == START + timedelta(minutes=30) and row.last_error.startswith("-: network")
+    settle_all(world)  # the 'sent' status carries biz_opaque_callback_data = our delivery id
+    row = world.delivery(delivery)
+    assert row.status in ("delivered", "read") and row.wamid == world.sim.accepted[0].wamid
+    world.clock.advance(hours=2)
+    world.dispatch()
+    assert len(world.sim.received_by("34600000001")) == 1  # never a second message
+
+
+def test_a_dropped_request_never_accepted_is_resent_after_the_timeout(world: World) -> None:
+    delivery = world.plan(world.subscribe("34600000001"))
+    world.sim.faults.add(Fault(kind="drop", accept=False, times=1))
+    world.dispatch()
+    assert world.delivery(delivery).status == "sending"
+    world.clock.advance(minutes=31)
+    assert world.dispatch().sent == 1
+    assert len(world.sim.received_by("34600000001")) == 1
+
+
+def test_statuses_move_forward_only_and_repeats_are_harmless(world: World) -> None:
+    delivery = world.plan(world.subscribe("34600000001"))
+    world.dispatch()
+    wamid = world.delivery(delivery).wamid
+    at = world.clock.now()
+    with world.store.write() as session:
+        read = settle_from_status(session, status="read", wamid=wamid, at=at + timedelta(minutes=2))
+        assert read.changed
+        late = settle_from_status(session, status="delivered", wamid=wamid, at=at + timedelta(minutes=1))
+        again = settle_from_status(session, status="read", wamid=wamid, at=at + timedelta(minutes=2))
+        failed = settle_from_status(session, status="failed", wamid=wamid, at=at, error_code=131026)
+        unknown = settle_from_status(session, status="sent", wamid="wamid.other", at=at)
+    assert not again.changed and not failed.changed and unknown.delivery is None
+    row = world.delivery(delivery)
+    # The late "delivered" keeps the state at read, but tells when it was delivered.
+    assert row.status == "read" and row.delivered_at == at + timedelta(minutes=1)
+    assert row.read_at == at + timedelta(minutes=2)
+
+
+def test_a_status_that_overtakes_the_answer_is_not_undone(world: World) -> None:
+    delivery = world.plan(world.subscribe("34600000001"))
+    claim_due(world.store, world.clock)
+    with world.store.write() as session:
+        settle_from_status(session, status="delivered", wamid="wamid.A", at=START,
+                           callback_data=f"hub:delivery:{delivery}")
+        record_outcome(session, delivery, SendResult(ok=True, message_id="wamid.A"), START, Pacing())
+    row = world.delivery(delivery)
+    assert row.status == "delivered" and row.wamid == "wamid.A"
+
+
+def test_async_131047_replans_as_template_once(world: World) -> None:
+    person = world.subscribe("34600000001", wrote_at=START - timedelta(hours=1))
+    world.sim.last_inbound.clear()  # Meta never saw that message: free-form will fail afterwards
+    delivery = world.plan(person)
+    world.dispatch()
+    assert world.delivery(delivery).sent_as == "text"
+    settle_all(world)
+    row = world.delivery(delivery)
+    assert row.status == "planned" and row.force_template and row.superseded_wamid
+    world.clock.advance(seconds=6)
+    world.dispatch()
+    settle_all(world)  # the old text's failed status again: harmless, it names a superseded wamid
+    row = world.delivery(delivery)
+    assert row.status == "delivered" and row.sent_as == "template"
+    assert [m.type for m in world.sim.received_by("34600000001")] == ["text", "template"]
+
+
+@pytest.mark.parametrize(("code", "expected"), [(131049, "planned"), (131050, "failed"), (131026, "failed"),
+                                                (131000, "planned")])
+def test_failed_statuses_act_by_code(world: World, code: int, expected: str) -> None:
+    person = world.subscribe("34600000001")
+    delivery = world.plan(person)
+    world.sim.faults.add(Fault(kind="status", code=code, details="async", times=1))
+    world.dispatch()
+    settle_all(world)
+    row = world.delivery(delivery)
+    assert row.status == expected
+    if code == 131049:
+        assert row.next_try_at == START + timedelta(hours=24)
+    if expected == "failed":
+        assert row.error_code == code and row.failed_at == START
+    assert world.subscriber(person).marketing_stopped == (code == 131050)
+
+
+def test_signed_statuses_reach_a_receiver_and_settle_every_delivery(tmp_path, cloud_api_factory) -> None:
+    """End to end over loopback: the simulator posts signed statuses, a receiver settles them."""
+    from hub.signature import HEADER, is_valid
+    from tests.test_simulator import Receiver
+
+    receiver = Receiver()
+    try:
+        clock = FakeClock(START)
+        server = cloud_api_factory(clock=clock, webhook_url=receiver.url, app_secret="s3cret", read_share=1.0)
+        world = World(tmp_path, server, clock)
+        deliveries = [world.plan(world.subscribe(f"3460000{n:04d}")) for n in range(20)]
+        assert world.dispatch().sent == 20
+        server.drain_webhooks()
+        with world.store.write() as session:
+            for headers, body in receiver.posts:
+                assert is_valid(body, headers[HEADER], "s3cret")
+                for entry in json.loads(body)["entry"]:
+                    for status in entry["changes"][0]["value"]["statuses"]:
+                        settle_from_status(session, status=status["status"], wamid=status["id"], at=START,
+                                           callback_data=status["biz_opaque_callback_data"])
+            rows = session.exec(select(DeliveryRow).where(DeliveryRow.id.in_(deliveries))).all()
+        assert {r.status for r in rows} == {"read"}
+    finally:
+        receiver.close()
+
+
+def test_a_sink_that_crashes_leaves_the_claim_in_doubt_not_resent(world: World) -> None:
+    """A third-party sink's bug must neither stop the run with a traceback nor cause a resend."""
+    import asyncio
+
+    from hub.contracts import OutgoingMessage, Sink
+    from hub.dispatch import dispatch_due
+
+    class Broken(Sink):
+        async def send(self, message: OutgoingMessage) -> SendResult:
+            raise RuntimeError("bug in a plugin")
+
+    first, second = (world.plan(world.subscribe(f"3460000000{n}")) for n in (1, 2))
+    report = asyncio.run(dispatch_due(world.store, Broken(Sink.Options()), world.clock))
+    assert report.in_doubt == 2 and report.sent == 0
+    assert {world.delivery(d).status for d in (first, second)} == {"sending"}
+    assert world.delivery(first).last_error.startswith("-: sink error: RuntimeError")
