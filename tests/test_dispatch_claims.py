@@ -95,7 +95,7 @@ def test_statuses_move_forward_only_and_repeats_are_harmless(world: World) -> No
     with world.store.write() as session:
         read = settle_from_status(session, status="read", wamid=wamid, at=at + timedelta(minutes=2))
         assert read.changed
-        late = settle_from_status(session, status="delivered", wamid=wamid, at=at + timedelta(minutes=1))
+        settle_from_status(session, status="delivered", wamid=wamid, at=at + timedelta(minutes=1))
         again = settle_from_status(session, status="read", wamid=wamid, at=at + timedelta(minutes=2))
         failed = settle_from_status(session, status="failed", wamid=wamid, at=at, error_code=131026)
         unknown = settle_from_status(session, status="sent", wamid="wamid.other", at=at)
