@@ -371,9 +371,11 @@ class _Run:
 
     def __init__(self, store: Store, sink: Sink, clock: Clock, report: DispatchReport,
                  progress: Callable[[DispatchReport], None] | None, limit: int | None,
-                 follow: float = 0.0, caps: Caps | None = None) -> None:
+                 follow: float = 0.0, caps: Caps | None = None,
+                 stop: asyncio.Event | None = None) -> None:
         self.store, self.sink, self.clock, self.report = store, sink, clock, report
         self.caps = caps
+        self.stop = stop or asyncio.Event()
         self.pacing = sink.pacing()
         self.bucket = TokenBucket(self.pacing.rate)
         self.progress = progress
@@ -424,7 +426,7 @@ class _Run:
 
     async def _produce(self, workers: int) -> None:
         try:
-            while self.halt is None:
+            while self.halt is None and not self.stop.is_set():
                 room = BATCH if self.limit is None else min(BATCH, self.limit - self.claimed)
                 if room <= 0:
                     break
@@ -433,7 +435,8 @@ class _Run:
                     wait = await asyncio.to_thread(self._soon)
                     if wait is None:
                         break
-                    await asyncio.sleep(wait)  # a person's 6 s gap or a short back-off ends soon
+                    with contextlib.suppress(TimeoutError):  # a person's 6 s gap or a short back-off
+                        await asyncio.wait_for(self.stop.wait(), wait)
                     continue
                 self.claimed += len(batch)
                 self.unsent.update(claim.id for claim in batch)
@@ -464,7 +467,7 @@ class _Run:
 
     async def _worker(self) -> None:
         while (claim := await self.queue.get()) is not None:
-            if self.halt is None:
+            if self.halt is None and not self.stop.is_set():
                 await self._send(claim)
 
     async def _send(self, claim: Claim) -> None:
@@ -475,8 +478,8 @@ class _Run:
             if wait > 0:
                 await asyncio.sleep(wait)
         await self.bucket.take()
-        if self.halt is not None:
-            return
+        if self.halt is not None or self.stop.is_set():
+            return  # left in ``unsent``: released, never in doubt
         self.unsent.discard(message.delivery_id)
         if gap:
             self.last_send[message.phone] = time.monotonic()
@@ -572,12 +575,14 @@ class _Run:
 async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None, *,
                        progress: Callable[[DispatchReport], None] | None = None,
                        limit: int | None = None, follow: float = 0.0,
-                       caps: Caps | None = None) -> DispatchReport:
+                       caps: Caps | None = None, stop: asyncio.Event | None = None) -> DispatchReport:
     """Send every delivery due now through ``sink``, recording each outcome; returns the tally.
 
     Returns when nothing more is due now; retries, people inside their 6-second gap and claims in
     doubt are counted in ``waiting`` for a later run. ``limit`` bounds the messages claimed;
-    ``caps`` (:mod:`hub.caps`) holds back news over the daily cap, in quiet hours or too soon. With
+    ``caps`` (:mod:`hub.caps`) holds back news over the daily cap, in quiet hours or too soon.
+    Once ``stop`` is set (a daemon shutting down), nothing new is claimed or sent: requests
+    already made finish and are recorded, and claims not yet sent are released. With
     ``follow`` (seconds, real time; for a wall clock only), the run waits for deliveries that pacing
     or a short back-off releases within that long, instead of leaving them to the next run.
     """
@@ -590,7 +595,7 @@ async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None, *,
         report.blocked = gate.reason
     else:
         await sink.open()
-        run = _Run(store, sink, clock, report, progress, limit, follow, caps)
+        run = _Run(store, sink, clock, report, progress, limit, follow, caps, stop)
         try:
             await run.go(gate.probe)
         finally:
