@@ -15,6 +15,7 @@ from hub import __version__
 from hub.app import App
 from hub.commands import items as items_commands
 from hub.commands import routines as routines_commands
+from hub.commands.run import run as run_command
 from hub.commands.sandbox import sandbox
 from hub.commands.serve import serve as serve_command
 from hub.commands.sources import sources as sources_command
@@ -23,6 +24,7 @@ from hub.commands.status import status
 from hub.commands.subscribers import subscribers as subscribers_group
 from hub.config import default_config_path
 from hub.errors import HubError
+from hub.logs import configure as configure_logging
 
 
 class HubGroup(click.Group):
@@ -44,8 +46,7 @@ class HubGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
     """WhatsApp News Hub: your news, one-to-one over WhatsApp, to people who asked for it."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(logging.INFO if verbose else logging.WARNING)
     if ctx.obj is None:
         ctx.obj = App(config_path or default_config_path())
     elif config_path is not None:
@@ -173,6 +174,7 @@ cli.add_command(routines_commands.routines)
 cli.add_command(routines_commands.preview)
 cli.add_command(items_commands.items)
 cli.add_command(status)
+cli.add_command(run_command)
 cli.add_command(sandbox)
 
 

@@ -39,8 +39,7 @@ def configure(level: int = logging.INFO, fmt: str = "text") -> None:
     """Install one handler on the root logger (idempotent), masking phone numbers."""
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if getattr(handler, "_hub", False):
-            root.removeHandler(handler)
+        root.removeHandler(handler)
     handler = logging.StreamHandler()
     handler._hub = True  # type: ignore[attr-defined]
     handler.addFilter(MaskingFilter())
