@@ -64,8 +64,9 @@ def bar_chart(name: str, title: str, labels: Sequence[str],
     return "".join(parts)
 
 
-def render_dashboard(report: Report, *, title: str = "WhatsApp News Hub") -> str:
-    """The whole page for one report."""
+def render_dashboard(report: Report, *, title: str = "WhatsApp News Hub",
+                     alerts: Sequence[str] = ()) -> str:
+    """The whole page for one report; ``alerts`` (paused routines, stopped sending) come first."""
     days = list(report.by_day)
     hours = [f"{h:02d}" for h in report.by_hour]
     growth_days = list(report.growth_by_day)
@@ -87,6 +88,7 @@ def render_dashboard(report: Report, *, title: str = "WhatsApp News Hub") -> str
         ]),
     ]
     totals = _totals(report)
+    banner = "".join(f"<p class='alert' role='alert'>⚠ {escape(a)}</p>" for a in alerts)
     suggestion = f"<p class='suggestion'>💡 {escape(report.suggestion)}</p>" if report.suggestion else ""
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -96,8 +98,10 @@ def render_dashboard(report: Report, *, title: str = "WhatsApp News Hub") -> str
         "main{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:1.5rem}"
         "figure{margin:0;border:1px solid #ddd;border-radius:8px;padding:1rem}"
         "figcaption{font-weight:600;margin-bottom:.5rem}.totals span{margin-right:1.5rem}"
-        ".suggestion{background:#e7f7f4;padding:.6rem 1rem;border-radius:6px}</style></head>"
-        f"<body><h1>{escape(title)}</h1><p class='totals'>{totals}</p>{suggestion}"
+        ".suggestion{background:#e7f7f4;padding:.6rem 1rem;border-radius:6px}"
+        ".alert{background:#fdecea;color:#8a1c12;padding:.6rem 1rem;border-radius:6px;font-weight:600}"
+        "</style></head>"
+        f"<body><h1>{escape(title)}</h1>{banner}<p class='totals'>{totals}</p>{suggestion}"
         f"<main>{''.join(charts)}</main></body></html>"
     )
 

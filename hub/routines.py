@@ -17,6 +17,7 @@ import schedule
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from hub import brake
 from hub.caps import WINDOW, Caps
 from hub.clock import Clock, SystemClock
 from hub.config import HubConfig, RoutineConfig
@@ -54,6 +55,7 @@ class RoutineStatus:
     next_run_at: datetime | None
     last_run_at: datetime | None
     runs: int
+    paused_reason: str | None = None
 
 
 @dataclass
@@ -104,6 +106,7 @@ class Routines:
         reports: list[RunReport] = []
         with self.store.write() as session:
             state = self._state(session, routine, cadence, now)
+            brake.check(session, routine.name, now)
             due: list[datetime] = []
             while state.next_run_at is not None and state.next_run_at <= now:
                 due.append(state.next_run_at)
@@ -112,6 +115,11 @@ class Routines:
                     due = due[-1:]
             if not due:
                 return []
+            if state.paused_at is not None:  # the brake: record the slots, send nothing
+                for slot in due:
+                    reports.append(self._missed(session, routine, slot, now,
+                                                f"paused by the brake: {state.paused_reason}"))
+                return reports
             grace = parse_interval(routine.grace)
             *older, latest = due
             for slot in older:
@@ -234,7 +242,8 @@ class Routines:
             if next_at is None and routine.enabled:
                 next_at = cadence.next_after(now, self.tz)
             out.append(RoutineStatus(routine, next_at if routine.enabled else None,
-                                     state.last_run_at if state else None, state.runs if state else 0))
+                                     state.last_run_at if state else None, state.runs if state else 0,
+                                     state.paused_reason if state else None))
         return out
 
     def preview(self, name: str | None = None) -> Preview:

@@ -232,6 +232,9 @@ class RoutineStateRow(SQLModel, table=True):
     window_end: datetime | None = _when()  # items ready after this belong to the next run
     runs: int = 0
     created_at: datetime | None = _when(nullable=False)
+    paused_at: datetime | None = _when()  # the brake stopped it: too many people left after a run
+    paused_reason: str | None = None
+    paused_run_id: int | None = None
 
 
 class RoutineRunRow(SQLModel, table=True):

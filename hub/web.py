@@ -63,8 +63,15 @@ def _ping(store: Store) -> None:
 
 
 def _render(store: Store, tz: ZoneInfo) -> str:
+    from hub import brake, sendstate
+
     with store.read() as session:
-        return render_dashboard(build_report(session, tz))
+        alerts = [f"Routine {r.name} is paused by the brake: {r.paused_reason} "
+                  f"(hub routines resume {r.name})" for r in brake.paused(session)]
+        state = sendstate.current(session)
+        if state.state != "running":
+            alerts.append(f"Sending is {state.state}: {state.reason} (hub status)")
+        return render_dashboard(build_report(session, tz), alerts=alerts)
 
 
 def make_app(store: Store, metrics: Metrics, tz: ZoneInfo,

@@ -28,6 +28,16 @@ def test_dashboard_has_points_in_every_chart(tmp_path) -> None:
     assert "sent <b>12</b>" in page
 
 
+def test_dashboard_shows_alerts_first(tmp_path) -> None:
+    _scenario(tmp_path / "hub.db")
+    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    with store.read() as session:
+        page = render_dashboard(build_report(session, ZoneInfo("Europe/Madrid")),
+                                alerts=["Routine diaria is paused by the brake: run #3 <b>"])
+    assert page.index("role='alert'") < page.index("<svg class=")
+    assert "run #3 &lt;b&gt;" in page
+
+
 def test_dashboard_token_check() -> None:
     assert is_authorised("s3cret", "s3cret")
     assert not is_authorised("wrong", "s3cret")

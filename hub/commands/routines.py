@@ -41,6 +41,8 @@ def routines(ctx: click.Context) -> None:
                    + (", priority only" if r.priority_only else ""))
         click.echo(f"    next: {_local(app, s.next_run_at)}    last: {_local(app, s.last_run_at)}"
                    f"    runs: {s.runs}")
+        if s.paused_reason:
+            click.echo(f"    PAUSED by the brake: {s.paused_reason} (hub routines resume {r.name})")
 
 
 @routines.command("run")
@@ -50,6 +52,20 @@ def run(app: App, name: str) -> None:
     """Run routine NAME now, as if its time had come (caps and quiet hours still apply)."""
     report = Routines(app.config, app.store).run_now(name)
     _print_run(app, report)
+
+
+@routines.command("resume")
+@click.argument("name")
+@pass_app
+def resume(app: App, name: str) -> None:
+    """Restart routine NAME after the brake paused it (see `hub status` for why)."""
+    from hub import brake
+
+    if name not in {r.name for r in app.config.routines}:
+        raise click.ClickException(f"no routine named {name!r} in {app.config.path}")
+    with app.store.write() as session:
+        lifted = brake.resume(session, name)
+    click.echo(f"{name}: resumed; its next slot runs as usual." if lifted else f"{name} was not paused.")
 
 
 @routines.command("tick")

@@ -6,7 +6,7 @@ import click
 from sqlalchemy import func
 from sqlmodel import select
 
-from hub import sendstate
+from hub import brake, sendstate
 from hub.clock import SystemClock
 from hub.store import Store
 from hub.tables import DeliveryRow
@@ -22,6 +22,7 @@ def show(store: Store, resume: bool) -> None:
         click.echo("Sending resumed; open alerts cleared." if changed
                    else "Sending was not paused or stopped.")
     with store.read() as session:
+        held = brake.paused(session)
         state = sendstate.current(session)
         alerts = sendstate.open_alerts(session)
         counts = dict(session.exec(select(DeliveryRow.status, func.count())  # type: ignore[call-overload]
@@ -44,6 +45,11 @@ def show(store: Store, resume: bool) -> None:
                        f"{alert.message}")
     else:
         click.echo("Alerts: none")
+    for routine in held:
+        items = _run_items(store, routine.paused_run_id)
+        click.echo(f"Routine {routine.name}: PAUSED by the brake since {routine.paused_at:%Y-%m-%d %H:%M} "
+                   f"UTC: {routine.paused_reason}" + (f"; items: {items}" if items else ""))
+        click.echo(f"  `hub routines resume {routine.name}` restarts it")
     click.echo("Deliveries: " + ", ".join(f"{name} {counts.get(name, 0)}" for name in ORDER))
     if retrying:
         click.echo(f"  {retrying} waiting for a retry")
@@ -52,6 +58,20 @@ def show(store: Store, resume: bool) -> None:
     if errors:
         click.echo("Failures by code: " + ", ".join(f"{code if code is not None else 'none'}: {n}"
                                                       for code, n in errors))
+
+
+def _run_items(store: Store, run_id: int | None) -> str:
+    """The titles a paused run sent, so the admin sees what drove people away."""
+    if run_id is None:
+        return ""
+    from hub.tables import ItemRow, RoutineRunRow
+
+    with store.read() as session:
+        run = session.get(RoutineRunRow, run_id)
+        if run is None or not run.item_ids:
+            return ""
+        titles = session.exec(select(ItemRow.title).where(ItemRow.id.in_(run.item_ids))).all()  # type: ignore[union-attr]
+    return "; ".join(f"“{t[:60]}”" for t in titles)
 
 
 @click.command()

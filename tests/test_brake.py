@@ -1,0 +1,89 @@
+"""The brake: a run after which many more people leave than usual pauses its routine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlmodel import select
+
+from hub.consent import record_opt_out
+from hub.tables import RoutineRunRow, SubscriberRow
+from tests.conftest import HubRunner
+from tests.test_routines import World, _madrid, _toml
+
+DAILY = '[[routines]]\nname = "diaria"\nevery = "1 day"\nat = "09:30"\nmode = "digest"\nmax_items = 2\n'
+
+
+@pytest.fixture
+def w(project) -> Iterator[World]:
+    """A daily 09:30 digest routine on a fake clock starting Monday 2 March, 08:00 Madrid."""
+    made = World(project, _toml(routines=DAILY), _madrid(2026, 3, 2, 8, 0))
+    yield made
+    made.close()
+
+
+def _day(w: World, title: str) -> int:
+    """One day of the routine: a story at 08:00, the run at 09:30, the sends."""
+    w.item(title, ["noticias"])
+    w.clock.advance(minutes=90)
+    reports = w.routines.tick()
+    sent = w.send()
+    w.clock.advance(hours=22, minutes=30)
+    return sent if reports and reports[0].status == "done" else -1
+
+
+def test_a_run_that_drives_people_away_pauses_the_routine_until_resumed(w, project) -> None:
+    w.people(60)
+    w.routines.tick()  # the daemon starts at 08:00
+    assert _day(w, "Lunes") == 60
+    assert _day(w, "Martes") == 60
+    # Wednesday's story annoys: 9 of the 60 leave within hours of it (usual: nobody).
+    w.item("Miércoles", ["noticias"])
+    w.clock.advance(minutes=90)
+    w.routines.tick()
+    assert w.send() == 60
+    w.clock.advance(hours=3)
+    with w.store.write() as session:
+        for person in session.exec(select(SubscriberRow).limit(9)).all():
+            record_opt_out(session, person, w.clock.now(), channel="whatsapp", words="BAJA")
+    w.clock.advance(hours=19, minutes=30)
+
+    # Thursday 09:30: the brake holds the run; the slot is recorded, nothing is planned or sent.
+    w.item("Jueves", ["noticias"])
+    w.clock.advance(minutes=90)
+    reports = w.routines.tick()
+    assert [r.status for r in reports] == ["missed"]
+    assert "paused by the brake" in reports[0].note and "9 of 60 people left" in reports[0].note
+    assert w.send() == 0
+
+    runner = HubRunner(project / "hub.toml")
+    status = runner("status")
+    assert "Routine diaria: PAUSED by the brake" in status.output, status.output
+    assert "“Miércoles”" in status.output and "hub routines resume diaria" in status.output
+    listed = runner("routines")
+    assert "PAUSED by the brake" in listed.output
+
+    resumed = runner("routines", "resume", "diaria")
+    assert resumed.exit_code == 0 and "resumed" in resumed.output
+    w.clock.advance(hours=22, minutes=30)
+    assert _day(w, "Viernes") == 51  # runs again, for those who stayed
+    with w.store.read() as session:
+        runs = session.exec(select(RoutineRunRow.status).order_by(RoutineRunRow.id)).all()
+    assert runs == ["done", "done", "done", "missed", "done"]
+
+
+def test_a_normal_share_of_leavers_does_not_pause(w) -> None:
+    w.people(60)
+    w.routines.tick()  # the daemon starts at 08:00
+    for day in ("Lunes", "Martes"):
+        assert _day(w, day) == 60
+    w.item("Miércoles", ["noticias"])
+    w.clock.advance(minutes=90)
+    w.routines.tick()
+    w.send()
+    with w.store.write() as session:  # one person leaves: below the brake's minimum
+        record_opt_out(session, session.exec(select(SubscriberRow)).first(), w.clock.now(),
+                       channel="whatsapp", words="BAJA")
+    w.clock.advance(hours=22, minutes=30)
+    assert _day(w, "Jueves") == 59
