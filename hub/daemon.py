@@ -31,6 +31,7 @@ from hub.clock import Clock, SystemClock
 from hub.contracts import Sink
 from hub.dispatch import dispatch_due
 from hub.errors import ConfigError
+from hub.leader import Leadership
 from hub.metrics import Metrics
 from hub.pipeline import poll_once
 from hub.routines import Routines, attach
@@ -66,6 +67,7 @@ class Daemon:
         self.clock = clock or SystemClock()
         self.config, self.store = app.config, app.store
         self.metrics = Metrics(self.store)
+        self.leader = Leadership(self.store.engine, self.config.database_url)
         self.stop = asyncio.Event()
         self.server: uvicorn.Server | None = None
         self.signals = 0
@@ -157,6 +159,7 @@ class Daemon:
         self.server.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(serving, timeout=5)
+        self.leader.release()
         self.store.dispose()
         log.info("stopped cleanly")
         return 0
@@ -184,7 +187,13 @@ class Daemon:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stop.wait(), seconds)
 
+    async def _leading(self) -> bool:
+        """Only the process holding the scheduler lock polls and plans (see :mod:`hub.leader`)."""
+        return await asyncio.to_thread(self.leader.held)
+
     async def _poll(self) -> None:
+        if not await self._leading():
+            return
         report = await poll_once(self.config, self.store, self.app.registry, clock=self.clock)
         for s in report.sources:
             if s.skipped:
@@ -209,9 +218,11 @@ class Daemon:
                          f"; {run.note}" if run.note else "")
 
         async def due() -> None:
-            await asyncio.to_thread(scheduler.run_pending)
+            if await self._leading():
+                await asyncio.to_thread(scheduler.run_pending)
 
-        await asyncio.to_thread(tick)  # at start: a run missed while down happens within grace
+        if await self._leading():
+            await asyncio.to_thread(tick)  # at start: a run missed while down happens within grace
         await self._every(1.0, due)
 
     async def _dispatch(self) -> None:
