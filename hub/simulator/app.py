@@ -60,6 +60,7 @@ class SimulatorConfig:
     app_secret: str | None = None
     webhook_retry_base: float = 1.0  # seconds before the first retry; each next waits 4× longer
     webhook_tries: int = 8
+    webhook_retry_max: float = 6 * 3600  # the longest wait between two tries (Meta: days in all)
     status_delay: float = 0.0  # between sent, delivered and read
     read_share: float = 0.5
     seed: int = 0
@@ -93,7 +94,7 @@ class Simulator:
         self.business = Business(c.waba_id, c.phone_number_id, c.display_phone_number)
         self.faults = FaultPlan(c.seed)
         self.poster = WebhookPoster(c.webhook_url, c.app_secret, base=c.webhook_retry_base,
-                                    tries=c.webhook_tries)
+                                    tries=c.webhook_tries, max_wait=c.webhook_retry_max)
         self.accepted: list[AcceptedMessage] = []
         self.rejected: list[tuple[int, str]] = []  # (code, recipient)
         self.requests = 0

@@ -84,11 +84,12 @@ class WebhookPoster:
     """Posts signed webhooks to one URL, retrying failures with back-off (``base`` × 4ⁿ seconds)."""
 
     def __init__(self, url: str | None, app_secret: str | None, *, base: float = 1.0, tries: int = 8,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, max_wait: float = 6 * 3600) -> None:
         self.url = url
         self.app_secret = app_secret or ""
         self.base = base
         self.tries = tries
+        self.max_wait = max_wait
         self.timeout = timeout
         self.log: list[Posted] = []
         self._session: aiohttp.ClientSession | None = None
@@ -122,7 +123,7 @@ class WebhookPoster:
                         return
             except (TimeoutError, aiohttp.ClientError) as exc:
                 record.answers.append(type(exc).__name__)
-            await asyncio.sleep(self.base * (4 ** attempt))
+            await asyncio.sleep(min(self.base * (4 ** attempt), self.max_wait))
         log.warning("webhook given up after %d tries", record.tries)
 
     async def drain(self, timeout: float = 10.0) -> None:

@@ -1,0 +1,39 @@
+"""Crash test at full size: 5,000 deliveries, ``hub run`` killed with SIGKILL 20 times.
+
+    .venv/bin/python benchmarks/crash.py [--deliveries 5000] [--kills 20]
+
+Counts by the Cloud API simulator's own log of accepted requests: lost (never accepted) and
+duplicated (accepted twice). Both must be 0. Loopback only; stops by itself (deadline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.crash_kit import run_crash_scenario  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deliveries", type=int, default=5000)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="hub-crash-") as folder:
+        result = run_crash_scenario(Path(folder), args.deliveries, args.kills, seed=args.seed,
+                                    deadline=900)
+    print("| deliveries | SIGKILLs | accepted once | lost | duplicated | final states | time |")
+    print("|---|---|---|---|---|---|---|")
+    once = sum(1 for n in result.accepted.values() if n == 1)
+    print(f"| {result.deliveries} | {result.kills} | {once} | {result.lost} | {result.duplicated} "
+          f"| {result.states} | {result.seconds:.0f} s |")
+    sys.exit(0 if result.lost == 0 and result.duplicated == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()

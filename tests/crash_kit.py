@@ -1,0 +1,145 @@
+"""Kill ``hub run`` with SIGKILL at random moments while it sends, restart it, count what arrived.
+
+Shared by the crash test (small, in CI) and ``benchmarks/crash.py`` (5,000 deliveries, 20 kills).
+The count that matters is the simulator's own log of accepted requests: each delivery must appear
+there exactly once — none lost, none twice — including those in doubt at the moment of a kill,
+which the simulator's (retried) status webhooks settle once the hub is back.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from hub.consent import record_opt_in
+from hub.simulator import Latency, SimulatorConfig, SimulatorServer
+from hub.store import Store
+from hub.tables import DeliveryRow
+
+TOKEN, SECRET = "crash-token", "crash-app-secret"
+DONE = ("sent", "delivered", "read")
+
+
+@dataclass
+class CrashResult:
+    deliveries: int
+    kills: int
+    accepted: Counter[int]  # delivery id → times the simulator accepted it
+    states: dict[str, int]
+    seconds: float
+
+    @property
+    def lost(self) -> int:
+        return self.deliveries - len(self.accepted)
+
+    @property
+    def duplicated(self) -> int:
+        return sum(n - 1 for n in self.accepted.values() if n > 1)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _prepare(folder: Path, deliveries: int, base_url: str, port: int, in_doubt: int) -> Store:
+    (folder / "hub.toml").write_text(f"""
+[hub]
+database_url = "sqlite:///hub.db"
+
+[sinks.whatsapp]
+phone_number_id = "1234567890"
+base_url = "{base_url}"
+rate = 400
+concurrency = 60
+in_doubt_after = "{in_doubt} seconds"
+template = {{ name = "news_update", language = "es", body = ["{{title}}", "{{url}}"] }}
+
+[webhook]
+port = {port}
+""", encoding="utf-8")
+    store = Store(f"sqlite:///{folder / 'hub.db'}")
+    now = datetime.now(UTC)
+    body = {"kind": "item", "text": "Noticia", "items": [
+        {"id": 1, "title": "Noticia", "url": "https://example.org/n", "summary": ""}]}
+    with store.write() as session:
+        for i in range(deliveries):
+            person = record_opt_in(session, f"3462{i:07d}", now, channel="cli", note="crash test")
+            session.flush()
+            session.add(DeliveryRow(key=f"item:1:{person.id}", subscriber_id=person.id,
+                                    status="planned", created_at=now, due_at=now, body=body))
+    return store
+
+
+def _states(store: Store) -> dict[str, int]:
+    with store.read() as session:
+        return dict(session.exec(select(DeliveryRow.status, func.count())  # type: ignore[call-overload]
+                                 .group_by(DeliveryRow.status)).all())
+
+
+def _start(folder: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "WHATSAPP_TOKEN": TOKEN, "WHATSAPP_APP_SECRET": SECRET,
+           "WHATSAPP_VERIFY_TOKEN": "v", "HUB_LOAD_PLUGINS": ""}
+    return subprocess.Popen([sys.executable, "-m", "hub", "run"], cwd=folder, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def run_crash_scenario(folder: Path, deliveries: int, kills: int, seed: int = 7,
+                       deadline: float = 300.0, in_doubt: int = 10) -> CrashResult:
+    """Send ``deliveries``, SIGKILL the hub ``kills`` times at random moments, then let it finish."""
+    rng = random.Random(seed)
+    port = _free_port()
+    sim = SimulatorServer(SimulatorConfig(
+        token=TOKEN, throughput=None, pair_gap=0.0, latency=Latency(fixed=0.02, distribution="uniform",
+                                                                   spread=0.08),
+        webhook_url=f"http://127.0.0.1:{port}/webhook", app_secret=SECRET, status_delay=0.05,
+        read_share=0.0, webhook_retry_base=0.25, webhook_tries=400, webhook_retry_max=0.5,
+        seed=seed)).start()
+    # Statuses reach the restarted hub within a second (retries every 0.5 s at most, as Meta keeps
+    # retrying for days), so a claim still without one after ``in_doubt`` s never reached the API.
+    store = _prepare(folder, deliveries, sim.base_url, port, in_doubt)
+    started = time.monotonic()
+    try:
+        for _ in range(kills):
+            before = len(sim.simulator.accepted)
+            proc = _start(folder)
+            while len(sim.simulator.accepted) == before:  # wait for this run to be sending
+                if time.monotonic() - started > deadline or proc.poll() is not None:
+                    break
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.05, 1.0))  # a random moment into the sending
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        proc = _start(folder)
+        try:
+            while True:
+                states = _states(store)
+                if sum(states.get(s, 0) for s in DONE) == deliveries:
+                    break
+                if time.monotonic() - started > deadline:
+                    break
+                time.sleep(0.2)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+        accepted = Counter()
+        for message in sim.simulator.accepted:
+            if message.callback and message.callback.rsplit(":", 1)[-1].isdigit():
+                accepted[int(message.callback.rsplit(":", 1)[-1])] += 1
+        return CrashResult(deliveries, kills, accepted, _states(store), time.monotonic() - started)
+    finally:
+        store.dispose()
+        sim.stop()
