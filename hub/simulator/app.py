@@ -148,6 +148,14 @@ class Simulator:
                                     "interactive": {"type": "button_reply",
                                                     "button_reply": {"id": button_id, "title": title}}})
 
+    def tap_list_row(self, phone: str, row_id: str, title: str, context_wamid: str,
+                     description: str = "") -> dict[str, Any]:
+        """A tap on one row of an interactive list (``interactive.list_reply``)."""
+        context = {"from": self.business.display_phone_number, "id": context_wamid}
+        row = {"id": row_id, "title": title, **({"description": description} if description else {})}
+        return self.inbound(phone, {"context": context, "type": "interactive",
+                                    "interactive": {"type": "list_reply", "list_reply": row}})
+
     # -- the messages endpoint ------------------------------------------------------------
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
