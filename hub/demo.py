@@ -89,7 +89,7 @@ class Demo:
         # Demo-only variable names: a real WHATSAPP_TOKEN in this shell is never read or changed.
         os.environ.update({TOKEN_ENV: token, SECRET_ENV: secret, VERIFY_ENV: secrets.token_urlsafe(8)})
         self.sim_config = SimulatorConfig(
-            token=token, app_secret=secret, clock=self.clock, read_share=0.7, seed=7,
+            token=token, app_secret=secret, clock=self.clock, read_share=0.7, read_after=25 * 60, seed=7,
             phones={p.phone: p.name for p in PEOPLE})
 
     def say(self, text: str) -> None:

@@ -63,6 +63,8 @@ def test_demo_runs_end_to_end(tmp_path) -> None:
     assert reached > 0 and delivered > 0 and read > 0, out
     assert "Andrés +34•••••••02 writes «BAJA»: unsubscribed at once" in out
     assert re.search(r"2026-11-26  new +8  left +1  net +\+7", out), out  # the stats show who left
+    assert re.search(r"noticias#1 +reached +\d+  left +1 ", out), out  # …after the run that preceded
+    assert not re.search(r"noticias#1 .* 0:00:00\n", out), "people read some minutes later"
     assert "/dashboard" in out and "HUB_DASHBOARD_TOKEN" in out
     assert "3460000000" not in out, "phone numbers are masked"
     assert (keep / "hub.toml").is_file() and (keep / "demo.db").is_file()
