@@ -175,7 +175,7 @@ def test_a_person_joins_picks_topics_asks_why_and_leaves(phones: Phones) -> None
     seen = len(phones.received())
     [story_id] = phones.news("Concierto de primavera en la plaza", ["cultura"])
     assert phones.news("El equipo local asciende", ["deportes"]) == []  # topic just dropped
-    assert phones.dispatch().sent == 1
+    phones.dispatch()  # (or the webhook's replier, waking on its own: claims make it either, never both)
     story = wait_for(lambda: [m for m in phones.received()[seen:] if "Concierto" in _text(m)], "the story")[0]
     assert story.callback == f"hub:delivery:{story_id}"
     wait_for(lambda: phones.delivery(story_id).status == "read", "the story's read receipt")
