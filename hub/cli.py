@@ -160,7 +160,7 @@ def send(app: App, sink_name: str | None, dry_run: bool, show: int) -> None:
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the demo's files in this folder instead of a temporary one.")
 def demo(keep: Path | None) -> None:
-    """See the whole flow with no account: sample feed → filters → store → console."""
+    """See the whole hub work with no account: people join, news goes out, statuses come back."""
     from hub.demo import run_demo
 
     run_demo(keep)

@@ -1,75 +1,248 @@
-"""``hub demo``: the whole flow on this machine, with no account and no config of your own.
+"""``hub demo``: the whole hub at work on this machine, with no account and no config of your own.
 
-The sample feed is served over real loopback HTTP, polled, filtered and stored in a fresh
-SQLite file; two simulated people who opted in get the newest stories on the console.
+Everything listens on 127.0.0.1: the Cloud API simulator stands in for Meta (it plays the
+people's phones and posts signed webhooks), a small server offers the sample feed, the hub's
+webhook app runs on uvicorn, and the store is a fresh SQLite file. A fake clock, moved forward by
+the demo, lets one day of news (two routine runs) pass in seconds; the only waiting is for the
+real hand-offs between those servers (a webhook posted, a reply sent), each bounded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import shutil
 import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import click
-from sqlmodel import select
+from sqlmodel import col, func, select
 
-from hub.clock import SystemClock
-from hub.config import load_config
-from hub.consent import record_opt_in
+from hub.app import App
+from hub.asgi_server import serve_in_thread
+from hub.clock import FakeClock
+from hub.commands.serve import webhook_app
+from hub.commands.stats import render_tables
 from hub.dispatch import dispatch_due
 from hub.loopback import Document, LoopbackServer
-from hub.outbox import plan_each
 from hub.pipeline import poll_once
-from hub.plugins import load
+from hub.privacy import mask_phone
+from hub.routines import Routines
+from hub.simulator import SimulatorConfig, SimulatorServer
+from hub.stats import build_report
 from hub.store import Store
-from hub.tables import ItemRow
+from hub.tables import DeliveryRow, SubscriberRow
+from hub.web import DASHBOARD_TOKEN_ENV
 
-DEMO_PEOPLE = [("34600000001", "Lucía", []), ("34600000002", "Andrés", ["cultura"])]
+T = TypeVar("T")
+START = datetime(2026, 11, 26, 8, 30, tzinfo=UTC)  # 09:30 in Madrid, the demo's time zone
+TOKEN_ENV, SECRET_ENV, VERIFY_ENV = "HUB_DEMO_TOKEN", "HUB_DEMO_APP_SECRET", "HUB_DEMO_VERIFY_TOKEN"
+HANDOFF = 20.0  # seconds: the most any one hand-off between the demo's servers may take
+
+
+@dataclass(frozen=True)
+class Person:
+    phone: str
+    name: str
+    says: str
+
+
+PEOPLE = [
+    Person("34600000001", "Lucía", "ALTA"),
+    Person("34600000002", "Andrés", "ALTA cultura"),
+    Person("34600000003", "Carmen", "Hola, ALTA deportes"),
+    Person("34600000004", "Javier", "alta obras"),
+    Person("34600000005", "Nuria", "ALTA cultura deportes"),
+    Person("34600000006", "Pablo", "¡Alta!"),
+    Person("34600000007", "Elena", "ALTA deportes"),
+    Person("34600000008", "Óscar", "alta cultura obras"),
+]
+LEAVER = PEOPLE[1]
 
 
 def run_demo(keep: Path | None = None) -> None:
+    """Run the demo, narrating each step; ``keep`` keeps its folder (config and store) there."""
     folder = keep or Path(tempfile.mkdtemp(prefix="hub-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
-    feed = resources.files("hub").joinpath("samples/feed.xml").read_bytes()
-    with LoopbackServer({"/feed.xml": Document(feed)}) as server:
-        config_path = folder / "hub.toml"
-        config_path.write_text(
-            "[hub]\ndatabase_url = \"sqlite:///demo.db\"\nsink = \"console\"\n\n"
-            f"[[sources]]\ntype = \"rss\"\nname = \"villanueva\"\nurl = \"{server.url('/feed.xml')}\"\n"
-            "tags = [\"noticias\"]\n\n[[filters]]\ntype = \"dedup\"\nbackfill = 5\n\n[sinks.console]\n",
-            encoding="utf-8",
-        )
-        pm, registry = load()
-        config = load_config(config_path, registry)
-        store = Store(config.database_url)
-        clock = SystemClock()
-        click.echo(f"Demo folder: {folder}\nFeed served at {server.url('/feed.xml')}\n")
-
-        report = asyncio.run(poll_once(config, store, registry, clock=clock))
-        click.echo(f"Polled: {report.stored} new item(s) stored.")
-        again = asyncio.run(poll_once(config, store, registry, clock=clock, force=True))
-        click.echo(f"Polled again: {again.stored} new (the server answered "
-                   f"{'304 Not Modified' if again.sources[0].not_modified else '200'}).\n")
-
-    with store.write() as session:
-        for phone, name, topics in DEMO_PEOPLE:
-            record_opt_in(session, phone, clock.now(), channel="demo", name=name, topics=topics,
-                          words="ALTA", note="simulated person in hub demo")
-        newest = session.exec(
-            select(ItemRow).where(ItemRow.status == "ready")
-            .order_by(ItemRow.published_at.desc()).limit(3)  # type: ignore[union-attr]
-        ).all()
-        planned = plan_each(session, list(newest), clock.now(), routine="demo")
-    click.echo(f"{len(DEMO_PEOPLE)} simulated subscribers opted in; {planned} deliveries planned.\n")
-    sent = asyncio.run(dispatch_due(store, _console(registry), clock))
-    click.echo(f"Done: {sent.sent} sent, {sent.failed} failed. Store: {folder / 'demo.db'}")
-    store.dispose()
-    if keep is None:
-        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        Demo(folder).run()
+    finally:
+        if keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
-def _console(registry):  # noqa: ANN001, ANN202 - Registry → Sink
-    registered = registry.get("sinks", "console")
-    return registered.cls(registered.cls.Options())
+class Demo:
+    """The servers, the hub and the fake clock of one demo run."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.clock = FakeClock(START)
+        self._reached_before = 0
+        token, secret = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+        # Demo-only variable names: a real WHATSAPP_TOKEN in this shell is never read or changed.
+        os.environ.update({TOKEN_ENV: token, SECRET_ENV: secret, VERIFY_ENV: secrets.token_urlsafe(8)})
+        self.sim_config = SimulatorConfig(
+            token=token, app_secret=secret, clock=self.clock, read_share=0.7, read_after=25 * 60, seed=7,
+            phones={p.phone: p.name for p in PEOPLE})
+
+    def say(self, text: str) -> None:
+        local = self.clock.now().astimezone(self.app.config.tz) if hasattr(self, "app") else None
+        stamp = f"[{local:%H:%M}] " if local else ""
+        click.echo(f"{stamp}{text}")
+
+    def run(self) -> None:
+        samples = resources.files("hub").joinpath("samples")
+        feed = Document(samples.joinpath("feed.xml").read_bytes())
+        later = Document(samples.joinpath("feed-later.xml").read_bytes())
+        started = time.perf_counter()
+        with SimulatorServer(self.sim_config) as sim, LoopbackServer({"/feed.xml": feed}) as feeds:
+            self.sim = sim
+            self.app = App(self._write_config(sim, feeds.url("/feed.xml")))
+            with serve_in_thread(webhook_app(self.app, clock=self.clock)) as base_url:
+                webhook = f"{base_url}{self.app.config.webhook.path}"
+                sim.simulator.poster.url = webhook
+                self._intro(sim.base_url, feeds.url("/feed.xml"), webhook)
+                self.routines = Routines(self.app.config, self.app.store, self.clock)
+                self._schedule()
+                self._people_join()
+                self.clock.advance(minutes=5)
+                self._poll("Polling the sample feed")
+                self._routine_run(hours=2, minutes=25)  # to 12:00, the routine's slot
+                self.clock.advance(hours=1, minutes=10)
+                self._leave(LEAVER)
+                feeds.documents["/feed.xml"] = later
+                self.clock.advance(hours=2, minutes=25)
+                self._poll("The feed has changed; polling again")
+                self._routine_run(minutes=25)  # to 16:00
+                sim.drain_webhooks(HANDOFF)
+            self.app.store.dispose()
+        self._stats(time.perf_counter() - started)
+
+    # -- the steps -----------------------------------------------------------------------------
+
+    def _write_config(self, sim: SimulatorServer, feed_url: str) -> Path:
+        path = self.folder / "hub.toml"
+        path.write_text(
+            "# Written by `hub demo`: the Cloud API simulator and the feed lived on 127.0.0.1.\n"
+            f'[hub]\ndatabase_url = "sqlite:///{(self.folder / "demo.db").as_posix()}"\n'
+            'sink = "whatsapp"\ntimezone = "Europe/Madrid"\n\n'
+            f'[[sources]]\ntype = "rss"\nname = "villanueva"\nurl = "{feed_url}"\ntags = ["noticias"]\n\n'
+            '[[filters]]\ntype = "dedup"\nbackfill = 5\n\n'
+            '[[routines]]\nname = "noticias"\nevery = "4 hours"\nmode = "each"\nmax_items = 2\n\n'
+            "[sinks.whatsapp]\n"
+            f'phone_number_id = "{sim.simulator.config.phone_number_id}"\n'
+            f'base_url = "{sim.base_url}"\ntoken_env = "{TOKEN_ENV}"\napp_secret_env = "{SECRET_ENV}"\n\n'
+            "[audience]\n"
+            'topics = { deportes = "Deportes", cultura = "Cultura", obras = "Obras" }\n\n'
+            f'[webhook]\napp_secret_env = "{SECRET_ENV}"\nverify_token_env = "{VERIFY_ENV}"\n',
+            encoding="utf-8")
+        return path
+
+    def _intro(self, api: str, feed: str, webhook: str) -> None:
+        click.echo("WhatsApp News Hub demo: the whole flow on this machine (127.0.0.1 only), "
+                   "on a fast clock.")
+        click.echo(f"  Cloud API simulator  {api}  (stands in for graph.facebook.com and the phones)")
+        click.echo(f"  sample feed          {feed}")
+        click.echo(f"  hub webhook          {webhook}  (the simulator posts signed webhooks here)")
+        click.echo(f"  store                {self.folder / 'demo.db'}\n")
+
+    def _schedule(self) -> None:
+        self.routines.tick()  # the first tick only schedules: nothing was polled yet
+        for status in self.routines.status():
+            when = status.next_run_at.astimezone(self.app.config.tz) if status.next_run_at else None
+            self.say(f"Routine «{status.config.name}»: every {status.config.every}, next run at "
+                     f"{when:%H:%M}." if when else f"Routine «{status.config.name}» is not scheduled.")
+
+    def _people_join(self) -> None:
+        self.say(f"{len(PEOPLE)} people write to the news number:")
+        for person in PEOPLE:
+            self.sim.run(lambda p=person: self.sim.simulator.inbound_text(p.phone, p.says, p.name))
+        wanted = {p.phone for p in PEOPLE}
+        _wait(lambda: wanted <= {m.to for m in self.sim.simulator.accepted}, "the welcome messages")
+        with self.app.store.read() as session:
+            rows = {r.phone: r for r in session.exec(select(SubscriberRow))}
+        for person in PEOPLE:
+            row = rows[person.phone]
+            topics = ", ".join(row.topics or []) or "everything"
+            click.echo(f"  {person.name:<7} {mask_phone(person.phone)}  «{person.says}»".ljust(48)
+                       + f"→ {row.status}, topics: {topics}")
+        click.echo(f"  Consent recorded for each; {len(PEOPLE)} welcome messages arrived at their phones.\n")
+
+    def _poll(self, what: str) -> None:
+        config, store, registry = self.app.config, self.app.store, self.app.registry
+        report = asyncio.run(poll_once(config, store, registry, clock=self.clock, force=True))
+        self.say(f"{what}: {report.stored} new item(s) stored.")
+
+    def _routine_run(self, **until: float) -> None:
+        self.clock.advance(**until)
+        for run in self.routines.tick():
+            self.say(f"Routine «{run.routine}» run #{run.run_id}: {len(run.item_ids)} item(s) chosen, "
+                     f"{run.stats.planned} message(s) planned (each person: their topics, at most 2).")
+        self._dispatch()
+        self.sim.drain_webhooks(HANDOFF)
+        with self.app.store.read() as session:
+            news = select(DeliveryRow.status, func.count()).where(col(DeliveryRow.routine).is_not(None))
+            counts = dict(session.exec(news.group_by(DeliveryRow.status)).all())
+        reached = sum(counts.get(s, 0) for s in ("sent", "delivered", "read"))
+        # Counted in the store: the webhook's replier may also have sent some (claims keep it once).
+        sent = reached - self._reached_before
+        self._reached_before = reached
+        click.echo(f"        {sent} sent through the simulated Cloud API. News so far: {reached} reached, "
+                   f"{counts.get('delivered', 0) + counts.get('read', 0)} delivered, "
+                   f"{counts.get('read', 0)} read (statuses arrived by webhook).\n")
+
+    def _dispatch(self) -> None:
+        """Send what is due; a person's next story waits their 6-second gap, so time moves on."""
+        for _ in range(20):
+            asyncio.run(dispatch_due(self.app.store, self.app.sink(), self.clock))
+            if not self._count("planned"):
+                break
+            self.clock.advance(seconds=7)
+        _wait(lambda: not self._count("sending"), "sends in flight")  # the replier may hold one
+
+    def _count(self, status: str) -> int:
+        with self.app.store.read() as session:
+            return session.exec(select(func.count()).select_from(DeliveryRow).where(
+                DeliveryRow.status == status)).one()
+
+    def _leave(self, person: Person) -> None:
+        before = len(self.sim.simulator.received_by(person.phone))
+        self.sim.run(lambda: self.sim.simulator.inbound_text(person.phone, "BAJA", person.name))
+        _wait(lambda: len(self.sim.simulator.received_by(person.phone)) > before, "the goodbye")
+        self.say(f"{person.name} {mask_phone(person.phone)} writes «BAJA»: unsubscribed at once, "
+                 "one confirmation sent; nothing more will be sent to them.\n")
+
+    def _stats(self, elapsed: float) -> None:
+        store = Store(f"sqlite:///{(self.folder / 'demo.db').as_posix()}")
+        try:
+            with store.read() as session:
+                report = build_report(session, self.app.config.tz)
+        finally:
+            store.dispose()
+        click.echo("Statistics (what `hub stats` shows):\n")
+        click.echo(render_tables(report))
+        click.echo(f"\nDemo finished in {elapsed:.1f} s; one day of news passed on the demo's clock.")
+        click.echo(f"Dashboard: `hub run` serves it at http://127.0.0.1:{self.app.config.webhook.port}"
+                   f"/dashboard?token=<token> once {DASHBOARD_TOKEN_ENV}=<token> is set in its "
+                   "environment.")
+        click.echo("Keep this demo's config and store with `hub demo --keep DIR`, then "
+                   "`hub --config DIR/hub.toml stats`.")
+
+
+def _wait(condition: Callable[[], T], what: str, timeout: float = HANDOFF) -> T:
+    """Wait for a hand-off between the demo's servers (not for time): poll until it shows."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"the demo gave up waiting for {what} after {timeout:.0f} s")
+        pause.wait(0.02)
+    return result

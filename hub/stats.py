@@ -199,11 +199,15 @@ def _consent_events(session: Session, since: datetime | None) -> list[ConsentEve
 
 
 def _annoyance(facts: list[_DeliveryFacts], events: list[ConsentEventRow]) -> list[RunAnnoyance]:
-    """Attribute each unsubscribe to the latest run that reached that person in the 24 h before."""
+    """Attribute each unsubscribe to the latest run that reached that person in the 24 h before.
+
+    Only routine runs count: replies (the welcome, the BAJA's own confirmation sent at the same
+    moment) are answers to the person, not what annoyed them.
+    """
     reached: dict[str, set[int]] = defaultdict(set)
     sends_by_person: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
     for row in facts:
-        if row.status in REACHED_SENT and row.sent_at is not None:
+        if row.status in REACHED_SENT and row.sent_at is not None and row.routine is not None:
             label = run_label(row.routine, row.run_id)
             reached[label].add(row.subscriber_id)
             sends_by_person[row.subscriber_id].append((row.sent_at, label))
@@ -212,7 +216,7 @@ def _annoyance(facts: list[_DeliveryFacts], events: list[ConsentEventRow]) -> li
         if event.kind != "opt_out" or event.subscriber_id is None or event.at is None:
             continue
         before = [(t, label) for t, label in sends_by_person.get(event.subscriber_id, [])
-                  if event.at - ANNOYANCE_WINDOW <= t <= event.at]
+                  if event.at - ANNOYANCE_WINDOW <= t < event.at]
         if before:
             left[max(before)[1]] += 1
     return [RunAnnoyance(label, len(people), left[label]) for label, people in reached.items()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -45,11 +46,25 @@ def test_repository_hub_toml_is_valid(tmp_path) -> None:
     assert [s.type for s in config.sources] == ["rss"]
 
 
-def test_demo_runs_end_to_end() -> None:
-    result = subprocess.run([sys.executable, "-m", "hub", "demo"], capture_output=True,
+def test_demo_runs_end_to_end(tmp_path) -> None:
+    """`hub demo` with no account and no config: people join, two runs, statuses, someone leaves."""
+    keep = tmp_path / "kept"
+    result = subprocess.run([sys.executable, "-m", "hub", "demo", "--keep", str(keep)], capture_output=True,
                             text=True, timeout=60, env={"HUB_LOAD_PLUGINS": "", "PATH": ""})
-    assert result.returncode == 0, result.stderr
-    assert "5 new item(s) stored" in result.stdout
-    assert "304 Not Modified" in result.stdout
-    assert "Escribe BAJA" in result.stdout
-    assert "+34•••••••01" in result.stdout and "34600000001" not in result.stdout
+    out = result.stdout
+    assert result.returncode == 0, result.stderr + out
+    assert "8 welcome messages arrived at their phones" in out
+    assert "Polling the sample feed: 5 new item(s) stored." in out
+    assert "polling again: 2 new item(s) stored." in out
+    assert "run #1:" in out and "run #2:" in out
+    figures = re.findall(r"News so far: (\d+) reached, (\d+) delivered, (\d+) read", out)
+    assert len(figures) == 2
+    reached, delivered, read = map(int, figures[-1])
+    assert reached > 0 and delivered > 0 and read > 0, out
+    assert "Andrés +34•••••••02 writes «BAJA»: unsubscribed at once" in out
+    assert re.search(r"2026-11-26  new +8  left +1  net +\+7", out), out  # the stats show who left
+    assert re.search(r"noticias#1 +reached +\d+  left +1 ", out), out  # …after the run that preceded
+    assert not re.search(r"noticias#1 .* 0:00:00\n", out), "people read some minutes later"
+    assert "/dashboard" in out and "HUB_DASHBOARD_TOKEN" in out
+    assert "3460000000" not in out, "phone numbers are masked"
+    assert (keep / "hub.toml").is_file() and (keep / "demo.db").is_file()

@@ -90,3 +90,26 @@ def test_stats_tables_and_routine_filter(hub_cli, project) -> None:
     assert json.loads(empty.output)["by_run"] == {}
     bad = hub_cli("stats", "--since", "yesterday-ish")
     assert bad.exit_code == 2 and "expected a date" in bad.output
+
+
+def test_an_unsubscribe_is_attributed_to_the_run_not_to_the_replies(tmp_path) -> None:
+    """The welcome and the BAJA's own confirmation (sent at the very moment of leaving) are replies."""
+    from zoneinfo import ZoneInfo
+
+    from hub.stats import build_report
+
+    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    with store.write() as s:
+        person = record_opt_in(s, "34600000001", T0, channel="whatsapp", words="ALTA")
+        s.flush()
+        leaving = T0 + timedelta(hours=3)
+        sends = [("welcome", None, None, T0), ("run", "mañanas", 1, T0 + timedelta(hours=1)),
+                 ("goodbye", None, None, leaving)]
+        for key, routine, run_id, at in sends:
+            s.add(DeliveryRow(key=key, subscriber_id=person.id, routine=routine, run_id=run_id, status="read",
+                              created_at=at, due_at=at, sent_at=at, read_at=at))
+        record_opt_out(s, person, leaving, channel="whatsapp", words="BAJA")
+    with store.read() as s:
+        report = build_report(s, ZoneInfo("Europe/Madrid"))
+    store.dispose()
+    assert [(a.run, a.reached, a.unsubscribed) for a in report.annoyance] == [("mañanas#1", 1, 1)]

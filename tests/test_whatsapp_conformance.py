@@ -189,3 +189,37 @@ def test_the_schema_rejects_what_meta_rejects(validate) -> None:
     for body in (bad_key, long_title, bad_index):
         with pytest.raises(AssertionError):
             validate(body)
+
+
+def test_reply_bodies_from_the_webhook_go_out_as_planned(validate) -> None:
+    """The audience's replies (hub.render.reply_body): the list, the buttons, the plain text."""
+    from hub.render import reply_body as made
+
+    def reply_body(*args: Any) -> dict[str, Any]:
+        return {k: v for k, v in made(*args).items() if k != "kind"}
+
+    rows = [{"id": f"hub:topic:t{n}", "title": f"Tema {n} " + LONG, "description": LONG} for n in range(9)]
+    listing = reply_body("Temas:\n• Tema 0", {
+        "type": "list", "body": {"text": LONG},
+        "action": {"button": "Elegir temas", "sections": [{"title": "Temas", "rows": rows}]}}, "wamid.IN1")
+    body = _sink().build(_message("reply", wrote_hours_ago=0.01, **listing))
+    assert body["type"] == "interactive" and body["interactive"]["type"] == "list"
+    assert body["context"] == {"message_id": "wamid.IN1"}
+    assert [r["id"] for r in body["interactive"]["action"]["sections"][0]["rows"]] == [r["id"] for r in rows]
+    validate(body)
+    goodbye = reply_body("Hecho.", {"type": "button", "body": {"text": "Hecho."}, "action": {"buttons": [
+        {"type": "reply", "reply": {"id": "hub:weekly", "title": "Resumen semanal"}},
+        {"type": "reply", "reply": {"id": "hub:pause", "title": "Pausa de 30 días"}}]}})
+    body = _sink().build(_message("reply", wrote_hours_ago=0.01, **goodbye))
+    assert [b["reply"]["id"] for b in body["interactive"]["action"]["buttons"]] == ["hub:weekly", "hub:pause"]
+    assert "context" not in body
+    validate(body)
+    body = _sink().build(_message("reply", wrote_hours_ago=0.01, **reply_body("¡Bienvenida!")))
+    assert body["type"] == "text" and body["text"]["body"] == "¡Bienvenida!"
+    validate(body)
+
+
+def test_a_reply_is_never_turned_into_a_template() -> None:
+    message = _message("reply", wrote_hours_ago=25, text="Hola")
+    with pytest.raises(ValueError, match="24-hour window"):
+        _sink().build(message)

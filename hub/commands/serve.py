@@ -5,12 +5,14 @@ from __future__ import annotations
 import click
 
 from hub.app import App
+from hub.clock import Clock
 
 
-def webhook_app(app: App, *, send: bool = True):  # noqa: ANN201 - a Starlette app
+def webhook_app(app: App, *, send: bool = True, clock: Clock | None = None):  # noqa: ANN201 - Starlette
     """The configured webhook app; the secrets are read from the environment here, or it refuses.
 
     With ``send`` (and a sink configured), replies planned by the webhook are sent at once.
+    ``clock`` (tests, ``hub demo``) is the time the webhook and its replier see.
     """
     from hub.config import secret_from_env
     from hub.replier import Replier
@@ -21,10 +23,10 @@ def webhook_app(app: App, *, send: bool = True):  # noqa: ANN201 - a Starlette a
     token = secret_from_env(cfg.verify_token_env, purpose="the webhook verify token")
     replier = None
     if send and app.config.delivering_sink() is not None:
-        replier = Replier(app.store, app.sink)
+        replier = Replier(app.store, app.sink, clock=clock)
     return build_app(app.store, app.config.audience, app.config.tz, app_secret=secret,
                      verify_token=token, max_body_bytes=cfg.max_body_bytes, path=cfg.path,
-                     pm=app.pm, replier=replier)
+                     pm=app.pm, replier=replier, clock=clock)
 
 
 @click.command()

@@ -63,6 +63,9 @@ class SimulatorConfig:
     webhook_retry_max: float = 6 * 3600  # the longest wait between two tries (Meta: days in all)
     status_delay: float = 0.0  # between sent, delivered and read
     read_share: float = 0.5
+    # Simulated time (seconds, mean of an exponential draw) between a message's delivered and read
+    # timestamps: people open messages later. The read webhook is still posted at once.
+    read_after: float = 0.0
     seed: int = 0
     clock: Clock = field(default_factory=SystemClock)
     # In its own process, keep the growing log out of the garbage collector's full passes: a
@@ -148,6 +151,14 @@ class Simulator:
         return self.inbound(phone, {"context": context, "type": "interactive",
                                     "interactive": {"type": "button_reply",
                                                     "button_reply": {"id": button_id, "title": title}}})
+
+    def tap_list_row(self, phone: str, row_id: str, title: str, context_wamid: str,
+                     description: str = "") -> dict[str, Any]:
+        """A tap on one row of an interactive list (``interactive.list_reply``)."""
+        context = {"from": self.business.display_phone_number, "id": context_wamid}
+        row = {"id": row_id, "title": title, **({"description": description} if description else {})}
+        return self.inbound(phone, {"context": context, "type": "interactive",
+                                    "interactive": {"type": "list_reply", "list_reply": row}})
 
     # -- the messages endpoint ------------------------------------------------------------
 
@@ -268,8 +279,8 @@ class Simulator:
         c = self.config
         stamp = int(c.clock.now().timestamp())
 
-        def post(status: str, step: int, **extra: Any) -> None:
-            value = status_value(message.wamid, status, message.to, stamp, callback=message.callback,
+        def post(status: str, step: int, later: int = 0, **extra: Any) -> None:
+            value = status_value(message.wamid, status, message.to, stamp + later, callback=message.callback,
                                  category=category, **extra)
             self.poster.post(envelope(self.business, value), delay=c.status_delay * step)
 
@@ -279,7 +290,7 @@ class Simulator:
         post("sent", 1)
         post("delivered", 2)
         if self.faults.rng.random() < c.read_share:
-            post("read", 3)
+            post("read", 3, later=round(self.faults.rng.expovariate(1 / c.read_after)) if c.read_after else 0)
 
     # -- control endpoints (for `hub sandbox` users) ---------------------------------------
 

@@ -171,6 +171,10 @@ class WhatsAppSink(Sink):
             if not free:
                 raise BuildError("an interactive message can only be sent inside the 24-hour window")
             return self._interactive(message, callback)
+        if body.get("kind") == "reply":
+            if not in_window(message.last_inbound_at, _now(message), margin=timedelta(0)):
+                raise BuildError("a reply can only be sent inside the 24-hour window")
+            return self._reply(message, callback)
         if free:
             image = str((message.items[0].get("image_url") if message.items else "") or "")
             if self.options.images and image.startswith(("http://", "https://")) and len(message.items) == 1:
@@ -208,6 +212,33 @@ class WhatsAppSink(Sink):
                                    header=body.get("header"), footer=body.get("footer"), callback=callback)
         raise BuildError("an interactive body needs buttons or sections")
 
+    def _reply(self, message: OutgoingMessage, callback: str) -> dict[str, Any]:
+        """A reply (``hub.render.reply_body``): its interactive list or buttons, else its text.
+
+        The interactive object is rebuilt through the builders, so Meta's limits are cut the same
+        way as for any other message; ``in_reply_to`` becomes the ``context`` that quotes it.
+        """
+        body = message.body
+        interactive = body.get("interactive") or {}
+        action = interactive.get("action") or {}
+        text = str((interactive.get("body") or {}).get("text") or message.text)
+        header = (interactive.get("header") or {}).get("text")
+        footer = (interactive.get("footer") or {}).get("text")
+        if interactive.get("type") == "button" and action.get("buttons"):
+            buttons = [(b["reply"]["id"], b["reply"]["title"]) for b in action["buttons"]]
+            payload = wa.buttons_message(message.phone, text, buttons, header=header, footer=footer,
+                                         callback=callback)
+        elif interactive.get("type") == "list" and action.get("sections"):
+            sections = [(s.get("title", ""), [wa.Row(r["id"], r["title"], r.get("description", ""))
+                                              for r in s.get("rows", [])]) for s in action["sections"]]
+            payload = wa.list_message(message.phone, text, action.get("button", "Ver"), sections,
+                                      header=header, footer=footer, callback=callback)
+        else:
+            payload = wa.text_message(message.phone, message.text, callback=callback)
+        if body.get("in_reply_to"):
+            payload["context"] = {"message_id": str(body["in_reply_to"])}
+        return payload
+
     def preview(self, message: OutgoingMessage) -> str:
         try:
             payload = self.build(message)
@@ -220,7 +251,8 @@ class WhatsAppSink(Sink):
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         templated = message.force_template or not in_window(message.last_inbound_at, _now(message))
-        if message.marketing_stopped and templated and message.body.get("kind") != "interactive":
+        free_form_only = message.body.get("kind") in ("interactive", "reply")
+        if message.marketing_stopped and templated and not free_form_only:
             return SendResult(ok=False, error_code=131050, called=False,
                               error_detail="this person stopped marketing messages; not sent")
         try:
