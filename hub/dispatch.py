@@ -394,9 +394,22 @@ class _Run:
     def _claim(self, limit: int) -> list[Claim]:
         skipped: list[int] = []
         batch = claim_due(self.store, self.clock, limit, recipient_gap=self.pacing.recipient_gap,
-                          in_doubt_after=self.pacing.in_doubt_after, skipped=skipped, caps=self.caps)
+                          in_doubt_after=self._in_doubt_after(), skipped=skipped, caps=self.caps)
         self.report.skipped += len(skipped)
         return batch
+
+    def _in_doubt_after(self) -> timedelta | None:
+        """The in-doubt timeout, once this process has listened for that long.
+
+        Status webhooks cannot arrive while the hub is down; after a restart they come back from
+        Meta's retries. A claim is only resent when its status had ``in_doubt_after`` of this
+        process's uptime to arrive, however old the claim is: a crash loop never resends.
+        """
+        now = self.clock.now()
+        since = getattr(self.store, "dispatching_since", None)
+        if since is None:
+            self.store.dispatching_since = since = now  # type: ignore[attr-defined]
+        return self.pacing.in_doubt_after if now - since >= self.pacing.in_doubt_after else None
 
     async def go(self, probe: bool) -> None:
         if probe and not await self._probe():
