@@ -18,7 +18,10 @@ def sign(body: bytes, app_secret: str) -> str:
 
 
 def is_valid(body: bytes, header: str | None, app_secret: str) -> bool:
-    """True only for the exact signature of ``body``, compared in constant time."""
-    if not header or not header.startswith("sha256="):
+    """True only for the exact signature of ``body``, compared in constant time.
+
+    A header with non-ASCII characters is simply wrong (``compare_digest`` would raise on it).
+    """
+    if not header or not header.isascii() or not header.startswith("sha256="):
         return False
     return hmac.compare_digest(sign(body, app_secret), header.strip())

@@ -142,9 +142,13 @@ def build_app(store: Store, audience_config: AudienceConfig, zone: ZoneInfo, *, 
             replier.poke()
         return PlainTextResponse("ok")
 
-    return Starlette(routes=[Route(path, verify, methods=["GET"]),
-                             Route(path, receive, methods=["POST"])],
-                     lifespan=replier.lifespan if replier is not None else None)
+    app = Starlette(routes=[Route(path, verify, methods=["GET"]),
+                            Route(path, receive, methods=["POST"])],
+                    lifespan=replier.lifespan if replier is not None else None)
+    # One exact path: no 307 to "/webhook" for "/webhook/" (building that redirect from a query
+    # string that is not UTF-8 raised, a 500), just a 404 like any other wrong path.
+    app.router.redirect_slashes = False
+    return app
 
 
 async def _read_limited(request: Request, limit: int) -> bytes | None:

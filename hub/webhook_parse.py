@@ -9,6 +9,7 @@ message without ``wa_id`` (business-scoped user ids) is stored with ``phone=None
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -62,12 +63,47 @@ def digits(value: Any) -> str | None:
     return only or None
 
 
+MAX_DEPTH = 64  # Meta's webhooks are under 10 levels deep; storing or re-encoding deeper JSON recurses
+
+
+_LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")  # an escaped surrogate: maybe half a pair
+_SURROGATE = re.compile("[\ud800-\udfff]")  # after decoding, pairs are joined: these are alone
+
+
+def _without_lone_surrogates(data: Any) -> Any:
+    """The same JSON with each lone surrogate (``"\\ud800"``) replaced by U+FFFD.
+
+    JSON lets them through, but no database or UTF-8 encoder takes them; replacing keeps the message.
+    """
+    return json.loads(_SURROGATE.sub("\ufffd", json.dumps(data, ensure_ascii=False)))
+
+
+def _too_deep(data: Any) -> bool:
+    """True when containers nest deeper than MAX_DEPTH (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, dict | list))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, dict | list))
+    return False
+
+
 def parse(body: bytes, now: datetime) -> Parsed:
     """Parse a webhook body; raises ``BadShape`` (or ``ValueError`` for broken JSON)."""
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not JSON: {exc}") from None
+    except RecursionError:  # '[[[[…' thousands deep: the decoder's stack ran out
+        raise BadShape(f"nested deeper than {MAX_DEPTH} levels") from None
+    if _too_deep(data):
+        raise BadShape(f"nested deeper than {MAX_DEPTH} levels")
+    if _LONE_SURROGATE.search(body):
+        data = _without_lone_surrogates(data)
     if not isinstance(data, dict) or not isinstance(data.get("entry"), list):
         raise BadShape("expected an object with an 'entry' list")
     if data.get("object") not in (None, "whatsapp_business_account"):
