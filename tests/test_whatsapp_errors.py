@@ -66,11 +66,22 @@ def test_retries_stop_after_max_attempts(tmp_path, cloud_api_factory) -> None:
     assert row.status == "failed" and row.attempts == 2 and row.error_code == 131000
 
 
-def test_server_errors_without_a_code_are_retried(world: World) -> None:
-    _, delivery = _one(world, None, kind="http5xx")
+@pytest.mark.parametrize("http_status", [500, 503])
+def test_server_errors_without_a_code_are_retried(world: World, http_status: int) -> None:
+    _, delivery = _one(world, None, kind="http5xx", http_status=http_status)
     world.dispatch()
     row = world.delivery(delivery)
-    assert row.status == "planned" and row.next_try_at is not None and "HTTP 502" in row.last_error
+    assert row.status == "planned" and row.next_try_at is not None
+    assert f"HTTP {http_status}" in row.last_error
+
+
+@pytest.mark.parametrize("http_status", [502, 504])
+def test_a_gateway_that_gave_up_leaves_the_message_in_doubt(world: World, http_status: int) -> None:
+    """Meta may have taken it upstream: wait for its status, resend only after the in-doubt time."""
+    _, delivery = _one(world, None, kind="http5xx", http_status=http_status)
+    report = world.dispatch()
+    row = world.delivery(delivery)
+    assert report.in_doubt == 1 and row.status == "sending" and f"HTTP {http_status}" in row.last_error
 
 
 def test_network_error_before_sending_is_retried(tmp_path, cloud_api_factory) -> None:

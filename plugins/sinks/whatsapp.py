@@ -301,10 +301,13 @@ def parse_answer(response: httpx.Response, kind: str | None = None) -> SendResul
         ids = [m.get("id") for m in data.get("messages") or [] if isinstance(m, dict)]
         if ids and isinstance(ids[0], str):
             return SendResult(ok=True, message_id=ids[0], sent_as=kind)
-    # A 2xx without a message id, or a 5xx page from a proxy: nothing was accepted that we know of.
     snippet = re.sub(r"\s+", " ", response.text[:120])
+    # A gateway that gave up waiting (502, 504) or a 2xx without a message id: Meta may well have
+    # taken the message upstream, so it is in doubt — its status webhook settles it, and it is only
+    # resent after the in-doubt timeout. Other pages (500, 503, 429) are retried with back-off.
+    doubt = response.status_code in (502, 504) or response.is_success
     return SendResult(ok=False, error_detail=f"HTTP {response.status_code}: {snippet}".strip(),
-                      retry_after=retry_after, sent_as=kind)
+                      retry_after=retry_after, sent_as=kind, in_doubt=doubt)
 
 
 def _retry_after(value: str | None) -> float | None:
