@@ -15,6 +15,7 @@ from hub import __version__
 from hub.app import App
 from hub.commands import items as items_commands
 from hub.commands import routines as routines_commands
+from hub.commands.db import db
 from hub.commands.run import run as run_command
 from hub.commands.sandbox import sandbox
 from hub.commands.serve import serve as serve_command
@@ -176,6 +177,7 @@ cli.add_command(items_commands.items)
 cli.add_command(status)
 cli.add_command(run_command)
 cli.add_command(sandbox)
+cli.add_command(db)
 
 
 def _add_plugin_commands() -> None:

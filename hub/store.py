@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from hub import tables  # noqa: F401 - registers the tables on SQLModel.metadata
 from hub.errors import StoreError
@@ -24,7 +24,12 @@ BUSY_TIMEOUT_MS = 30_000
 
 
 class Store:
-    """Opens the database, creates missing tables, and hands out read and write sessions."""
+    """Opens the database, hands out read and write sessions.
+
+    ``create`` (the default) makes an empty database at the newest schema and refuses one at
+    another revision (``hub db upgrade`` migrates it); ``create=False`` opens it as it is, for
+    the ``hub db`` commands.
+    """
 
     def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = url
@@ -32,7 +37,12 @@ class Store:
         try:
             self.engine = _make_engine(url)
             if create:
-                SQLModel.metadata.create_all(self.engine)
+                from hub.migrate import prepare
+
+                prepare(self.engine)
+        except StoreError:
+            self.engine.dispose()
+            raise
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the store at {_safe(url)}: {exc.__class__.__name__}: "
                              f"{exc.orig if hasattr(exc, 'orig') else exc}",

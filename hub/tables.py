@@ -283,3 +283,7 @@ class AlertRow(SQLModel, table=True):
 
 # The caps count who was messaged in the last 24 h at every claim: by claim time, not by history.
 Index("ix_deliveries_claimed_at", DeliveryRow.__table__.c.claimed_at)  # type: ignore[attr-defined]
+# Opting out skips a person's planned deliveries, and each claim checks that person's recent sends:
+# both ask for one subscriber's rows in a few states, not for all of their history.
+Index("ix_deliveries_subscriber_status", DeliveryRow.__table__.c.subscriber_id,  # type: ignore[attr-defined]
+      DeliveryRow.__table__.c.status)  # type: ignore[attr-defined]
