@@ -1,12 +1,13 @@
 """Pacing for a rate-limited API: a token bucket that never lets a one-second window overfill.
 
-The bucket holds one token and refills at ``rate`` per second: senders pass one at a time, each
-``1/rate`` after the previous one, so no burst can follow a quiet spell. A small ``headroom``
+The bucket holds one token and refills at ``rate`` per second: senders pass in order, each on a
+slot ``1/rate`` after the previous one's, so no burst can follow a quiet spell. A small ``headroom``
 keeps the count in any one-second window at or below ``rate`` even when the network delays one
 request a little more than the next. When the process stalls (a busy machine, a slow disk), the
 schedule restarts from the moment it resumes instead of catching up: catching up would send the
-missed slots at once, a burst on the wire. As a last check, the sends actually made are counted:
-never more than ``rate`` within ``1 s + guard``.
+missed slots at once, a burst on the wire. Slots missed by less than ``LATE`` (an event loop
+running a few milliseconds behind) are still used, or a busy process would never reach the rate.
+As a last check, the sends actually made are counted: never more than ``rate`` within ``1 s + guard``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ LATE = 0.02  # a wake-up later than this is a stall: restart the schedule instea
 
 
 class TokenBucket:
-    """``await bucket.take()`` returns when the caller may send; ``rate=None`` never waits."""
+    """``await bucket.take()`` returns when the caller may send; ``rate=None`` never waits.
+
+    Waiters queue in arrival order; one pump task hands out the tokens. Each time it runs it lets
+    through every waiter whose slot has come (at most ``LATE`` seconds of them), in one go: handing
+    the turn from one sender to the next through a lock costs an event-loop iteration per token,
+    which capped a busy dispatcher at about 300/s whatever the rate.
+    """
 
     def __init__(self, rate: float | None, *, headroom: float = HEADROOM, guard: float = GUARD,
                  timer: Callable[[], float] = time.monotonic,
@@ -34,7 +41,8 @@ class TokenBucket:
         self._timer = timer
         self._sleep = sleep
         self._slot = -math.inf  # when the last sender passed, on the ideal schedule
-        self._lock = asyncio.Lock()
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._pump: asyncio.Task[None] | None = None
         self._cap = max(1, math.floor(rate)) if rate else 0
         self._span = 1.0 + guard
         self._sent: deque[float] = deque(maxlen=self._cap or None)
@@ -42,16 +50,33 @@ class TokenBucket:
     async def take(self) -> None:
         if not self.interval:
             return
-        async with self._lock:  # FIFO: one sender at a time
+        turn = asyncio.get_running_loop().create_future()
+        self._waiting.append(turn)
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.create_task(self._hand_out())
+        await turn  # a cancelled waiter is skipped by the pump
+
+    async def _hand_out(self) -> None:
+        """Let waiters through on the schedule; never more than ``rate`` in ``1 s + guard``."""
+        waiting = self._waiting
+        while True:
+            while waiting and waiting[0].done():
+                waiting.popleft()
+            if not waiting:
+                return
             now = self._timer()
-            slot = max(now, self._slot + self.interval)
+            slot = self._slot + self.interval
             if slot > now:
                 await self._sleep(slot - now)
-            while len(self._sent) == self._cap and (wait := self._sent[0] + self._span - self._timer()) > 0:
+                continue
+            if now - slot >= LATE:
+                slot = now  # a stall (or a quiet spell): restart the schedule, send no missed slots
+            if len(self._sent) == self._cap and (wait := self._sent[0] + self._span - now) > 0:
                 await self._sleep(wait)
-            actual = self._timer()
-            self._slot = slot if actual - slot < LATE else actual
-            self._sent.append(actual)
+                continue
+            self._slot = slot
+            self._sent.append(now)
+            waiting.popleft().set_result(None)
 
     def hold(self, seconds: float) -> None:
         """Send nothing for ``seconds`` (the API said the number's throughput was reached)."""

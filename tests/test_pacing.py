@@ -74,6 +74,43 @@ def test_a_stall_restarts_the_schedule_instead_of_bursting() -> None:
     assert times[2] - times[1] == pytest.approx(bucket.interval)
 
 
+class BusyLoop(FakeTime):
+    """Every wake-up comes ``late`` seconds after it was due, as on a busy event loop."""
+
+    def __init__(self, late: float) -> None:
+        super().__init__()
+        self.late = late
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds + self.late
+        await asyncio.sleep(0)  # let the senders that were let through run
+
+
+def _many_senders(bucket: TokenBucket, clock: FakeTime, senders: int, count: int) -> list[float]:
+    async def run() -> list[float]:
+        times: list[float] = []
+
+        async def sender() -> None:
+            while len(times) < count:
+                await bucket.take()
+                times.append(clock.now)
+
+        await asyncio.gather(*(sender() for _ in range(senders)))
+        return times[:count]
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("rate", [80, 1000])
+def test_a_busy_loop_still_reaches_the_rate_and_never_overfills_a_second(rate: int) -> None:
+    """Wake-ups 5 ms late: the tokens due meanwhile go out together (one per wake-up would cap
+    1,000/s near 170/s), and still no one-second window holds more than ``rate``."""
+    clock = BusyLoop(late=0.005)
+    bucket = TokenBucket(rate, timer=clock.timer, sleep=clock.sleep)
+    times = _many_senders(bucket, clock, senders=300, count=rate * 4)
+    assert max_in_any_window(times) <= rate
+    assert (len(times) - 1) / (times[-1] - times[0]) >= 0.9 * rate
+
+
 def test_backoff_follows_metas_four_to_the_x() -> None:
     assert [backoff(n).total_seconds() for n in range(1, 6)] == [1, 4, 16, 64, 256]
     assert backoff(20) == timedelta(hours=1)
