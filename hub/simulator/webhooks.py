@@ -84,12 +84,16 @@ class WebhookPoster:
     """Posts signed webhooks to one URL, retrying failures with back-off (``base`` × 4ⁿ seconds)."""
 
     def __init__(self, url: str | None, app_secret: str | None, *, base: float = 1.0, tries: int = 8,
-                 timeout: float = 10.0, max_wait: float = 6 * 3600) -> None:
+                 timeout: float = 10.0, max_wait: float = 6 * 3600, in_flight: int = 64) -> None:
         self.url = url
         self.app_secret = app_secret or ""
         self.base = base
         self.tries = tries
         self.max_wait = max_wait
+        # Meta delivers webhooks a few at a time, not thousands at once: an unbounded burst would
+        # make every request wait behind all the others and time out together.
+        self.in_flight = in_flight
+        self._gate: asyncio.Semaphore | None = None
         self.timeout = timeout
         self.log: list[Posted] = []
         self._session: aiohttp.ClientSession | None = None
@@ -112,10 +116,13 @@ class WebhookPoster:
         headers = {"Content-Type": "application/json", HEADER: sign(body, self.app_secret)}
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(self.in_flight)
         for attempt in range(self.tries):
             record.tries += 1
             try:
-                async with self._session.post(self.url or "", data=body, headers=headers) as response:
+                async with self._gate, self._session.post(self.url or "", data=body,
+                                                          headers=headers) as response:
                     await response.read()
                     record.answers.append(str(response.status))
                     if response.status == 200:
