@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import Field, field_validator
-from sqlalchemy import func
+from sqlalchemy import func, union_all
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 import hub
@@ -121,7 +122,7 @@ class DedupFilter(Filter):
         if prints:
             low, high = min(prints.values()) - self._span, max(prints.values()) + self._span
             stamp = func.coalesce(ItemRow.published_at, ItemRow.fetched_at)
-            found = _oldest(session, ItemRow.fingerprint, sorted(prints), stamp >= low, stamp <= high)
+            found = _first_titled(session, sorted(prints), stamp >= low, stamp <= high)
             self._prints.update((p, (found.get(p), low, high)) for p in prints)
 
     def _duplicate(self, item: NewsItem, ctx: FilterContext) -> str | None:
@@ -195,6 +196,20 @@ def _oldest(session: Any, column: Any, values: list[str], *where: Any) -> dict[s
             select(ItemRow.id, ItemRow.source, ItemRow.published_at, ItemRow.fetched_at)
             .where(col(ItemRow.id).in_(chunk))))
     return {value: rows[id_] for value, id_ in ids.items()}
+
+
+def _first_titled(session: Any, prints: list[str], *where: Any) -> dict[str, _Stamped]:
+    """For each title fingerprint, its oldest row within ``where``: one ``LIMIT 1`` per print,
+    sent as one UNION ALL statement. (A GROUP BY read every row of a common title, each poll.)"""
+    found: dict[str, _Stamped] = {}
+    for chunk in _chunks(prints, 50):
+        firsts = [select(ItemRow.fingerprint, ItemRow.id, ItemRow.source, ItemRow.published_at,
+                         ItemRow.fetched_at).where(ItemRow.fingerprint == print_, *where)
+                  .order_by(ItemRow.id).limit(1).subquery() for print_ in chunk]
+        statement = union_all(*(sa_select(first) for first in firsts))
+        for print_, id_, source, published, fetched in session.connection().execute(statement):
+            found[print_] = (id_, source, published or fetched)
+    return found
 
 
 def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
