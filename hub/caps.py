@@ -86,15 +86,18 @@ class ClaimGuard:
         self.caps, self.now = caps, now
         self.history: dict[int, list[datetime]] = defaultdict(list)
         if subscriber_ids:
+            # The status is checked here, not in SQL: with ``status IN (…)`` SQLite chose the
+            # (status, due_at) index and read every message ever sent, for each claim batch
+            # (~40 ms a batch after a month of 1,000 people); now it reads these people's rows.
             rows = session.exec(
-                select(DeliveryRow.subscriber_id, DeliveryRow.claimed_at).where(
+                select(DeliveryRow.subscriber_id, DeliveryRow.claimed_at, DeliveryRow.status).where(
                     col(DeliveryRow.subscriber_id).in_(subscriber_ids),
-                    col(DeliveryRow.status).in_(SENT_STATES),
                     col(DeliveryRow.claimed_at) >= caps.lookback(now),
                 )
             ).all()
-            for subscriber_id, claimed_at in rows:
-                self.history[subscriber_id].append(claimed_at)
+            for subscriber_id, claimed_at, status in rows:
+                if status in SENT_STATES:
+                    self.history[subscriber_id].append(claimed_at)
         self.recipients, self.oldest = 0, None
         if caps.ceiling is not None:
             # Every claim in the window counts, failed ones too (a message Meta accepted may

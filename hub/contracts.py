@@ -187,6 +187,16 @@ class Filter(ABC):
         """Whether an edited item (same source and guid, new content) is sent again."""
         return False
 
+    def prepare(self, items: list[NewsItem], ctx: FilterContext) -> None:
+        """Called once per poll of a source before ``check``, with the items not stored yet, so
+        a filter that reads the store can read it once for the whole batch, not once per item."""
+        return None
+
+    def stored(self, item: NewsItem, row_id: Callable[[], int], ctx: FilterContext) -> None:
+        """An item of this batch was stored (kept, or dropped with ``store``): later items of the
+        same batch may be compared with it. ``row_id()`` gives its id (writing it first)."""
+        return None
+
 
 @dataclass(frozen=True)
 class OutgoingMessage:

@@ -360,6 +360,17 @@ def release(session: Session, delivery_ids: list[int], now: datetime) -> None:
             row.attempts = max(0, row.attempts - 1)
 
 
+def _nothing_claimable(store: Store, now: datetime) -> bool:
+    """True when no claim could return anything now: no planned row is due and no claim is in
+    doubt (a superset of what :func:`claim_due` takes; one indexed read)."""
+    d = DeliveryRow.__table__.c  # type: ignore[attr-defined]
+    due = and_(d.status == "planned", d.due_at <= now, or_(d.next_try_at.is_(None), d.next_try_at <= now))
+    with store.read() as session:
+        found = session.connection().execute(
+            sa_select(d.id).where(or_(due, d.status == "sending")).limit(1)).first()
+    return found is None
+
+
 def count_waiting(session: Session) -> int:
     """Deliveries still to go: planned (due later or retrying) and claims in doubt."""
     return session.exec(select(func.count()).select_from(DeliveryRow).where(
@@ -602,6 +613,14 @@ async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None, *,
     clock = clock or SystemClock()
     report = DispatchReport()
     started = time.perf_counter()
+    if not follow and _nothing_claimable(store, clock.now()):
+        # Most daemon ticks: no write transaction, no sink session, no worker tasks or threads.
+        with store.read() as session:
+            gate = sendstate.gate(session, clock.now())  # only reads
+            report.blocked = None if gate.may_send else gate.reason
+            report.waiting = count_waiting(session)
+        report.elapsed = time.perf_counter() - started
+        return report
     with store.write() as session:
         gate = sendstate.gate(session, clock.now())
     if not gate.may_send:

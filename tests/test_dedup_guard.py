@@ -145,3 +145,29 @@ def test_glitch_is_held_until_an_admin_decides(hub_cli, project, feed_server) ->
     assert dict(statuses.fetchall()) == {"dropped": 2, "ready": 10}
     assert "No items held." in hub_cli("items", "held").output
     assert hub_cli("items", "approve").exit_code == 2, "ids or --source are required"
+
+
+def test_one_story_twice_in_one_poll_is_one_item_even_when_the_poll_is_held(
+        hub_cli, project, feed_server) -> None:
+    """A batch is written in bulk; a duplicate inside it still names the first row's id, and
+    holding the poll reaches rows already written for that reason."""
+    feed_server.documents["/blog.xml"] = _rss(BACKLOG)
+    feed_server.documents["/web.xml"] = _rss(WEB_BACKLOG)
+    write_config(hub_cli.config, _config(feed_server))
+    hub_cli("poll", "--once")
+    fresh = [(f"n{n}", f"Noticia {n}", f"https://villa.example.org/n{n}/", 30 + n) for n in range(8)]
+    again = [("n0-copy", "NOTICIA 0", "https://villa.example.org/otra/", 50),
+             ("n1-copy", "Otro titular", "https://villa.example.org/n1/?utm_source=x", 51),
+             ("n9", "Noticia 9", "https://villa.example.org/n9/", 52)]
+    feed_server.documents["/blog.xml"] = _rss([*BACKLOG, *fresh, *again])
+    result = hub_cli("poll", "--once", "--force")
+    assert "blog: 14 fetched, 9 new, 2 dropped, 3 already stored" in result.output, result.output
+    db = sqlite3.connect(project / "hub.db")
+    ids = dict(db.execute("SELECT guid, id FROM items WHERE source = 'blog'").fetchall())
+    items = _items(project)
+    assert items["n0-copy"][:2] == ("dropped", f"dedup: duplicate of item #{ids['n0']} from blog "
+                                               "(same title within 3 days)")
+    assert items["n1-copy"][:2] == ("dropped", f"dedup: duplicate of item #{ids['n1']} from blog (same link)")
+    assert {items[f"n{n}"][0] for n in (*range(8), 9)} == {"held"}, "9 new > minimum 5: all held"
+    decisions = db.execute("SELECT decisions FROM items WHERE guid = 'n0'").fetchone()[0]
+    assert "guard: this poll brought 9 new items" in decisions
