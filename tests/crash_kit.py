@@ -55,7 +55,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _prepare(folder: Path, deliveries: int, base_url: str, port: int, in_doubt: int) -> Store:
+def _prepare(folder: Path, deliveries: int, base_url: str, port: int, in_doubt: int,
+             rate: int) -> Store:
     (folder / "hub.toml").write_text(f"""
 [hub]
 database_url = "sqlite:///hub.db"
@@ -63,7 +64,7 @@ database_url = "sqlite:///hub.db"
 [sinks.whatsapp]
 phone_number_id = "1234567890"
 base_url = "{base_url}"
-rate = 400
+rate = {rate}
 concurrency = 60
 in_doubt_after = "{in_doubt} seconds"
 template = {{ name = "news_update", language = "es", body = ["{{title}}", "{{url}}"] }}
@@ -98,7 +99,7 @@ def _start(folder: Path) -> subprocess.Popen[bytes]:
 
 
 def run_crash_scenario(folder: Path, deliveries: int, kills: int, seed: int = 7,
-                       deadline: float = 300.0, in_doubt: int = 10) -> CrashResult:
+                       deadline: float = 300.0, in_doubt: int = 10, rate: int = 400) -> CrashResult:
     """Send ``deliveries``, SIGKILL the hub ``kills`` times at random moments, then let it finish."""
     rng = random.Random(seed)
     port = _free_port()
@@ -110,19 +111,24 @@ def run_crash_scenario(folder: Path, deliveries: int, kills: int, seed: int = 7,
         seed=seed)).start()
     # Statuses reach the restarted hub within a second (retries every 0.5 s at most, as Meta keeps
     # retrying for days), so a claim still without one after ``in_doubt`` s never reached the API.
-    store = _prepare(folder, deliveries, sim.base_url, port, in_doubt)
+    store = _prepare(folder, deliveries, sim.base_url, port, in_doubt, rate)
     started = time.monotonic()
     try:
+        done_kills = 0
         for _ in range(kills):
+            if _states(store).get("planned", 0) == 0:
+                break  # everything was claimed already: nothing left to interrupt
             before = len(sim.simulator.accepted)
             proc = _start(folder)
+            cycle = time.monotonic()
             while len(sim.simulator.accepted) == before:  # wait for this run to be sending
-                if time.monotonic() - started > deadline or proc.poll() is not None:
+                if time.monotonic() - cycle > 30 or proc.poll() is not None:
                     break
                 time.sleep(0.01)
             time.sleep(rng.uniform(0.05, 1.0))  # a random moment into the sending
             proc.send_signal(signal.SIGKILL)
             proc.wait()
+            done_kills += 1
         proc = _start(folder)
         try:
             while True:
@@ -139,7 +145,7 @@ def run_crash_scenario(folder: Path, deliveries: int, kills: int, seed: int = 7,
         for message in sim.simulator.accepted:
             if message.callback and message.callback.rsplit(":", 1)[-1].isdigit():
                 accepted[int(message.callback.rsplit(":", 1)[-1])] += 1
-        return CrashResult(deliveries, kills, accepted, _states(store), time.monotonic() - started)
+        return CrashResult(deliveries, done_kills, accepted, _states(store), time.monotonic() - started)
     finally:
         store.dispose()
         sim.stop()
