@@ -38,6 +38,7 @@ from hub.store import Store
 from hub.tables import DeliveryRow, InboundMessageRow
 from hub.webhook import build_app
 from tests.audience_kit import SECRET, TOKEN, TOPICS, Switch, envelope, snapshot
+from tests.conftest import SHARED
 
 LIMIT = 64 * 1024  # a small body limit, so oversized bodies stay cheap to generate
 FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=True,
@@ -149,7 +150,7 @@ def world(tmp_path: Path) -> Iterator[World]:
 # --- strategies ----------------------------------------------------------------------------------
 
 def _samples() -> list[dict[str, Any]]:
-    folder = Path(__file__).resolve().parent.parent.parent / "shared" / "whatsapp-samples"
+    folder = SHARED / "whatsapp-samples"  # absent: the fuzzing runs on generated bodies only
     if not folder.is_dir():
         return []
     return [json.loads(p.read_bytes()) for p in sorted(folder.glob("*.json"))]
@@ -287,8 +288,10 @@ def test_signed_malformed_requests_get_400_or_are_stored_and_ignored_and_a_repla
         assert world.writes() == after, ("the repeat wrote", body[:300])
 
     attempt()
-    assert seen.get(400, 0) > 100 and seen.get(200, 0) > 50, seen
-    assert world.writes() > 0  # the counter does see what accepted posts store
+    assert seen.get(400, 0) > 100, seen
+    if WEBHOOK_SAMPLES:  # mutated real samples: many are still valid webhooks, stored once
+        assert seen.get(200, 0) > 50, seen
+        assert world.writes() > 0  # the counter does see what accepted posts store
 
 
 def test_oversized_bodies_get_413_whatever_the_declared_length(world: World) -> None:
