@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 from hub import tables  # noqa: F401 - registers the tables on SQLModel.metadata
@@ -109,10 +108,3 @@ def _safe(url: str) -> str:
     except Exception:
         return "<unparseable URL>"
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def is_locked_error(exc: BaseException) -> bool:
-    return isinstance(exc, OperationalError) and "locked" in str(exc).lower()

@@ -32,13 +32,11 @@ TOKEN, SECRET = "crash-token", "crash-app-secret"
 DONE = ("sent", "delivered", "read")
 
 
-@dataclass
-class CrashResult:
+class ExactlyOnce:
+    """Lost and duplicated deliveries, from the simulator's count of accepted requests by id."""
+
     deliveries: int
-    kills: int
     accepted: Counter[int]  # delivery id → times the simulator accepted it
-    states: dict[str, int]
-    seconds: float
 
     @property
     def lost(self) -> int:
@@ -47,6 +45,15 @@ class CrashResult:
     @property
     def duplicated(self) -> int:
         return sum(n - 1 for n in self.accepted.values() if n > 1)
+
+
+@dataclass
+class CrashResult(ExactlyOnce):
+    deliveries: int
+    kills: int
+    accepted: Counter[int]
+    states: dict[str, int]
+    seconds: float
 
 
 def _free_port() -> int:

@@ -22,14 +22,14 @@ from sqlmodel import select
 from hub.simulator import Latency, SimulatorConfig, SimulatorServer
 from hub.store import Store
 from hub.tables import ConsentEventRow, DeliveryRow, SubscriberRow
-from tests.crash_kit import _free_port
+from tests.crash_kit import ExactlyOnce, _free_port
 
 TOKEN = "workers-token"
 DONE = ("sent", "delivered", "read")
 
 
 @dataclass
-class WorkersResult:
+class WorkersResult(ExactlyOnce):
     workers: int
     deliveries: int
     accepted: Counter[int]
@@ -39,14 +39,6 @@ class WorkersResult:
     @property
     def rate(self) -> float:
         return self.deliveries / self.seconds if self.seconds else 0.0
-
-    @property
-    def lost(self) -> int:
-        return self.deliveries - len(self.accepted)
-
-    @property
-    def duplicated(self) -> int:
-        return sum(n - 1 for n in self.accepted.values() if n > 1)
 
 
 def _fill(store: Store, deliveries: int) -> None:
