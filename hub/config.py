@@ -30,6 +30,15 @@ _SECRET_KEY = re.compile(
 )
 
 
+def known_time_zone(value: str) -> str:
+    """``value`` if it names an IANA time zone, else a ValueError with an example (for validators)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}, e.g. 'Europe/Madrid'") from exc
+    return value
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -44,11 +53,7 @@ class HubSection(_Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}, e.g. 'Europe/Madrid'") from exc
-        return value
+        return known_time_zone(value)
 
 
 class RoutineConfig(_Section):

@@ -417,9 +417,9 @@ class _Run:
         process's uptime to arrive, however old the claim is: a crash loop never resends.
         """
         now = self.clock.now()
-        since = getattr(self.store, "dispatching_since", None)
+        since = self.store.dispatching_since
         if since is None:
-            self.store.dispatching_since = since = now  # type: ignore[attr-defined]
+            self.store.dispatching_since = since = now
         return self.pacing.in_doubt_after if now - since >= self.pacing.in_doubt_after else None
 
     async def go(self, probe: bool) -> None:

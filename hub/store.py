@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event
@@ -33,6 +34,9 @@ class Store:
     def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        # When this process first dispatched from this store: the in-doubt timeout also counts
+        # from here, since status webhooks cannot arrive while the process is down.
+        self.dispatching_since: datetime | None = None
         try:
             self.engine = _make_engine(url)
             if create:

@@ -22,12 +22,12 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
 import hub
-from hub.config import secret_from_env
+from hub.config import known_time_zone, secret_from_env
 from hub.contracts import FetchContext, FetchResult, Source, SourceOptions
 from hub.errors import SourceError
 from hub.news import NewsItem
@@ -85,11 +85,7 @@ class GSheetsOptions(SourceOptions):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}, e.g. 'Europe/Madrid'") from exc
-        return value
+        return known_time_zone(value)
 
 
 class GSheetsSource(Source):
