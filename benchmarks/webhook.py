@@ -41,18 +41,19 @@ DELIVERIES = 10_000
 PEOPLE = 2_000
 
 
-def seed(store: Store, now: datetime) -> None:
+def seed(store: Store, now: datetime, deliveries: int = DELIVERIES, people: int = PEOPLE) -> None:
+    """``people`` subscribers and ``deliveries`` sent messages with known wamids."""
     with store.write() as session:
         conn = session.connection()
         conn.execute(insert(SubscriberRow), [
             {"phone": f"3460{i:07d}", "status": "active", "topics": [], "created_at": now,
              "opted_in_at": now, "marketing_stopped": False, "rhythm": "normal"}
-            for i in range(PEOPLE)])
+            for i in range(people)])
         conn.execute(insert(DeliveryRow), [
-            {"key": f"item:{i}:{i % PEOPLE + 1}", "subscriber_id": i % PEOPLE + 1,
+            {"key": f"item:{i}:{i % people + 1}", "subscriber_id": i % people + 1,
              "body": {"kind": "item", "text": f"story {i}"}, "status": "sent", "attempts": 1,
              "wamid": f"wamid.bench{i:06d}", "created_at": now, "due_at": now, "sent_at": now}
-            for i in range(DELIVERIES)])
+            for i in range(deliveries)])
 
 
 def status_body(index: int, state: str) -> bytes:

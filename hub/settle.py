@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -23,11 +24,44 @@ DEFAULT_MAX_ATTEMPTS = 8
 DAY = timedelta(hours=24)
 
 
+# What settling may change on a delivery, and what it reads besides.
+SETTLED_COLUMNS = ("status", "wamid", "superseded_wamid", "sent_at", "delivered_at", "read_at",
+                   "failed_at", "next_try_at", "updated_at", "claimed_at", "claimed_by",
+                   "force_template", "last_error", "error_code", "error_detail")
+STATE_COLUMNS = ("id", "subscriber_id", "attempts", *SETTLED_COLUMNS)
+
+
+class DeliveryState:
+    """A delivery's settling columns as a plain record, for settling many without ORM objects.
+
+    The rules below work on it as on a :class:`DeliveryRow`; :meth:`changes` says what to write.
+    """
+
+    id: int
+    subscriber_id: int
+    attempts: int
+    status: str
+    wamid: str | None
+    superseded_wamid: str | None
+
+    def __init__(self, row: Any) -> None:
+        self.__dict__.update(row)
+        self._loaded = tuple(row[name] for name in SETTLED_COLUMNS)
+
+    def changes(self) -> dict[str, Any] | None:
+        """The UPDATE parameters (``b_id``, ``v_<column>``) if anything changed, else None."""
+        now = tuple(getattr(self, name) for name in SETTLED_COLUMNS)
+        if now == self._loaded:
+            return None
+        values = zip(SETTLED_COLUMNS, now, strict=True)
+        return {"b_id": self.id, **{f"v_{name}": value for name, value in values}}
+
+
 @dataclass(frozen=True)
 class Settled:
     """What a status did: the delivery it concerned (if any) and whether it changed."""
 
-    delivery: DeliveryRow | None
+    delivery: DeliveryRow | DeliveryState | None
     changed: bool
     note: str = ""
 
@@ -53,7 +87,8 @@ def find_delivery(session: Session, wamid: str | None, callback_data: str | None
 def settle_from_status(session: Session, *, status: str, at: datetime, wamid: str | None = None,
                        callback_data: str | None = None, delivery_id: int | None = None,
                        error_code: int | None = None, error_detail: str | None = None,
-                       now: datetime | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Settled:
+                       now: datetime | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+                       row: DeliveryRow | DeliveryState | None = None) -> Settled:
     """Apply one status webhook entry to its delivery, inside the caller's transaction.
 
     :param status: ``sent``, ``delivered``, ``read`` or ``failed`` (others are ignored).
@@ -61,9 +96,10 @@ def settle_from_status(session: Session, *, status: str, at: datetime, wamid: st
     :param wamid: ``statuses[].id``; recorded on an in-doubt claim that lacked it.
     :param callback_data: ``statuses[].biz_opaque_callback_data``, naming our delivery id.
     :param error_code: for ``failed``, ``statuses[].errors[0].code``; acted on like a send's answer.
+    :param row: the delivery, when the caller has already found it (no lookup then).
     """
     now = now or at
-    row = find_delivery(session, wamid, callback_data, delivery_id)
+    row = row or find_delivery(session, wamid, callback_data, delivery_id)
     if row is None:
         return Settled(None, False, "unknown message")
     if status == "failed":
@@ -90,8 +126,8 @@ def settle_from_status(session: Session, *, status: str, at: datetime, wamid: st
     return Settled(row, changed)
 
 
-def _failed(session: Session, row: DeliveryRow, at: datetime, now: datetime, wamid: str | None,
-            code: int | None, detail: str | None, max_attempts: int) -> Settled:
+def _failed(session: Session, row: DeliveryRow | DeliveryState, at: datetime, now: datetime,
+            wamid: str | None, code: int | None, detail: str | None, max_attempts: int) -> Settled:
     if row.status in ("delivered", "read", "failed", "skipped"):
         return Settled(row, False, "already final")
     text = f"{code if code is not None else '?'}: {detail or 'failed'}"
