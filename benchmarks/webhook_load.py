@@ -7,7 +7,9 @@ generator, in another process, each request a distinct signed status of a stored
 Baseline, same run, same uvicorn settings, same requests: an endpoint that checks the signature
 and parses the JSON (the hub's own parser) but stores nothing.
 
-    .venv/bin/python benchmarks/webhook_load.py [--seconds 8] [--connections 64]
+    .venv/bin/python benchmarks/webhook_load.py [--seconds 8] [--connections 64] [--postgresql [URL]]
+
+With ``--postgresql`` the store is a private schema on the local PostgreSQL (or URL) instead.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 from sqlmodel import func, select  # noqa: E402
 
+from benchmarks.pg_schema import DEFAULT_URL, private_schema  # noqa: E402
 from benchmarks.webhook import SECRET, baseline_app, seed, status_body  # noqa: E402
 from hub.signature import sign  # noqa: E402
 from hub.store import Store  # noqa: E402
@@ -122,6 +125,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--postgresql", nargs="?", const=DEFAULT_URL, metavar="URL",
+                        help="store on PostgreSQL (default: the local server's test database)")
     parser.add_argument("--serve-baseline", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_baseline:
@@ -129,12 +134,14 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     hub = Path(sys.executable).with_name("hub")
-    with tempfile.TemporaryDirectory(prefix="hub-load-") as name:
-        folder = Path(name)
+    with ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hub-load-")))
+        url = (stack.enter_context(private_schema(args.postgresql)) if args.postgresql
+               else f"sqlite:///{folder / 'hub.db'}")
         port = free_port()
-        (folder / "hub.toml").write_text(f'[hub]\ndatabase_url = "sqlite:///hub.db"\n\n'
+        (folder / "hub.toml").write_text(f'[hub]\ndatabase_url = "{url}"\n\n'
                                          f'[webhook]\nport = {port}\n', encoding="utf-8")
-        store = Store(f"sqlite:///{folder / 'hub.db'}")
+        store = Store(url)
         seed(store, datetime.now(UTC), deliveries=DELIVERIES, people=DELIVERIES // 5)
         store.dispose()
         requests_file, script = folder / "requests.txt", folder / "post.lua"
@@ -143,12 +150,13 @@ def main() -> None:
         env = {**os.environ, "WHATSAPP_APP_SECRET": SECRET, "WHATSAPP_VERIFY_TOKEN": "bench"}
         base_port = free_port()
         baseline_command = [sys.executable, __file__, "--serve-baseline", str(base_port)]
-        with running(baseline_command, base_port, folder, env) as url:
-            httpx.post(url, content=b"{}")  # warm
-            baseline = wrk(url, requests_file, script, args.seconds, args.connections)
-        with running([str(hub), "--config", "hub.toml", "serve", "--no-send"], port, folder, env) as url:
-            hub_figures = wrk(url, requests_file, script, args.seconds, args.connections)
-        store = Store(f"sqlite:///{folder / 'hub.db'}")
+        with running(baseline_command, base_port, folder, env) as endpoint:
+            httpx.post(endpoint, content=b"{}")  # warm
+            baseline = wrk(endpoint, requests_file, script, args.seconds, args.connections)
+        serve = [str(hub), "--config", "hub.toml", "serve", "--no-send"]
+        with running(serve, port, folder, env) as endpoint:
+            hub_figures = wrk(endpoint, requests_file, script, args.seconds, args.connections)
+        store = Store(url)
         with store.read() as session:
             stored = session.exec(select(func.count()).select_from(StatusEventRow)).one()
             states = dict(session.exec(select(DeliveryRow.status, func.count())
@@ -157,7 +165,8 @@ def main() -> None:
     stored_rate = stored / hub_figures["seconds"]
     base_rate = baseline["requests"] / baseline["seconds"]
     print(f"signed status webhooks, wrk -t1 -c{args.connections} -d{args.seconds}s, "
-          f"{DELIVERIES:,} deliveries stored, SQLite file, server in its own process")
+          f"{DELIVERIES:,} deliveries stored, {'PostgreSQL' if args.postgresql else 'SQLite file'}, "
+          "server in its own process")
     print(f"baseline (signature + JSON, stores nothing): {base_rate:8,.0f} req/s   "
           f"p50 {baseline['p50_ms']:.1f} ms  p99 {baseline['p99_ms']:.1f} ms  "
           f"non-2xx {baseline['non2xx']:.0f}  socket errors {baseline['socket_errors']:.0f}")
