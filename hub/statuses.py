@@ -107,7 +107,10 @@ class StatusBatch:
         self.new_events: list[dict[str, Any]] = []
 
     def _load(self, condition: Any) -> None:
-        for row in self.connection.execute(select(*_STATE_COLUMNS).where(condition)).mappings():
+        # Locked (FOR UPDATE; SQLite's write transaction already is), so two processes settling
+        # statuses of one message on PostgreSQL apply them one after the other, not over each other.
+        query = select(*_STATE_COLUMNS).where(condition).order_by(_DELIVERIES.c.id).with_for_update()
+        for row in self.connection.execute(query).mappings():
             state = DeliveryState(row)
             self.by_id[state.id] = state
             if state.wamid:
