@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
-from sqlmodel import col, func, select
+from sqlmodel import Session, col, func, select
 
 from hub import people
 from hub.app import App
@@ -43,18 +45,31 @@ def subscribers() -> None:
 @click.pass_obj
 def list_(app: App, status: str | None, full: bool) -> None:
     """One line per person: number, status, topics, name."""
-    query = select(SubscriberRow).where(SubscriberRow.status != "forgotten").order_by(
-        col(SubscriberRow.id))
-    if status:
-        query = query.where(SubscriberRow.status == status)
+    counts: Counter[str] = Counter()
     with app.store.read() as session:
-        rows = session.exec(query).all()
-    counts = Counter(r.status for r in rows)
-    for r in rows:
-        shown = "+" + r.phone if full else mask_phone(r.phone)
-        click.echo(f"{shown:<17} {r.status:<13} {','.join(r.topics or []) or '(all topics)':<24} "
-                   f"{r.name or ''}".rstrip())
+        for phone, state, topics, name in _people(session, status):
+            counts[state] += 1
+            shown = "+" + phone if full else mask_phone(phone)
+            click.echo(f"{shown:<17} {state:<13} {','.join(topics or []) or '(all topics)':<24} "
+                       f"{name or ''}".rstrip())
     click.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no subscribers yet")
+
+
+def _people(session: Session, status: str | None, page: int = 5_000) -> Iterator[tuple[Any, ...]]:
+    """(phone, status, topics, name) by id, a page at a time: a long list never sits in memory."""
+    last = 0
+    while True:
+        query = select(SubscriberRow.id, SubscriberRow.phone, SubscriberRow.status, SubscriberRow.topics,
+                       SubscriberRow.name).where(SubscriberRow.status != "forgotten",
+                                                 col(SubscriberRow.id) > last)
+        if status:
+            query = query.where(SubscriberRow.status == status)
+        rows = session.exec(query.order_by(col(SubscriberRow.id)).limit(page)).all()
+        for row in rows:
+            yield tuple(row[1:])
+        if len(rows) < page:
+            return
+        last = rows[-1][0]
 
 
 @subscribers.command()
