@@ -256,8 +256,9 @@ def measure(name: str, config_path: Path, send: int) -> dict[str, Any]:
     done = subprocess.run([sys.executable, __file__, "--phase", name, "--config", str(config_path),
                            "--send", str(send), "--out", str(out)],
                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"phase {name!r} failed:\n{done.stderr[-3000:]}")
+    if done.returncode != 0:  # shown in the table; the other phases still run
+        last = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return {"kib": None, "seconds": 0.0, "note": f"FAILED: {last[:120]}"}
     return json.loads(out.read_text(encoding="utf-8"))
 
 
@@ -272,8 +273,12 @@ def run_size(folder: Path, subscribers: int, send: int, base_url: str) -> dict[s
             add_items(folder / "hub.db", first_slot() + timedelta(hours=12), "b")
         results[name] = measure(name, config_path, send)
         r = results[name]
-        print(f"  {name:<20} {r['kib'] / 1024:7.1f} MB  {r['seconds']:6.1f} s  {r['note']}", flush=True)
+        print(f"  {name:<20} {_mb(r['kib']):>7} MB  {r['seconds']:6.1f} s  {r['note']}", flush=True)
     return results
+
+
+def _mb(kib: int | None) -> str:
+    return "failed" if kib is None else f"{kib / 1024:.1f}"
 
 
 def table(sizes: list[int], runs: list[dict[str, dict[str, Any]]]) -> str:
@@ -283,6 +288,10 @@ def table(sizes: list[int], runs: list[dict[str, dict[str, Any]]]) -> str:
     lines = [head, "|---|---|---|---|---|---|"]
     base_small, base_large = runs[0]["baseline"]["kib"] / 1024, runs[-1]["baseline"]["kib"] / 1024
     for name in PHASES[1:]:
+        if runs[0][name]["kib"] is None or runs[-1][name]["kib"] is None:
+            lines.append(f"| {name} | {_mb(runs[0][name]['kib'])} MB | {_mb(runs[-1][name]['kib'])} MB "
+                         f"| — | {runs[-1][name]['note'] or runs[0][name]['note']} | |")
+            continue
         a, b = runs[0][name]["kib"] / 1024, runs[-1][name]["kib"] / 1024
         lines.append(f"| {name} | {a:.1f} MB | {b:.1f} MB | {b / a:.2f}× "
                      f"| {a - base_small:+.1f} → {b - base_large:+.1f} MB "
