@@ -13,7 +13,7 @@ import sqlite3
 import statistics
 from collections.abc import Iterator
 
-SPILL_AT = 100_000  # numbers held in memory before they move to disk (~3 MB as Python floats)
+SPILL_AT = 50_000  # numbers held in memory before they move to disk (~1.6 MB as Python floats)
 FLUSH_EVERY = 10_000
 
 

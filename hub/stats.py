@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, func, select
 
 from hub.medians import Group, Medians
+from hub.paging import pages
 from hub.tables import ConsentEventRow, DeliveryRow, SubscriberRow
 
 REACHED_SENT = {"sent", "delivered", "read"}
 REACHED_DELIVERED = {"delivered", "read"}
 ANNOYANCE_WINDOW = timedelta(hours=24)
-PAGE = 5_000  # rows read at a time
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
@@ -202,39 +202,25 @@ def _delivery_filter(query: Any, since: datetime | None, routine: str | None) ->
 
 
 def _deliveries(session: Session, since: datetime | None, routine: str | None) -> Iterator[_DeliveryFacts]:
-    """Every delivery's facts, read a page at a time by id (flat memory on any database)."""
+    """Every delivery's facts, read a page at a time (flat memory on any database)."""
     d = DeliveryRow
-    last = 0
-    while True:
-        query = select(d.id, d.subscriber_id, d.item_id, d.routine, d.run_id, d.status, d.reason,
-                       d.error_code, d.created_at, d.sent_at, d.read_at).where(
-            d.id > last).order_by(d.id).limit(PAGE)  # type: ignore[operator, arg-type]
-        page = session.exec(_delivery_filter(query, since, routine)).all()
+    query = select(d.id, d.subscriber_id, d.item_id, d.routine, d.run_id, d.status, d.reason,
+                   d.error_code, d.created_at, d.sent_at, d.read_at)
+    for page in pages(session, _delivery_filter(query, since, routine), d.id):
         for row in page:
             yield _DeliveryFacts(*row)
-        if len(page) < PAGE:
-            return
-        last = page[-1][0]
 
 
 def _consent_pages(session: Session, since: datetime | None, kinds: tuple[str, ...],
-                   size: int = PAGE) -> Iterator[list[tuple[Any, ...]]]:
+                   size: int | None = None) -> Iterator[list[Any]]:
     """Consent events of ``kinds`` as (id, kind, at, subscriber_id, topics), a page at a time."""
     e = ConsentEventRow
-    last = 0
-    while True:
-        query = (select(e.id, e.kind, e.at, e.subscriber_id, SubscriberRow.topics)
-                 .outerjoin(SubscriberRow, SubscriberRow.id == e.subscriber_id)  # type: ignore[arg-type]
-                 .where(e.id > last, e.kind.in_(kinds))  # type: ignore[operator, attr-defined]
-                 .order_by(e.id).limit(size))  # type: ignore[arg-type]
-        if since is not None:
-            query = query.where(e.at >= since)  # type: ignore[operator]
-        page = list(session.exec(query).all())
-        if page:
-            yield page
-        if len(page) < size:
-            return
-        last = page[-1][0]
+    query = (select(e.id, e.kind, e.at, e.subscriber_id, SubscriberRow.topics)
+             .outerjoin(SubscriberRow, SubscriberRow.id == e.subscriber_id)  # type: ignore[arg-type]
+             .where(e.kind.in_(kinds)))  # type: ignore[attr-defined]
+    if since is not None:
+        query = query.where(e.at >= since)  # type: ignore[operator]
+    return pages(session, query, e.id, size)
 
 
 def _annoyance(session: Session, since: datetime | None, routine: str | None) -> list[RunAnnoyance]:

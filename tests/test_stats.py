@@ -120,13 +120,13 @@ def test_a_big_store_gives_the_same_figures_as_a_small_one(tmp_path, monkeypatch
     to the last decimal, as reading everything at once (how a million deliveries are read)."""
     from zoneinfo import ZoneInfo
 
-    from hub import medians, stats
+    from hub import medians, paging, stats
 
     _scenario(tmp_path / "hub.db")
     store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
     with store.read() as s:
         whole = stats.build_report(s, ZoneInfo("Europe/Madrid")).as_dict()
-        monkeypatch.setattr(stats, "PAGE", 3)
+        monkeypatch.setattr(paging, "PAGE", 3)
         monkeypatch.setattr(medians, "SPILL_AT", 2)
         paged = stats.build_report(s, ZoneInfo("Europe/Madrid")).as_dict()
     store.dispose()

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, func, select
 from hub import people
 from hub.app import App
 from hub.clock import SystemClock
+from hub.paging import pages
 from hub.privacy import mask_phone
 from hub.tables import ConsentEventRow, DeliveryRow, SubscriberRow
 
@@ -55,21 +56,15 @@ def list_(app: App, status: str | None, full: bool) -> None:
     click.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no subscribers yet")
 
 
-def _people(session: Session, status: str | None, page: int = 5_000) -> Iterator[tuple[Any, ...]]:
+def _people(session: Session, status: str | None) -> Iterator[tuple[Any, ...]]:
     """(phone, status, topics, name) by id, a page at a time: a long list never sits in memory."""
-    last = 0
-    while True:
-        query = select(SubscriberRow.id, SubscriberRow.phone, SubscriberRow.status, SubscriberRow.topics,
-                       SubscriberRow.name).where(SubscriberRow.status != "forgotten",
-                                                 col(SubscriberRow.id) > last)
-        if status:
-            query = query.where(SubscriberRow.status == status)
-        rows = session.exec(query.order_by(col(SubscriberRow.id)).limit(page)).all()
-        for row in rows:
+    query = select(SubscriberRow.id, SubscriberRow.phone, SubscriberRow.status, SubscriberRow.topics,
+                   SubscriberRow.name).where(SubscriberRow.status != "forgotten")
+    if status:
+        query = query.where(SubscriberRow.status == status)
+    for page in pages(session, query, col(SubscriberRow.id)):
+        for row in page:
             yield tuple(row[1:])
-        if len(rows) < page:
-            return
-        last = rows[-1][0]
 
 
 @subscribers.command()
