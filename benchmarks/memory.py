@@ -257,7 +257,8 @@ def measure(name: str, config_path: Path, send: int) -> dict[str, Any]:
                            "--send", str(send), "--out", str(out)],
                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if done.returncode != 0:  # shown in the table; the other phases still run
-        last = (done.stderr.strip().splitlines() or ["?"])[-1]
+        lines = done.stderr.strip().splitlines() or ["?"]
+        last = next((line for line in reversed(lines) if "Error" in line), lines[-1])
         return {"kib": None, "seconds": 0.0, "note": f"FAILED: {last[:120]}"}
     return json.loads(out.read_text(encoding="utf-8"))
 
