@@ -5,9 +5,8 @@
 For each size: the hub's planning (stream subscribers a page at a time, match topics, apply the
 daily cap against their history, render the digest once per distinct content, insert in chunks,
 commit) is timed against a raw ``executemany`` of exactly the rows it wrote, into a fresh file
-with the same schema, committed — measured in the same run. Peak Python memory during planning
-(tracemalloc, a separate pass) shows whether it grows with the subscriber count.
-Target: within 1.5x of the raw insert, and flat memory from 10k to 100k subscribers.
+with the same schema, committed — measured in the same run. Target: within 1.5x of the raw insert.
+Peak memory (resident, per phase, 10k vs 1M subscribers) is ``benchmarks/memory.py``'s job.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import sqlite3
 import sys
 import tempfile
 import time
-import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -91,18 +89,6 @@ def _raw_baseline(folder: Path, planned_path: Path) -> tuple[float, int]:
     return elapsed, len(rows)
 
 
-def _peak_memory(folder: Path, subscribers: int) -> int:
-    store, path = _fresh_store(folder, f"mem-{subscribers}.db")
-    items = _seed(store, path, subscribers)
-    store = Store(f"sqlite:///{path}")
-    tracemalloc.start()
-    _plan(store, items)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    store.dispose()
-    return peak
-
-
 def measure(subscribers: int, repeats: int = 3) -> None:
     """Best of ``repeats`` for each side, alternating, so a busy disk hurts both alike."""
     best_plan = best_raw = float("inf")
@@ -128,10 +114,6 @@ def main() -> None:
     args = parser.parse_args()
     for size in sorted({10_000, args.subscribers}):
         measure(size)
-    with tempfile.TemporaryDirectory(prefix="hub-bench-mem-") as tmp:
-        small, large = _peak_memory(Path(tmp), 10_000), _peak_memory(Path(tmp), args.subscribers)
-    print(f"peak Python memory while planning: 10,000 → {small / 1e6:.1f} MB, "
-          f"{args.subscribers:,} → {large / 1e6:.1f} MB (growth {large / small:.2f}x; flat = ~1x)")
 
 
 if __name__ == "__main__":

@@ -46,23 +46,29 @@ class RunHarm:
 
 
 def harm(session: Session, run_id: int) -> RunHarm:
-    """Count a run's reach, its unsubscribes within 24 h of each send, and its block failures."""
-    sends = session.exec(select(DeliveryRow.subscriber_id, DeliveryRow.sent_at).where(
-        DeliveryRow.run_id == run_id, col(DeliveryRow.status).in_(REACHED))).all()
+    """Count a run's reach, its unsubscribes within 24 h of each send, and its block failures.
+
+    The database counts the people reached; only the sends of people who ever left are read
+    (one join), so memory follows the unsubscribes, not the size of the run.
+    """
+    d, e = DeliveryRow, ConsentEventRow
+    reached_sends = (d.run_id == run_id, col(d.status).in_(REACHED), col(d.sent_at).is_not(None))
+    reached = session.exec(select(func.count(func.distinct(d.subscriber_id))).where(*reached_sends)).one()
     first: dict[int, datetime] = {}
-    for subscriber_id, sent_at in sends:
-        if sent_at is not None and (subscriber_id not in first or sent_at < first[subscriber_id]):
+    outs: dict[int, set[datetime]] = {}
+    for subscriber_id, sent_at, at in session.exec(
+            select(d.subscriber_id, d.sent_at, e.at).join(e, e.subscriber_id == d.subscriber_id)
+            .where(*reached_sends, e.kind == "opt_out")):
+        if subscriber_id not in first or sent_at < first[subscriber_id]:
             first[subscriber_id] = sent_at
-    left = 0
-    if first:
-        outs = session.exec(select(ConsentEventRow.subscriber_id, ConsentEventRow.at).where(
-            ConsentEventRow.kind == "opt_out", col(ConsentEventRow.subscriber_id).in_(list(first)))).all()
-        left = len({sid for sid, at in outs
-                    if sid in first and at is not None and first[sid] <= at <= first[sid] + WINDOW})
+        if at is not None:
+            outs.setdefault(subscriber_id, set()).add(at)
+    left = sum(1 for sid, moments in outs.items()
+               if any(first[sid] <= at <= first[sid] + WINDOW for at in moments))
     blocked = session.exec(select(func.count()).select_from(DeliveryRow).where(
         DeliveryRow.run_id == run_id, DeliveryRow.status == "failed",
         col(DeliveryRow.error_code).in_(BLOCK_CODES))).one()
-    return RunHarm(run_id, len(first), left, blocked)
+    return RunHarm(run_id, reached, left, blocked)
 
 
 def check(session: Session, routine: str, now: datetime) -> str | None:

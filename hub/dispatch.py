@@ -47,9 +47,10 @@ log = logging.getLogger("hub.dispatch")
 BATCH = 100
 FLUSH_EVERY = 0.2  # seconds between two writes of outcomes (a lost one is settled by statuses)
 GAP_MARGIN = 0.1  # seconds added to a person's gap within one run: requests do not arrive in step
+PRUNE_AT = 4_096  # people remembered for their gap before those whose gap is over are forgotten
 
-__all__ = ["BATCH", "DispatchReport", "claim_due", "dispatch_due", "due_now", "record_outcome",
-           "record_sent", "settle_from_status", "worker_id"]
+__all__ = ["BATCH", "DispatchReport", "claim_due", "count_due_now", "dispatch_due", "due_now",
+           "record_outcome", "record_sent", "settle_from_status", "worker_id"]
 
 
 @dataclass
@@ -259,18 +260,26 @@ def apply_pending_statuses(session: Session, wamids: list[str], now: datetime) -
             apply_pending(session, row, now)
 
 
+def _due_now_query(query: Any, now: datetime) -> Any:
+    return (query.join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+            .where(DeliveryRow.status == "planned", DeliveryRow.due_at <= now,
+                   or_(DeliveryRow.next_try_at.is_(None), DeliveryRow.next_try_at <= now),  # type: ignore[union-attr]
+                   SubscriberRow.status == "active", SubscriberRow.opted_in_at.is_not(None)))  # type: ignore[union-attr]
+
+
 def due_now(session: Session, now: datetime,
             limit: int | None = None) -> list[tuple[DeliveryRow, SubscriberRow]]:
     """What a run would send now, without claiming anything (for ``hub send --dry-run``)."""
-    query = (select(DeliveryRow, SubscriberRow)
-             .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
-             .where(DeliveryRow.status == "planned", DeliveryRow.due_at <= now,
-                    or_(DeliveryRow.next_try_at.is_(None), DeliveryRow.next_try_at <= now),  # type: ignore[union-attr]
-                    SubscriberRow.status == "active", SubscriberRow.opted_in_at.is_not(None))  # type: ignore[union-attr]
-             .order_by(DeliveryRow.due_at, DeliveryRow.id))
+    query = _due_now_query(select(DeliveryRow, SubscriberRow), now).order_by(
+        DeliveryRow.due_at, DeliveryRow.id)
     if limit is not None:
         query = query.limit(limit)
     return list(session.exec(query).all())
+
+
+def count_due_now(session: Session, now: datetime) -> int:
+    """How many deliveries :func:`due_now` would return, counted by the database."""
+    return session.exec(_due_now_query(select(func.count()).select_from(DeliveryRow), now)).one()
 
 
 def message_for(claim: Claim, now: datetime) -> OutgoingMessage:
@@ -401,6 +410,7 @@ class _Run:
         self.finished = False
         self._wake = asyncio.Event()
         self.last_send: dict[str, float] = {}  # phone → monotonic time of this run's last send to it
+        self._prune_at = PRUNE_AT
 
     def _claim(self, limit: int) -> list[Claim]:
         skipped: list[int] = []
@@ -506,7 +516,7 @@ class _Run:
             return  # left in ``unsent``: released, never in doubt
         self.unsent.discard(message.delivery_id)
         if gap:
-            self.last_send[message.phone] = time.monotonic()
+            self._sent_to(message.phone, time.monotonic(), gap + GAP_MARGIN)
         try:
             result = await self.sink.send(message)
         except Exception as exc:  # a sink's bug: whether it sent is unknown, so never resend blindly
@@ -534,6 +544,13 @@ class _Run:
             log.warning("delivery %s to %s: %s %s", message.delivery_id, mask_phone(message.phone),
                         result.error_code, result.error_detail)
         self.outcomes.append((message.delivery_id, result))
+
+    def _sent_to(self, phone: str, moment: float, horizon: float) -> None:
+        """Note a send to ``phone``; forget people whose gap is over, so a long run stays small."""
+        self.last_send[phone] = moment
+        if len(self.last_send) >= self._prune_at:
+            self.last_send = {p: t for p, t in self.last_send.items() if t > moment - horizon}
+            self._prune_at = max(PRUNE_AT, 2 * len(self.last_send))
 
     def _mark_template(self, delivery_id: int) -> None:
         with self.store.write() as session:

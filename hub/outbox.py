@@ -34,7 +34,7 @@ def active_subscribers(session: Session, tags: Iterable[str] = ()) -> Iterator[S
     wanted = {t.lower() for t in tags}
     query = select(SubscriberRow).where(
         SubscriberRow.status == "active", SubscriberRow.opted_in_at.is_not(None)  # type: ignore[union-attr]
-    )
+    ).execution_options(yield_per=CHUNK)  # a page of people at a time, not all of them
     for subscriber in session.exec(query):
         topics = {t.lower() for t in subscriber.topics or []}
         if not topics or not wanted or topics & wanted:
@@ -64,7 +64,10 @@ def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> 
 
 def plan_each(session: Session, items: list[ItemRow], now: datetime,
               routine: str | None = None) -> int:
-    """Plan one message per (item, matching subscriber), due now; returns rows written."""
+    """Plan one message per (item, matching subscriber), due now; returns rows written.
+
+    Rows are inserted a chunk at a time as subscribers are read, so memory stays flat."""
+    written = 0
     rows: list[dict[str, Any]] = []
     for item in items:
         payload = item_payload(item)
@@ -75,7 +78,10 @@ def plan_each(session: Session, items: list[ItemRow], now: datetime,
                 "item_id": item.id, "routine": routine, "body": body, "status": "planned",
                 "created_at": now, "due_at": now, "attempts": 0,
             })
-    return insert_ignoring_duplicates(session, rows)
+            if len(rows) == CHUNK:
+                written += insert_ignoring_duplicates(session, rows)
+                rows = []
+    return written + insert_ignoring_duplicates(session, rows)
 
 
 # --- Routine runs: ranked items, streamed subscribers, caps applied, rows written in chunks ---
@@ -119,7 +125,10 @@ class PlanStats:
     by_topic: Counter[str] = field(default_factory=Counter)
     samples: dict[tuple[int, ...], str] = field(default_factory=dict)  # item ids → rendered text
     used: set[int] = field(default_factory=set)  # items that reach at least one person
-    people: set[int] | None = None  # who would get something (collected by previews only)
+    # Previews only: people already reached lately (bounded by the recipient ceiling), and how
+    # many of those this run would reach again — counted, so no set grows with the audience.
+    reached: set[int] = field(default_factory=set)
+    reached_again: int = 0
 
     @property
     def rows(self) -> int:
@@ -138,9 +147,10 @@ def plan_run(session: Session, plan: RunPlan, *, driver_fast_path: bool = True) 
     return stats
 
 
-def preview_run(session: Session, plan: RunPlan) -> PlanStats:
-    """Count what :func:`plan_run` would write, writing nothing."""
-    stats = PlanStats(people=set())
+def preview_run(session: Session, plan: RunPlan, reached: set[int] | None = None) -> PlanStats:
+    """Count what :func:`plan_run` would write, writing nothing; ``reached_again`` counts the
+    recipients among ``reached``."""
+    stats = PlanStats(reached=reached or set())
     for _ in _plan_chunks(session, plan, stats, _Identity()):
         pass
     return stats
@@ -175,8 +185,8 @@ def _plan_chunks(session: Session, plan: RunPlan, stats: PlanStats,
             if not groups:
                 continue
             stats.recipients += 1
-            if stats.people is not None:
-                stats.people.add(subscriber_id)
+            if subscriber_id in stats.reached:
+                stats.reached_again += 1
             for topic in topics or ("(all topics)",):
                 stats.by_topic[topic] += 1
             times = history.get(subscriber_id)

@@ -264,16 +264,17 @@ class Routines:
             since = ((state.window_end or state.created_at) if state
                      else self.clock.now() - routine.cadence().every)
             candidates = self._candidates(session, routine, since)
-            stats = preview_run(session, self._plan(routine, None, candidates, at))
+            # Those reached in the last 24 h: at most about the ceiling, so a set stays small.
+            reached: set[int] = set() if self.caps.ceiling is None else set(session.exec(
+                select(DeliveryRow.subscriber_id).where(
+                    col(DeliveryRow.claimed_at) > at - WINDOW, DeliveryRow.status != "planned"
+                ).distinct()))
+            stats = preview_run(session, self._plan(routine, None, candidates, at), reached)
             chosen, passed_over = _split(candidates, stats)
             preview = Preview(routine, at, chosen, passed_over, stats)
             if self.caps.ceiling is not None:
-                reached = set(session.exec(
-                    select(DeliveryRow.subscriber_id).where(
-                        col(DeliveryRow.claimed_at) > at - WINDOW, DeliveryRow.status != "planned"
-                    ).distinct()))
                 preview.ceiling_used = len(reached)
-                new = len((stats.people or set()) - reached)
+                new = stats.recipients - stats.reached_again
                 preview.ceiling_wait = max(0, new - max(0, self.caps.ceiling - len(reached)))
         return preview
 

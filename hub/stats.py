@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
+from hub.medians import Group, Medians
+from hub.paging import pages
 from hub.tables import ConsentEventRow, DeliveryRow, SubscriberRow
 
 REACHED_SENT = {"sent", "delivered", "read"}
@@ -36,7 +39,8 @@ class Counts:
     skipped: int = 0
     failed_by_code: dict[str, int] = field(default_factory=dict)
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
-    read_seconds: list[float] = field(default_factory=list, repr=False)
+    # Times to read: a list, or a group of a report's :class:`hub.medians.Medians` (bounded memory).
+    read_seconds: list[float] | Group = field(default_factory=list, repr=False)
 
     def add(self, row: _DeliveryFacts) -> None:
         self.planned += 1
@@ -67,12 +71,14 @@ class Counts:
 
     @property
     def median_time_to_read(self) -> float | None:
+        if isinstance(self.read_seconds, Group):
+            return self.read_seconds.median()
         return statistics.median(self.read_seconds) if self.read_seconds else None
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("read_seconds")
-        data.update(delivery_rate=self.delivery_rate, read_rate=self.read_rate,
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "read_seconds"}
+        data.update(failed_by_code=dict(self.failed_by_code), skipped_by_reason=dict(self.skipped_by_reason),
+                    delivery_rate=self.delivery_rate, read_rate=self.read_rate,
                     median_seconds_to_read=self.median_time_to_read)
         return data
 
@@ -144,15 +150,23 @@ def run_label(routine: str | None, run_id: int | None) -> str:
 
 def build_report(session: Session, tz: ZoneInfo, *, since: datetime | None = None,
                  routine: str | None = None) -> Report:
-    """Compute every table of ``hub stats`` from the store, in the hub's time zone."""
-    facts = _deliveries(session, since, routine)
-    by_run: dict[str, Counts] = defaultdict(Counts)
-    by_item: dict[str, Counts] = defaultdict(Counts)
-    by_day: dict[str, Counts] = defaultdict(Counts)
-    by_hour: dict[int, Counts] = defaultdict(Counts)
-    by_weekday: dict[str, Counts] = defaultdict(Counts)
+    """Compute every table of ``hub stats`` from the store, in the hub's time zone.
+
+    Deliveries and consent events are streamed a page at a time and folded into the tables as
+    they come, so memory does not grow with the number of subscribers or deliveries.
+    """
+    medians = Medians()
+
+    def counts() -> Counts:
+        return Counts(read_seconds=medians.group())
+
+    by_run: dict[str, Counts] = defaultdict(counts)
+    by_item: dict[str, Counts] = defaultdict(counts)
+    by_day: dict[str, Counts] = defaultdict(counts)
+    by_hour: dict[int, Counts] = defaultdict(counts)
+    by_weekday: dict[str, Counts] = defaultdict(counts)
     opens: Counter[int] = Counter()
-    for row in facts:
+    for row in _deliveries(session, since, routine):
         by_run[run_label(row.routine, row.run_id)].add(row)
         if row.item_id is not None:
             by_item[str(row.item_id)].add(row)
@@ -165,92 +179,99 @@ def build_report(session: Session, tz: ZoneInfo, *, since: datetime | None = Non
             by_weekday[WEEKDAYS[local.weekday()]].add(row)
         if row.status == "read" and row.read_at is not None:
             opens[row.read_at.astimezone(tz).hour] += 1
-    events = _consent_events(session, since)
+    medians.close()
+    growth_by_day, growth_by_topic = _growth(session, since, tz)
     return Report(
         by_run=dict(by_run), by_item=dict(by_item), by_day=dict(sorted(by_day.items())),
-        annoyance=_annoyance(facts, events),
+        annoyance=_annoyance(session, since, routine),
         by_hour=dict(sorted(by_hour.items())),
         by_weekday={d: by_weekday[d] for d in WEEKDAYS if d in by_weekday},
         opens_by_hour=dict(sorted(opens.items())),
-        growth_by_day=_growth_by_day(events, tz),
-        growth_by_topic=_growth_by_topic(session, events),
+        growth_by_day=growth_by_day,
+        growth_by_topic=growth_by_topic,
         suggestion=best_hours_suggestion(opens),
     )
 
 
-def _deliveries(session: Session, since: datetime | None, routine: str | None) -> list[_DeliveryFacts]:
+def _delivery_filter(query: Any, since: datetime | None, routine: str | None) -> Any:
+    if since is not None:
+        query = query.where(DeliveryRow.created_at >= since)  # type: ignore[operator]
+    if routine is not None:
+        query = query.where(DeliveryRow.routine == routine)
+    return query
+
+
+def _deliveries(session: Session, since: datetime | None, routine: str | None) -> Iterator[_DeliveryFacts]:
+    """Every delivery's facts, read a page at a time (flat memory on any database)."""
     d = DeliveryRow
     query = select(d.id, d.subscriber_id, d.item_id, d.routine, d.run_id, d.status, d.reason,
                    d.error_code, d.created_at, d.sent_at, d.read_at)
+    for page in pages(session, _delivery_filter(query, since, routine), d.id):
+        for row in page:
+            yield _DeliveryFacts(*row)
+
+
+def _consent_pages(session: Session, since: datetime | None, kinds: tuple[str, ...],
+                   size: int | None = None) -> Iterator[list[Any]]:
+    """Consent events of ``kinds`` as (id, kind, at, subscriber_id, topics), a page at a time."""
+    e = ConsentEventRow
+    query = (select(e.id, e.kind, e.at, e.subscriber_id, SubscriberRow.topics)
+             .outerjoin(SubscriberRow, SubscriberRow.id == e.subscriber_id)  # type: ignore[arg-type]
+             .where(e.kind.in_(kinds)))  # type: ignore[attr-defined]
     if since is not None:
-        query = query.where(d.created_at >= since)  # type: ignore[operator]
-    if routine is not None:
-        query = query.where(d.routine == routine)
-    return [_DeliveryFacts(*row) for row in session.exec(query)]
+        query = query.where(e.at >= since)  # type: ignore[operator]
+    return pages(session, query, e.id, size)
 
 
-def _consent_events(session: Session, since: datetime | None) -> list[ConsentEventRow]:
-    query = select(ConsentEventRow).where(
-        ConsentEventRow.kind.in_(("opt_in", "opt_out"))  # type: ignore[attr-defined]
-    )
-    if since is not None:
-        query = query.where(ConsentEventRow.at >= since)  # type: ignore[operator]
-    return list(session.exec(query.order_by(ConsentEventRow.at)))  # type: ignore[arg-type]
-
-
-def _annoyance(facts: list[_DeliveryFacts], events: list[ConsentEventRow]) -> list[RunAnnoyance]:
+def _annoyance(session: Session, since: datetime | None, routine: str | None) -> list[RunAnnoyance]:
     """Attribute each unsubscribe to the latest run that reached that person in the 24 h before.
 
     Only routine runs count: replies (the welcome, the BAJA's own confirmation sent at the same
-    moment) are answers to the person, not what annoyed them.
+    moment) are answers to the person, not what annoyed them. People reached are counted by the
+    database; each page of unsubscribes then reads only its own people's sends.
     """
-    reached: dict[str, set[int]] = defaultdict(set)
-    sends_by_person: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
-    for row in facts:
-        if row.status in REACHED_SENT and row.sent_at is not None and row.routine is not None:
-            label = run_label(row.routine, row.run_id)
-            reached[label].add(row.subscriber_id)
-            sends_by_person[row.subscriber_id].append((row.sent_at, label))
+    d = DeliveryRow
+    reached_sent = (d.status.in_(REACHED_SENT), d.sent_at.is_not(None), d.routine.is_not(None))  # type: ignore[attr-defined, union-attr]
+    reached = session.exec(_delivery_filter(
+        select(d.routine, d.run_id, func.count(func.distinct(d.subscriber_id))).where(*reached_sent)
+        .group_by(d.routine, d.run_id).order_by(func.min(d.id)), since, routine)).all()
     left: Counter[str] = Counter()
-    for event in events:
-        if event.kind != "opt_out" or event.subscriber_id is None or event.at is None:
+    for page in _consent_pages(session, since, ("opt_out",), size=500):  # 500 ids in one IN (…)
+        events = [(sid, at) for _, _, at, sid, _ in page if sid is not None and at is not None]
+        if not events:
             continue
-        before = [(t, label) for t, label in sends_by_person.get(event.subscriber_id, [])
-                  if event.at - ANNOYANCE_WINDOW <= t < event.at]
-        if before:
-            left[max(before)[1]] += 1
-    return [RunAnnoyance(label, len(people), left[label]) for label, people in reached.items()]
+        sends: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
+        for sid, sent_at, routine_name, run_id in session.exec(_delivery_filter(
+                select(d.subscriber_id, d.sent_at, d.routine, d.run_id).where(
+                    *reached_sent, d.subscriber_id.in_({sid for sid, _ in events}),  # type: ignore[attr-defined]
+                    d.sent_at >= min(at for _, at in events) - ANNOYANCE_WINDOW,  # type: ignore[operator]
+                    d.sent_at < max(at for _, at in events)), since, routine)):  # type: ignore[operator]
+            sends[sid].append((sent_at, run_label(routine_name, run_id)))
+        for sid, at in events:
+            before = [(t, label) for t, label in sends.get(sid, []) if at - ANNOYANCE_WINDOW <= t < at]
+            if before:
+                left[max(before)[1]] += 1
+    return [RunAnnoyance(label, people, left[label])
+            for label, people in ((run_label(r, i), n) for r, i, n in reached)]
 
 
-def _growth_by_day(events: list[ConsentEventRow], tz: ZoneInfo) -> dict[str, dict[str, int]]:
+def _growth(session: Session, since: datetime | None,
+            tz: ZoneInfo) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """Joins and leaves per local day and per topic (the person's topics now), streamed."""
     days: dict[str, dict[str, int]] = defaultdict(lambda: {"new": 0, "left": 0, "net": 0})
-    for event in events:
-        if event.at is None:
-            continue
-        day = days[event.at.astimezone(tz).date().isoformat()]
-        key = "new" if event.kind == "opt_in" else "left"
-        day[key] += 1
-        day["net"] += 1 if event.kind == "opt_in" else -1
-    return dict(sorted(days.items()))
-
-
-def _growth_by_topic(session: Session, events: list[ConsentEventRow]) -> dict[str, dict[str, int]]:
-    ids = {e.subscriber_id for e in events if e.subscriber_id is not None}
-    topics: dict[int, list[str]] = {}
-    if ids:
-        for sid, subscriber_topics in session.exec(
-            select(SubscriberRow.id, SubscriberRow.topics).where(
-                SubscriberRow.id.in_(ids))  # type: ignore[union-attr]
-        ):
-            topics[sid] = list(subscriber_topics or [])
-    out: dict[str, dict[str, int]] = defaultdict(lambda: {"new": 0, "left": 0, "net": 0})
-    for event in events:
-        names = topics.get(event.subscriber_id or -1) or ["(all topics)"]
-        for name in names:
-            entry = out[name]
-            entry["new" if event.kind == "opt_in" else "left"] += 1
-            entry["net"] += 1 if event.kind == "opt_in" else -1
-    return dict(sorted(out.items()))
+    topics: dict[str, dict[str, int]] = defaultdict(lambda: {"new": 0, "left": 0, "net": 0})
+    for page in _consent_pages(session, since, ("opt_in", "opt_out")):
+        for _, kind, at, _, subscriber_topics in page:
+            key, step = ("new", 1) if kind == "opt_in" else ("left", -1)
+            if at is not None:
+                day = days[at.astimezone(tz).date().isoformat()]
+                day[key] += 1
+                day["net"] += step
+            for name in list(subscriber_topics or []) or ["(all topics)"]:
+                entry = topics[name]
+                entry[key] += 1
+                entry["net"] += step
+    return dict(sorted(days.items())), dict(sorted(topics.items()))
 
 
 def best_hours_suggestion(opens_by_hour: Counter[int] | dict[int, int], min_reads: int = 10) -> str | None:

@@ -113,3 +113,40 @@ def test_an_unsubscribe_is_attributed_to_the_run_not_to_the_replies(tmp_path) ->
         report = build_report(s, ZoneInfo("Europe/Madrid"))
     store.dispose()
     assert [(a.run, a.reached, a.unsubscribed) for a in report.annoyance] == [("mañanas#1", 1, 1)]
+
+
+def test_a_big_store_gives_the_same_figures_as_a_small_one(tmp_path, monkeypatch) -> None:
+    """Read a page of 3 rows at a time and move times-to-read to disk after 2: the same report,
+    to the last decimal, as reading everything at once (how a million deliveries are read)."""
+    from zoneinfo import ZoneInfo
+
+    from hub import medians, paging, stats
+
+    _scenario(tmp_path / "hub.db")
+    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    with store.read() as s:
+        whole = stats.build_report(s, ZoneInfo("Europe/Madrid")).as_dict()
+        monkeypatch.setattr(paging, "PAGE", 3)
+        monkeypatch.setattr(medians, "SPILL_AT", 2)
+        paged = stats.build_report(s, ZoneInfo("Europe/Madrid")).as_dict()
+    store.dispose()
+    assert paged == whole
+    assert paged["by_run"]["mañanas#1"]["median_seconds_to_read"] == ((65 + 600) / 2) * 60
+
+
+def test_medians_on_disk_equal_statistics_median() -> None:
+    import random
+    import statistics
+
+    from hub.medians import Medians
+
+    rng = random.Random(8)
+    for spill_at in (1, 5, 1_000):
+        groups = [[rng.uniform(0, 9e4) for _ in range(rng.randint(0, 9))] for _ in range(12)]
+        collected = Medians(spill_at)
+        handles = [collected.group() for _ in groups]
+        for handle, values in zip(handles, groups, strict=True):
+            for value in values:
+                handle.append(value)
+        collected.close()
+        assert [h.median() for h in handles] == [statistics.median(v) if v else None for v in groups]

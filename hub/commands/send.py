@@ -13,7 +13,7 @@ from sqlmodel import select
 from hub.caps import Caps
 from hub.clock import SystemClock
 from hub.contracts import Sink
-from hub.dispatch import Claim, DispatchReport, dispatch_due, due_now, message_for
+from hub.dispatch import Claim, DispatchReport, count_due_now, dispatch_due, due_now, message_for
 from hub.privacy import mask_phone
 from hub.store import Store
 from hub.tables import DeliveryRow
@@ -24,16 +24,17 @@ FOLLOW = 30.0  # seconds: `hub send` waits out a person's 6 s gap or a short ret
 def dry_run(store: Store, sink: Sink, limit: int) -> None:
     """Print what the sink would send for each due delivery; claims and sends nothing."""
     now = SystemClock().now()
-    with store.read() as session:
-        pairs = due_now(session, now)
-    if not pairs:
+    with store.read() as session:  # the first few rows and a count: a big outbox stays on disk
+        pairs = due_now(session, now, limit=max(limit, 0))
+        due = count_due_now(session, now)
+    if not due:
         click.echo("Nothing is due now.")
         return
-    for delivery, subscriber in pairs[:limit]:
+    for delivery, subscriber in pairs:
         click.echo(f"── delivery {delivery.id} to {mask_phone(subscriber.phone)} ──")
         click.echo(sink.preview(message_for(Claim.of(delivery, subscriber), now)) + "\n")
-    more = len(pairs) - limit
-    click.echo(f"{len(pairs)} due now" + (f" ({more} more not shown; --show N)" if more > 0 else "")
+    more = due - limit
+    click.echo(f"{due} due now" + (f" ({more} more not shown; --show N)" if more > 0 else "")
                + "; nothing was sent (--dry-run).")
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
-from sqlmodel import col, func, select
+from sqlmodel import Session, col, func, select
 
 from hub import people
 from hub.app import App
 from hub.clock import SystemClock
+from hub.paging import pages
 from hub.privacy import mask_phone
 from hub.tables import ConsentEventRow, DeliveryRow, SubscriberRow
 
@@ -43,18 +46,25 @@ def subscribers() -> None:
 @click.pass_obj
 def list_(app: App, status: str | None, full: bool) -> None:
     """One line per person: number, status, topics, name."""
-    query = select(SubscriberRow).where(SubscriberRow.status != "forgotten").order_by(
-        col(SubscriberRow.id))
+    counts: Counter[str] = Counter()
+    with app.store.read() as session:
+        for phone, state, topics, name in _people(session, status):
+            counts[state] += 1
+            shown = "+" + phone if full else mask_phone(phone)
+            click.echo(f"{shown:<17} {state:<13} {','.join(topics or []) or '(all topics)':<24} "
+                       f"{name or ''}".rstrip())
+    click.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no subscribers yet")
+
+
+def _people(session: Session, status: str | None) -> Iterator[tuple[Any, ...]]:
+    """(phone, status, topics, name) by id, a page at a time: a long list never sits in memory."""
+    query = select(SubscriberRow.id, SubscriberRow.phone, SubscriberRow.status, SubscriberRow.topics,
+                   SubscriberRow.name).where(SubscriberRow.status != "forgotten")
     if status:
         query = query.where(SubscriberRow.status == status)
-    with app.store.read() as session:
-        rows = session.exec(query).all()
-    counts = Counter(r.status for r in rows)
-    for r in rows:
-        shown = "+" + r.phone if full else mask_phone(r.phone)
-        click.echo(f"{shown:<17} {r.status:<13} {','.join(r.topics or []) or '(all topics)':<24} "
-                   f"{r.name or ''}".rstrip())
-    click.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no subscribers yet")
+    for page in pages(session, query, col(SubscriberRow.id)):
+        for row in page:
+            yield tuple(row[1:])
 
 
 @subscribers.command()
