@@ -64,7 +64,9 @@ class Leadership:
     def _postgres(self) -> bool:
         if self._connection is not None:
             # Still ours? A connection SQLAlchemy silently replaced would hold nothing.
-            if self._connection.execute(_OWNED, self._key).scalar():
+            owned = self._connection.execute(_OWNED, self._key).scalar()
+            self._connection.commit()  # not left idle in a transaction between checks
+            if owned:
                 return True
             self._drop()
         connection = self.engine.connect()

@@ -32,6 +32,7 @@ from tests.audience_kit import (
     status,
     text_message,
 )
+from tests.backend import db_url
 
 
 def test_verification_handshake_echoes_the_challenge_only_for_the_right_token(hub: Hub) -> None:
@@ -251,7 +252,7 @@ class Signalling(RecordingSink):
 def test_a_replier_beside_the_webhook_sends_the_welcome_at_once(tmp_path: Path) -> None:
     """As `hub serve` runs it: nobody has to run `hub send` for the welcome to go out."""
     sink = Signalling()
-    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    store = Store(db_url(tmp_path / 'hub.db'))
     replier = Replier(store, lambda: sink, every=600)  # only the poke can wake it in time
     app = build_app(store, AudienceConfig(), ZoneInfo("Europe/Madrid"), app_secret="test-app-secret",
                     verify_token=None, replier=replier)

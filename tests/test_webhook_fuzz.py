@@ -38,6 +38,7 @@ from hub.store import Store
 from hub.tables import DeliveryRow, InboundMessageRow
 from hub.webhook import build_app
 from tests.audience_kit import SECRET, TOKEN, TOPICS, Switch, envelope, snapshot
+from tests.backend import db_url
 from tests.conftest import SHARED
 
 LIMIT = 64 * 1024  # a small body limit, so oversized bodies stay cheap to generate
@@ -99,7 +100,7 @@ class World:
 
     def __init__(self, path: Path) -> None:
         self.clock = FakeClock(datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
-        self.store = Store(f"sqlite:///{path}")
+        self.store = Store(db_url(path))
         now = self.clock.now()
         with self.store.write() as session:
             person = record_opt_in(session, "34612345678", now, channel="cli", note="fuzz")
