@@ -96,7 +96,7 @@ class Caller:
 
 
 class World:
-    """The real webhook app over a real SQLite file with a person and a sent delivery in it."""
+    """The real webhook app over a real store (this run's backend) with a person and a sent delivery in it."""
 
     def __init__(self, path: Path) -> None:
         self.clock = FakeClock(datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
@@ -118,7 +118,16 @@ class World:
         with self.store.engine.begin() as connection:
             connection.exec_driver_sql("CREATE TABLE fuzz_writes (n INTEGER NOT NULL)")
             connection.exec_driver_sql("INSERT INTO fuzz_writes VALUES (0)")
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(
+                    "CREATE FUNCTION fuzz_count() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN UPDATE fuzz_writes SET n = n + 1; RETURN NULL; END $$")
             for table in SQLModel.metadata.sorted_tables:
+                if connection.dialect.name == "postgresql":
+                    connection.exec_driver_sql(
+                        f'CREATE TRIGGER "fuzz_{table.name}" AFTER INSERT OR UPDATE OR DELETE '
+                        f'ON "{table.name}" FOR EACH ROW EXECUTE FUNCTION fuzz_count()')
+                    continue
                 for event in ("INSERT", "UPDATE", "DELETE"):
                     connection.exec_driver_sql(
                         f'CREATE TRIGGER "fuzz_{table.name}_{event}" AFTER {event} ON "{table.name}" '
