@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from hub.config import DATABASE_URL_ENV
+from hub.store import safe_url
 
 PG_URL = os.environ.get("HUB_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgresql")
@@ -47,7 +48,8 @@ def postgres_unreachable() -> str | None:
                 conn.execute("SELECT 1")
             _pg_reason.append("")
         except Exception as exc:  # noqa: BLE001 - any failure means "skip the PostgreSQL runs"
-            _pg_reason.append(f"PostgreSQL not reachable at {PG_URL} ({type(exc).__name__}: {exc})"[:300])
+            _pg_reason.append(f"PostgreSQL not reachable at {safe_url(PG_URL)} "
+                              f"({type(exc).__name__}: {exc})"[:300])
     return _pg_reason[0] or None
 
 

@@ -15,6 +15,7 @@ from hub.cli import cli
 from hub.loopback import Document, LoopbackServer
 from hub.simulator import SimulatorConfig, SimulatorServer
 from hub.simulator.process import SandboxProcess
+from hub.store import safe_url
 
 pytest.register_assert_rewrite("tests.backend")
 from tests.backend import (  # noqa: E402 - after the rewrite registration
@@ -147,7 +148,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if backend(config) == "sqlite":
         return ["backend: sqlite (a file per test)"]
     reason = postgres_unreachable()
-    return [f"backend: postgresql at {PG_URL} (a schema per test)"
+    return [f"backend: postgresql at {safe_url(PG_URL)} (a schema per test)"
             + (f" -- EVERY TEST SKIPS: {reason}" if reason else "")]
 
 
