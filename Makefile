@@ -16,9 +16,17 @@ setup: $(BIN)/hub
 run: setup
 	$(BIN)/hub demo
 
+# The suite twice: on SQLite files, then on PostgreSQL (HUB_TEST_DATABASE_URL, default the local
+# server; every test skips, saying why, when it is unreachable). Both run; either failing fails.
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	@sqlite=passed; pg=passed; \
+	echo "== the suite on SQLite"; \
+	$(BIN)/python -m pytest -q || sqlite=FAILED; \
+	echo "== the suite on PostgreSQL"; \
+	$(BIN)/python -m pytest -q --backend=postgresql || pg=FAILED; \
+	echo "== sqlite pass: $$sqlite; postgresql pass: $$pg"; \
+	[ $$sqlite = passed ] && [ $$pg = passed ]
 
 clean:
 	rm -rf $(VENV) hub.db hub.db-wal hub.db-shm

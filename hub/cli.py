@@ -26,6 +26,7 @@ from hub.commands.subscribers import subscribers as subscribers_group
 from hub.config import default_config_path
 from hub.errors import HubError
 from hub.logs import configure as configure_logging
+from hub.store import safe_url
 
 
 class HubGroup(click.Group):
@@ -81,7 +82,8 @@ def check(app: App) -> None:
     """Validate hub.toml and every enabled plugin's options; show what is enabled."""
     config = app.config
     click.echo(f"{config.path}: OK")
-    click.echo(f"  store:    {config.hub.database_url} (timezone {config.hub.timezone})")
+    url, origin = config.database_url_origin
+    click.echo(f"  store:    {safe_url(url)} ({origin}; timezone {config.hub.timezone})")
     for s in config.sources:
         state = "" if s.options.enabled else " (disabled)"
         click.echo(f"  source:   {s.options.name} [{s.type}] every {s.options.every}{state}")

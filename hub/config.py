@@ -23,6 +23,7 @@ from hub.errors import ConfigError
 from hub.plugins import Registry
 
 DEFAULT_CONFIG_NAME = "hub.toml"
+DATABASE_URL_ENV = "HUB_DATABASE_URL"  # overrides [hub] database_url: a server URL carries a password
 
 _SECRET_KEY = re.compile(
     r"^(token|access_token|secret|app_secret|password|api_key|apikey|verify_token|"
@@ -226,6 +227,8 @@ class HubConfig:
     routines: list[RoutineConfig] = field(default_factory=list)
     audience: AudienceConfig = field(default_factory=AudienceConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    # False for a config that must keep its own store whatever the environment says (`hub demo`).
+    database_url_from_env: bool = True
 
     @property
     def base_dir(self) -> Path:
@@ -233,7 +236,16 @@ class HubConfig:
 
     @property
     def database_url(self) -> str:
-        return resolve_database_url(self.hub.database_url, self.base_dir)
+        """``HUB_DATABASE_URL`` when set (a password stays out of the file), else ``[hub] database_url``."""
+        return resolve_database_url(self.database_url_origin[0], self.base_dir)
+
+    @property
+    def database_url_origin(self) -> tuple[str, str]:
+        """The store's URL as written, and where it came from (for ``hub check``)."""
+        from_env = os.environ.get(DATABASE_URL_ENV, "").strip()
+        if from_env and self.database_url_from_env:
+            return from_env, f"from {DATABASE_URL_ENV}"
+        return self.hub.database_url, "from hub.toml"
 
     @property
     def tz(self) -> ZoneInfo:

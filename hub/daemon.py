@@ -35,7 +35,7 @@ from hub.leader import Leadership
 from hub.metrics import Metrics
 from hub.pipeline import poll_once
 from hub.routines import Routines, attach
-from hub.store import _safe
+from hub.store import safe_url
 from hub.timed_sink import TimedSink
 from hub.web import ops_routes
 
@@ -84,7 +84,7 @@ class Daemon:
         """The one screen printed at start."""
         cfg = self.config
         lines = [f"WhatsApp News Hub — hub run (role {self.options.role})",
-                 f"  config:   {cfg.path}", f"  database: {_safe(cfg.database_url)}"]
+                 f"  config:   {cfg.path}", f"  database: {safe_url(cfg.database_url)}"]
         for s in cfg.enabled_sources():
             lines.append(f"  source:   {s.options.name} [{s.type}] every {s.options.every}")
         if self.schedules:

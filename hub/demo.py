@@ -106,6 +106,7 @@ class Demo:
         with SimulatorServer(self.sim_config) as sim, LoopbackServer({"/feed.xml": feed}) as feeds:
             self.sim = sim
             self.app = App(self._write_config(sim, feeds.url("/feed.xml")))
+            self.app.config.database_url_from_env = False  # never the admin's HUB_DATABASE_URL
             with serve_in_thread(webhook_app(self.app, clock=self.clock)) as base_url:
                 webhook = f"{base_url}{self.app.config.webhook.path}"
                 sim.simulator.poster.url = webhook

@@ -2,7 +2,9 @@
 
 On PostgreSQL the lock is a session advisory lock held on a dedicated connection: when its
 process dies, the server ends the session and frees the lock, and another ``hub run`` takes over
-at its next try. On SQLite (one machine) it is an exclusive ``flock`` on a file beside the
+at its next try. The lock's key is the pair ("HUBS", a hash of the current schema), so hubs
+kept in different schemas of one database (several deployments on one server) each have their
+own scheduler. On SQLite (one machine) it is an exclusive ``flock`` on a file beside the
 database, freed by the kernel when the process dies.
 """
 
@@ -12,6 +14,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +23,18 @@ from sqlalchemy.engine import Engine, make_url
 
 log = logging.getLogger("hub.leader")
 
-ADVISORY_KEY = 0x4855_4253  # "HUBS": one key per database, shared by every hub process
-_OWNED = text("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 "
-              "AND objid = :k AND objsubid = 1 AND pid = pg_backend_pid() AND granted)")
+ADVISORY_CLASS = 0x4855_4253  # "HUBS": first half of the key, shared by every hub process
+_SCHEMA = text("SELECT current_schema()")
+_TRY = text("SELECT pg_try_advisory_lock(CAST(:c AS integer), CAST(:o AS integer))")
+# The two-integer form shows in pg_locks as classid, objid and objsubid = 2.
+_OWNED = text("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+              "AND classid::bigint = :c AND objid::bigint = :o AND objsubid = 2 "
+              "AND pid = pg_backend_pid() AND granted)")
+
+
+def schema_key(schema: str | None) -> int:
+    """The second half of the key: a stable, non-negative 31-bit hash of the schema's name."""
+    return zlib.crc32((schema or "").encode("utf-8")) & 0x7FFF_FFFF
 
 
 class Leadership:
@@ -31,6 +43,7 @@ class Leadership:
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine, self.url = engine, url
         self._connection: Any = None
+        self._key: dict[str, int] = {}
         self._file: Any = None
         self.holding = False
 
@@ -51,15 +64,18 @@ class Leadership:
     def _postgres(self) -> bool:
         if self._connection is not None:
             # Still ours? A connection SQLAlchemy silently replaced would hold nothing.
-            if self._connection.execute(_OWNED, {"k": ADVISORY_KEY}).scalar():
+            owned = self._connection.execute(_OWNED, self._key).scalar()
+            self._connection.commit()  # not left idle in a transaction between checks
+            if owned:
                 return True
             self._drop()
         connection = self.engine.connect()
         connection.detach()  # closing it must end the session (and the lock), not pool it
-        got = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar()
+        key = {"c": ADVISORY_CLASS, "o": schema_key(connection.execute(_SCHEMA).scalar())}
+        got = connection.execute(_TRY, key).scalar()
         connection.commit()
         if got:
-            self._connection = connection
+            self._connection, self._key = connection, key
             return True
         connection.close()
         return False

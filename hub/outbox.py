@@ -57,6 +57,11 @@ def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> 
             statement = generic_insert(DeliveryRow)
         else:
             statement = insert(DeliveryRow).on_conflict_do_nothing(index_elements=["key"])
+        if dialect == "postgresql":
+            # psycopg reports no rowcount (-1) for a batch: count the rows it returns instead.
+            returned = session.connection().execute(statement.returning(DeliveryRow.id), chunk)
+            written += len(returned.all())
+            continue
         result = session.connection().execute(statement, chunk)
         written += max(result.rowcount or 0, 0)
     return written

@@ -68,15 +68,21 @@ class Settled:
 
 def find_delivery(session: Session, wamid: str | None, callback_data: str | None = None,
                   delivery_id: int | None = None) -> DeliveryRow | None:
-    """The delivery a status names: by wamid first, then by the id echoed in the callback data."""
+    """The delivery a status names: by wamid first, then by the id echoed in the callback data.
+
+    The row is locked (FOR UPDATE; SQLite's write transaction already is) and read afresh, so
+    two statuses about one message settled at once on PostgreSQL — ``delivered`` and ``read``
+    arrive together — apply one after the other instead of the later commit undoing the other.
+    """
     if wamid:
-        row = session.exec(select(DeliveryRow).where(DeliveryRow.wamid == wamid)).first()
+        row = session.exec(select(DeliveryRow).where(DeliveryRow.wamid == wamid)
+                           .with_for_update().execution_options(populate_existing=True)).first()
         if row is not None:
             return row
     wanted = delivery_id if delivery_id is not None else delivery_id_from_callback(callback_data)
     if wanted is None:
         return None
-    row = session.get(DeliveryRow, wanted)
+    row = session.get(DeliveryRow, wanted, with_for_update=True, populate_existing=True)
     if row is None:
         return None
     if wamid and (row.superseded_wamid == wamid or (row.wamid and row.wamid != wamid)):

@@ -47,9 +47,9 @@ class Store:
             self.engine.dispose()
             raise
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot open the store at {_safe(url)}: {exc.__class__.__name__}: "
+            raise StoreError(f"cannot open the store at {safe_url(url)}: {exc.__class__.__name__}: "
                              f"{exc.orig if hasattr(exc, 'orig') else exc}",
-                             hint="check [hub] database_url in hub.toml") from None
+                             hint="check [hub] database_url in hub.toml (or HUB_DATABASE_URL)") from None
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -111,7 +111,7 @@ def _make_engine(url: str) -> Engine:
     return engine
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     from sqlalchemy.engine import make_url
 

@@ -225,7 +225,7 @@ def parse_status(raw: dict[str, Any], now: datetime) -> StatusUpdate | None:
     errors = raw.get("errors")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         first = errors[0]
-        code = first.get("code") if isinstance(first.get("code"), int) else None
+        code = _error_code(first.get("code"))
         data = _obj(first.get("error_data"))
         parts = [str(p) for p in (first.get("title"), data.get("details")) if p]
         detail = ": ".join(dict.fromkeys(parts))[:2000] or None
@@ -234,5 +234,12 @@ def parse_status(raw: dict[str, Any], now: datetime) -> StatusUpdate | None:
     return StatusUpdate(
         wamid=wamid, status=status.lower(), at=timestamp(raw.get("timestamp"), now),
         biz_opaque=str(opaque) if opaque not in (None, "") else None, error_code=code,
-        error_detail=detail, category=pricing.get("category"),
+        error_detail=detail, category=_str(pricing.get("category")),
     )
+
+
+def _error_code(value: Any) -> int | None:
+    """An error code that fits the store's integer column (PostgreSQL's is 32 bits), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and -2**31 <= value < 2**31:
+        return value
+    return None

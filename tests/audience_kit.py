@@ -25,6 +25,7 @@ from hub.signature import HEADER, sign
 from hub.store import Store
 from hub.tables import DeliveryRow, SubscriberRow
 from hub.webhook import build_app
+from tests.backend import db_url
 
 SECRET = "test-app-secret"
 TOKEN = "test-verify-token"
@@ -89,7 +90,7 @@ class Hub:
     max_body_bytes: int = 3_000_000
 
     def __post_init__(self) -> None:
-        self.store = Store(f"sqlite:///{self.path}")
+        self.store = Store(db_url(self.path))
         self.app = build_app(self.store, self.audience, ZoneInfo("Europe/Madrid"), app_secret=SECRET,
                              verify_token=TOKEN, max_body_bytes=self.max_body_bytes, clock=self.clock)
         self.server.target = self.app

@@ -15,8 +15,23 @@ from hub.cli import cli
 from hub.loopback import Document, LoopbackServer
 from hub.simulator import SimulatorConfig, SimulatorServer
 from hub.simulator.process import SandboxProcess
+from hub.store import safe_url
 
-pytest_plugins = ["tests.audience_kit"]  # the webhook's loopback server and `hub` fixtures
+pytest.register_assert_rewrite("tests.backend")
+from tests.backend import (  # noqa: E402 - after the rewrite registration
+    BACKENDS,
+    PG_URL,
+    backend,
+    db_url,
+    open_db,
+    postgres_unreachable,
+    sqlite_only,
+)
+
+pytest_plugins = [
+    "tests.backend",  # the store each test uses: SQLite or a private PostgreSQL schema
+    "tests.audience_kit",  # the webhook's loopback server and `hub` fixtures
+]
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("HUB_SHARED_DIR", REPO.parent / "shared"))
@@ -117,51 +132,35 @@ def write_config(path: Path, text: str) -> Path:
     return path
 
 
+# --- the backend: SQLite always, PostgreSQL with --backend=postgresql (tests/backend.py) -------
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--backend", choices=BACKENDS, default=None,
+                     help="the store every test uses: sqlite (default; also HUB_TEST_BACKEND) or "
+                          "postgresql (a private schema per test on HUB_TEST_DATABASE_URL)")
 
 
-# --- store URLs: SQLite always, PostgreSQL where reachable -------------------------------------
-
-PG_URL = os.environ.get("HUB_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-_pg_reason: list[str] = []
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only(why): about SQLite itself; skipped on PostgreSQL")
 
 
-def _postgres_reachable() -> str | None:
-    """None when the test PostgreSQL answers, else why not (printed in the skip reason)."""
-    if _pg_reason:
-        return _pg_reason[0] or None
-    try:
-        import psycopg
-
-        dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(dsn, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-        _pg_reason.append("")
-    except Exception as exc:  # noqa: BLE001 - any failure means "skip the PostgreSQL runs"
-        _pg_reason.append(f"PostgreSQL not reachable at {PG_URL} ({type(exc).__name__}: {exc})"[:300])
-    return _pg_reason[0] or None
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if backend(config) == "sqlite":
+        return ["backend: sqlite (a file per test)"]
+    reason = postgres_unreachable()
+    return [f"backend: postgresql at {safe_url(PG_URL)} (a schema per test)"
+            + (f" -- EVERY TEST SKIPS: {reason}" if reason else "")]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, and a private PostgreSQL schema where reachable."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hub.db'}"
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if backend(config) != "postgresql":
         return
-    reason = _postgres_reachable()
-    if reason:
-        pytest.skip(reason)
-    import uuid
+    reason = postgres_unreachable()
+    for item in items:
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
+        elif (mark := item.get_closest_marker("sqlite_only")) is not None:
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {mark.args[0]}"))
 
-    import psycopg
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-__all__ = ["SIM_TOKEN", "Document", "HubRunner", "write_config"]
+__all__ = ["SIM_TOKEN", "Document", "HubRunner", "db_url", "open_db", "sqlite_only", "write_config"]

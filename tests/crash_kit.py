@@ -27,6 +27,7 @@ from hub.consent import record_opt_in
 from hub.simulator import Latency, SimulatorConfig, SimulatorServer
 from hub.store import Store
 from hub.tables import DeliveryRow
+from tests.backend import db_url
 
 TOKEN, SECRET = "crash-token", "crash-app-secret"
 DONE = ("sent", "delivered", "read")
@@ -79,7 +80,7 @@ template = {{ name = "news_update", language = "es", body = ["{{title}}", "{{url
 [webhook]
 port = {port}
 """, encoding="utf-8")
-    store = Store(f"sqlite:///{folder / 'hub.db'}")
+    store = Store(db_url(folder / 'hub.db'))
     now = datetime.now(UTC)
     body = {"kind": "item", "text": "Noticia", "items": [
         {"id": 1, "title": "Noticia", "url": "https://example.org/n", "summary": ""}]}

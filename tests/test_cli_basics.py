@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 
+from sqlalchemy import text
+
 from hub import __version__
+from hub.store import Store
 from tests.conftest import REPO
 
 
@@ -68,3 +72,25 @@ def test_demo_runs_end_to_end(tmp_path) -> None:
     assert "/dashboard" in out and "HUB_DASHBOARD_TOKEN" in out
     assert "3460000000" not in out, "phone numbers are masked"
     assert (keep / "hub.toml").is_file() and (keep / "demo.db").is_file()
+
+
+def test_hub_database_url_overrides_hub_toml_and_check_hides_its_password(
+        hub_cli, project, monkeypatch) -> None:
+    """A server URL carries a password, so it comes from the environment, not from hub.toml."""
+    elsewhere = os.environ.get("HUB_DATABASE_URL") or f"sqlite:///{project / 'elsewhere.db'}"
+    monkeypatch.setenv("HUB_DATABASE_URL", elsewhere)
+    assert hub_cli("init").exit_code == 0
+    assert 'database_url = "sqlite:///hub.db"' in hub_cli.config.read_text()
+    polled = hub_cli("poll", "--once")
+    assert "3 new item(s) stored" in polled.output, polled.output
+    assert not (project / "hub.db").exists(), "hub.toml's SQLite file is not the store"
+    store = Store(elsewhere)
+    with store.read() as session:
+        assert session.execute(text("SELECT count(*) FROM items")).scalar() == 5
+    store.dispose()
+
+    monkeypatch.setenv("HUB_DATABASE_URL", "postgresql+psycopg://hub:s3cret@db.example/news")
+    checked = hub_cli("check")
+    assert checked.exit_code == 0, checked.output
+    assert "store:    postgresql+psycopg://hub:***@db.example/news (from HUB_DATABASE_URL" in checked.output
+    assert "s3cret" not in checked.output

@@ -20,6 +20,7 @@ from hub.consent import record_opt_in
 from hub.simulator import Latency
 from hub.store import Store
 from hub.tables import DeliveryRow
+from tests.backend import db_url
 from tests.conftest import SIM_TOKEN, write_config
 
 PEOPLE = 90
@@ -42,7 +43,7 @@ template = {{ name = "news_update", language = "es", body = ["{{title}}", "{{url
 [webhook]
 port = 0
 """)
-    store = Store(f"sqlite:///{project / 'hub.db'}")
+    store = Store(db_url(project / 'hub.db'))
     now = datetime.now(UTC)
     with store.write() as session:
         for i in range(PEOPLE):

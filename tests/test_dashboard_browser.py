@@ -12,6 +12,7 @@ from hub.asgi_server import serve_in_thread
 from hub.metrics import Metrics
 from hub.store import Store
 from hub.web import make_app
+from tests.backend import db_url
 from tests.test_stats import _scenario
 
 CHROMIUM = "/usr/bin/chromium"
@@ -21,7 +22,7 @@ CHROMIUM = "/usr/bin/chromium"
 def dashboard_server(tmp_path, monkeypatch):
     monkeypatch.setenv("HUB_DASHBOARD_TOKEN", "tok-123")
     _scenario(tmp_path / "hub.db")
-    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    store = Store(db_url(tmp_path / 'hub.db'))
     with serve_in_thread(make_app(store, Metrics(store), ZoneInfo("Europe/Madrid"))) as url:
         yield url
 

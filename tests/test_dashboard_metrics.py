@@ -11,12 +11,13 @@ from hub.dashboard import is_authorised, render_dashboard
 from hub.metrics import Metrics
 from hub.stats import build_report
 from hub.store import Store
+from tests.backend import db_url
 from tests.test_stats import _scenario
 
 
 def test_dashboard_has_points_in_every_chart(tmp_path) -> None:
     _scenario(tmp_path / "hub.db")
-    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    store = Store(db_url(tmp_path / 'hub.db'))
     with store.read() as session:
         page = render_dashboard(build_report(session, ZoneInfo("Europe/Madrid")))
     charts = re.findall(r'<svg class="chart" data-chart="([^"]+)".*?</svg>', page, re.S)
@@ -30,7 +31,7 @@ def test_dashboard_has_points_in_every_chart(tmp_path) -> None:
 
 def test_dashboard_shows_alerts_first(tmp_path) -> None:
     _scenario(tmp_path / "hub.db")
-    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    store = Store(db_url(tmp_path / 'hub.db'))
     with store.read() as session:
         page = render_dashboard(build_report(session, ZoneInfo("Europe/Madrid")),
                                 alerts=["Routine diaria is paused by the brake: run #3 <b>"])
@@ -47,7 +48,7 @@ def test_dashboard_token_check() -> None:
 
 def test_metrics_parse_with_the_prometheus_parser(tmp_path) -> None:
     _scenario(tmp_path / "hub.db")
-    metrics = Metrics(Store(f"sqlite:///{tmp_path / 'hub.db'}"))
+    metrics = Metrics(Store(db_url(tmp_path / 'hub.db')))
     metrics.api_errors.labels(code="131056").inc()
     metrics.webhook_requests.labels(outcome="stored").inc(3)
     metrics.send_latency.observe(0.12)

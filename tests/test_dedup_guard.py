@@ -5,11 +5,11 @@ Real RSS over loopback HTTP, the real CLI, a real SQLite file.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from hub.loopback import Document
+from tests.backend import open_db
 from tests.conftest import write_config
 
 BASE = datetime(2026, 10, 12, 8, 0, tzinfo=UTC)
@@ -37,7 +37,7 @@ def _config(server, backfill: int = 0, extra: str = "") -> str:
 
 
 def _items(project) -> dict[str, tuple]:
-    db = sqlite3.connect(project / "hub.db")
+    db = open_db(project / "hub.db")
     rows = db.execute("SELECT guid, status, reason, revision, title FROM items "
                       "ORDER BY source = 'blog'").fetchall()  # blog's wins a shared guid
     return {r[0]: r[1:] for r in rows}
@@ -81,7 +81,7 @@ def test_same_story_from_feed_and_web_api_is_one_item(hub_cli, project, feed_ser
     assert items["b4"][0] == "ready"
     assert items["wp-4"][0] == "dropped" and "(same link)" in items["wp-4"][1]
     assert items["wp-5"][0] == "dropped" and "(same title within 3 days)" in items["wp-5"][1]
-    db = sqlite3.connect(project / "hub.db")
+    db = open_db(project / "hub.db")
     web_b4 = db.execute("SELECT status, reason FROM items WHERE source = 'web' AND guid = 'b4'"
                         ).fetchone()
     assert web_b4[0] == "dropped" and "(same guid)" in web_b4[1]
@@ -94,7 +94,7 @@ def test_edited_post_is_updated_but_not_resent(hub_cli, project, feed_server) ->
     feed_server.documents["/web.xml"] = _rss(WEB_BACKLOG)
     write_config(hub_cli.config, _config(feed_server, backfill=3))
     hub_cli("poll", "--once")
-    db = sqlite3.connect(project / "hub.db")
+    db = open_db(project / "hub.db")
     db.execute("UPDATE items SET planned_at = fetched_at WHERE guid = 'b1'")  # as if a run sent it
     db.commit()
     edited = [("b1", "Obras en la plaza (actualizado)", BACKLOG[0][2], 0), *BACKLOG[1:]]
@@ -112,7 +112,7 @@ def test_edited_post_is_resent_when_configured(hub_cli, project, feed_server) ->
     feed_server.documents["/web.xml"] = _rss(WEB_BACKLOG)
     write_config(hub_cli.config, _config(feed_server, backfill=3, extra="resend_edited = true\n"))
     hub_cli("poll", "--once")
-    db = sqlite3.connect(project / "hub.db")
+    db = open_db(project / "hub.db")
     db.execute("UPDATE items SET planned_at = fetched_at WHERE guid = 'b1'")
     db.commit()
     feed_server.documents["/blog.xml"] = _rss([("b1", "Obras: nuevo plazo", BACKLOG[0][2], 0),
@@ -134,7 +134,7 @@ def test_glitch_is_held_until_an_admin_decides(hub_cli, project, feed_server) ->
     held = hub_cli("items", "held")
     assert "blog: 12 held" in held.output and "this poll brought 12 new items" in held.output
     assert {s for s, *_ in _items(project).values()} >= {"held"}
-    db = sqlite3.connect(project / "hub.db")
+    db = open_db(project / "hub.db")
     first_two = [str(r[0]) for r in db.execute(
         "SELECT id FROM items WHERE status = 'held' ORDER BY id LIMIT 2")]
     dropped = hub_cli("items", "drop", *first_two)
@@ -162,7 +162,7 @@ def test_one_story_twice_in_one_poll_is_one_item_even_when_the_poll_is_held(
     feed_server.documents["/blog.xml"] = _rss([*BACKLOG, *fresh, *again])
     result = hub_cli("poll", "--once", "--force")
     assert "blog: 14 fetched, 9 new, 2 dropped, 3 already stored" in result.output, result.output
-    db = sqlite3.connect(project / "hub.db")
+    db = open_db(project / "hub.db")
     ids = dict(db.execute("SELECT guid, id FROM items WHERE source = 'blog'").fetchall())
     items = _items(project)
     assert items["n0-copy"][:2] == ("dropped", f"dedup: duplicate of item #{ids['n0']} from blog "

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 
 from hub import sendstate
 from hub.clock import FakeClock
@@ -29,6 +29,7 @@ from hub.simulator import Fault
 from hub.tables import StatusEventRow
 from hub.webhook import build_app
 from tests.audience_kit import SECRET, TOKEN, Switch, envelope
+from tests.backend import db_url
 from tests.wa_world import START, World
 
 PEOPLE = [f"346000000{n:02d}" for n in range(1, 11)]
@@ -164,15 +165,29 @@ def test_190_in_the_middle_of_a_run_pauses_everything_fails_nothing_and_resumes(
 
 
 class _Locker:
-    """Another connection holding SQLite's write lock until told to let go."""
+    """Another connection holding the store's write lock until told to let go.
+
+    SQLite: BEGIN IMMEDIATE (the database's one write lock). PostgreSQL: every hub table locked
+    in EXCLUSIVE mode, which likewise lets readers through and makes every writer wait.
+    """
 
     def __init__(self, path: Path) -> None:
-        self.connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.connection.execute("BEGIN IMMEDIATE")
-        self.connection.execute("UPDATE deliveries SET updated_at = updated_at WHERE 0")
+        url = db_url(path)
+        if url.startswith("postgresql"):
+            import psycopg
+
+            self.connection: Any = psycopg.connect(url.replace("+psycopg", ""), autocommit=True)
+            self.connection.execute("BEGIN")
+            self.connection.execute(f"LOCK TABLE {', '.join(SQLModel.metadata.tables)} IN EXCLUSIVE MODE")
+        else:
+            self.connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.connection.execute("BEGIN IMMEDIATE")
+            self.connection.execute("UPDATE deliveries SET updated_at = updated_at WHERE 0")
 
     def holding(self) -> bool:
-        return self.connection.in_transaction
+        if isinstance(self.connection, sqlite3.Connection):
+            return self.connection.in_transaction
+        return self.connection.info.transaction_status.name == "INTRANS"
 
     def release_when(self, event: threading.Event, timeout: float = 10) -> threading.Thread:
         def run() -> None:

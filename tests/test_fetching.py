@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import sqlite3
 import zlib
 from datetime import timedelta
 from importlib import resources
@@ -18,6 +17,7 @@ from hub.clock import FakeClock
 from hub.fetch import Fetcher, FetchError, FetchPolicy, make_client
 from hub.loopback import Document, LoopbackServer, redirect
 from hub.pipeline import FAILING_AFTER, backoff_delay, poll_once
+from tests.backend import open_db
 from tests.conftest import write_config
 
 
@@ -36,8 +36,7 @@ def _poll(project, clock=None, **kwargs):
 
 
 def _row(project) -> dict:
-    db = sqlite3.connect(project / "hub.db")
-    db.row_factory = sqlite3.Row
+    db = open_db(project / "hub.db")
     return dict(db.execute("SELECT * FROM sources WHERE name = 'blog'").fetchone())
 
 

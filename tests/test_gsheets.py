@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from datetime import UTC, datetime
 
 import pytest
@@ -14,6 +13,7 @@ from hub.clock import FakeClock
 from hub.loopback import Document
 from hub.pipeline import poll_once
 from plugins.sources.gsheets import csv_url
+from tests.backend import open_db
 from tests.conftest import write_config
 
 SHEET = "/spreadsheets/d/1AbCdEfGhIjKlMnOpQrStUv/edit#gid=123"
@@ -45,8 +45,7 @@ def _poll(project, clock=None):
 
 
 def _items(project) -> dict[str, dict]:
-    db = sqlite3.connect(project / "hub.db")
-    db.row_factory = sqlite3.Row
+    db = open_db(project / "hub.db")
     rows = {r["title"]: dict(r) for r in db.execute("SELECT * FROM items")}
     for row in rows.values():
         row["tags"] = json.loads(row["tags"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import sqlite3
 import time
 import tracemalloc
 
@@ -19,6 +18,7 @@ import pytest
 from hub.app import App
 from hub.loopback import Document
 from hub.pipeline import poll_once
+from tests.backend import open_db
 from tests.conftest import write_config
 
 MB = 1024 * 1024
@@ -83,7 +83,7 @@ def test_hostile_document_is_refused_or_neutralised_fast(project, feed_server, c
     assert elapsed < 1.0, f"{case} took {elapsed:.2f} s"
     assert peak < 40 * MB, f"{case} peaked at {peak / MB:.0f} MB"
     result = report.sources[0]
-    titles = [r[0] for r in sqlite3.connect(project / "hub.db").execute("SELECT title FROM items")]
+    titles = [r[0] for r in open_db(project / "hub.db").execute("SELECT title FROM items")]
     if case.startswith("50MB"):
         assert result.error and "body refused" in result.error and "10,485,760-byte limit" in result.error
         assert titles == []

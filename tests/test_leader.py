@@ -43,3 +43,20 @@ def test_a_dead_connection_loses_the_lock_and_frees_it(store_url) -> None:
         b.release()
         first.dispose()
         second.dispose()
+
+
+def test_hubs_in_different_schemas_of_one_database_each_lead(pg_schemas) -> None:
+    """Several deployments on one PostgreSQL database, one schema each: one scheduler per schema."""
+    urls = [pg_schemas.new(), pg_schemas.new()]
+    stores = [Store(url) for url in (*urls, urls[0])]
+    holders = [Leadership(store.engine, store.url) for store in stores]
+    try:
+        assert [h.held() for h in holders] == [True, True, False]
+        assert [h.held() for h in holders] == [True, True, False], "each keeps its own lock"
+        holders[0].release()
+        assert holders[2].held() is True, "the same schema's other hub takes over"
+        assert holders[1].held() is True
+    finally:
+        for holder, store in zip(holders, stores, strict=True):
+            holder.release()
+            store.dispose()

@@ -185,8 +185,8 @@ def test_a_store_from_before_migrations_is_recognised_and_upgraded(store_url: st
     store.dispose()
 
 
-def test_a_pre_migration_store_missing_columns_is_refused_unchanged(project: Path) -> None:
-    url = f"sqlite:///{project / 'odd.db'}"
+def test_a_pre_migration_store_missing_columns_is_refused_unchanged(project: Path, store_url: str) -> None:
+    url = store_url
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE subscribers (id INTEGER PRIMARY KEY, phone VARCHAR)"))
@@ -200,8 +200,8 @@ def test_a_pre_migration_store_missing_columns_is_refused_unchanged(project: Pat
     engine.dispose()
 
 
-def test_a_store_upgraded_by_a_newer_hub_is_refused(project: Path) -> None:
-    url = f"sqlite:///{project / 'hub.db'}"
+def test_a_store_upgraded_by_a_newer_hub_is_refused(project: Path, store_url: str) -> None:
+    url = store_url
     Store(url).dispose()
     engine = create_engine(url)
     with engine.begin() as connection:
@@ -215,8 +215,8 @@ def test_a_store_upgraded_by_a_newer_hub_is_refused(project: Path) -> None:
     assert refused.exit_code == 1 and "a newer hub has upgraded it" in refused.output
 
 
-def test_db_history_lists_the_revisions_and_marks_the_database(project: Path) -> None:
-    url = f"sqlite:///{project / 'hub.db'}"
+def test_db_history_lists_the_revisions_and_marks_the_database(project: Path, store_url: str) -> None:
+    url = store_url
     hub = config_for(project, url)
     assert "Empty database" in hub("db", "current").output
     Store(url).dispose()
@@ -227,13 +227,14 @@ def test_db_history_lists_the_revisions_and_marks_the_database(project: Path) ->
     assert lines[-1].startswith(HEAD) and lines[-1].endswith("(head, current)")
 
 
-def test_autogenerate_writes_scripts_that_import_and_rebuild_the_models(tmp_path: Path) -> None:
+def test_autogenerate_writes_scripts_that_import_and_rebuild_the_models(tmp_path: Path,
+                                                                       store_url: str) -> None:
     """A new revision generated from the models renders our column types importably."""
     scripts = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for old in (scripts / "versions").glob("*.py"):
         old.unlink()
-    engine = create_engine(f"sqlite:///{tmp_path / 'gen.db'}")
+    engine = create_engine(store_url)
     with engine.begin() as connection:
         config = migrate.alembic_config(connection)
         config.set_main_option("script_location", str(scripts))
@@ -268,7 +269,10 @@ def test_processes_opening_an_empty_database_at_once_create_it_once(store_url: s
         assert list(pool.map(open_store, range(4))) == [migrate.head()] * 4
 
 
-def test_db_commands_on_an_unreachable_database_say_so_in_one_line(project: Path) -> None:
+def test_db_commands_on_an_unreachable_database_say_so_in_one_line(
+        project: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if store_url.startswith("postgresql"):  # no server listens on port 1
+        monkeypatch.setenv("HUB_DATABASE_URL", "postgresql+psycopg://hub@127.0.0.1:1/none")
     hub = config_for(project, f"sqlite:///{project / 'no-such-dir' / 'hub.db'}")
     for command_name in ("upgrade", "current", "history"):
         result = hub("db", command_name)

@@ -1,4 +1,4 @@
-"""The same routine run, caps and claims on SQLite and, where reachable, on PostgreSQL.
+"""The same routine run, caps and claims on either backend (``--backend``).
 
 PostgreSQL takes the SQLAlchemy Core insert path of the planner and the server's own JSON and
 timestamp types; the outcome a subscriber sees must not differ.
@@ -6,40 +6,13 @@ timestamp types; the outcome a subscriber sees must not differ.
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlmodel import select
 
 from hub.tables import SubscriberRow
 from tests.policy_helpers import RecordingSink
 from tests.test_routines import World, _madrid, _toml
-
-PG_URL = os.environ.get("HUB_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield "sqlite:///hub.db"
-        return
-    try:
-        import psycopg
-
-        dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-    except Exception as exc:  # noqa: BLE001 - no driver or no server: skip, saying which
-        pytest.skip(f"PostgreSQL not available at {PG_URL} ({type(exc).__name__}: {exc})"[:300])
-    try:
-        yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def test_run_caps_and_claims_agree_on_every_store(project: Path, database_url: str) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from importlib import resources
 
 from hub.loopback import Document
+from tests.backend import open_db
 from tests.conftest import write_config
 
 
@@ -30,7 +30,7 @@ def test_poll_once_stores_items_then_nothing_new(hub_cli, project, feed_server) 
     assert first.exit_code == 0, first.output
     assert "5 new item(s) stored" in first.output
 
-    db = sqlite3.connect(project / "data" / "hub.db")
+    db = open_db(project / "data" / "hub.db")
     rows = db.execute("SELECT guid, title, canonical_url, tags FROM items ORDER BY guid").fetchall()
     assert len(rows) == 5
     guid, title, canonical, tags = rows[-1]
@@ -79,5 +79,5 @@ def test_garbage_is_a_readable_source_failure(hub_cli, project, feed_server) -> 
     result = hub_cli("poll", "--once")
     assert result.exit_code == 1
     assert "not a readable feed" in result.output
-    db = sqlite3.connect(project / "hub.db")
+    db = open_db(project / "hub.db")
     assert db.execute("SELECT count(*) FROM items").fetchone()[0] == 0

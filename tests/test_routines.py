@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from hub.plugins import load
 from hub.routines import Routines
 from hub.store import Store
 from hub.tables import DeliveryRow, ItemRow, RoutineRunRow, SubscriberRow
+from tests.backend import Db, db_url, open_db
 from tests.conftest import write_config
 from tests.policy_helpers import PolicyTestPlugin, RecordingSink
 
@@ -233,11 +233,11 @@ def test_restart_after_grace_skips_and_logs(world, caplog) -> None:
 # -- the CLI ---------------------------------------------------------------------------------
 
 
-def _cli_world(hub_cli, project) -> sqlite3.Connection:
+def _cli_world(hub_cli, project) -> Db:
     write_config(hub_cli.config, _toml('per_subscriber_per_day = 1\n'))
     assert hub_cli("check").exit_code == 0
     now = datetime.now(UTC)
-    store = Store(f"sqlite:///{project / 'hub.db'}")
+    store = Store(db_url(project / 'hub.db'))
     with store.write() as session:
         for n, topics in enumerate([["deportes"], ["cultura"], []]):
             record_opt_in(session, f"3463000000{n}", now, channel="import", topics=topics)
@@ -245,7 +245,7 @@ def _cli_world(hub_cli, project) -> sqlite3.Connection:
             session.add(ItemRow(source="diario", guid=title, title=title, url=f"https://x.org/{title}",
                                 tags=tags, status="ready", fetched_at=now, ready_at=now, published_at=now))
     store.dispose()
-    db = sqlite3.connect(project / "hub.db")
+    db = open_db(project / "hub.db")
     return db
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +12,7 @@ from hub.app import App
 from hub.clock import FakeClock
 from hub.loopback import Document
 from hub.pipeline import poll_once
+from tests.backend import open_db
 from tests.conftest import write_config
 
 NOW = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
@@ -26,8 +26,7 @@ def _poll_fixture(shared, project, server, name: str, content_type: str = "appli
         f'url = "{server.url("/feeds/" + name)}"\ntags = ["noticias"]\n'))
     app = App(project / "hub.toml")
     report = asyncio.run(poll_once(app.config, app.store, app.registry, clock=FakeClock(NOW)))
-    db = sqlite3.connect(project / "hub.db")
-    db.row_factory = sqlite3.Row
+    db = open_db(project / "hub.db")
     rows = {r["guid"]: dict(r) for r in db.execute("SELECT * FROM items")}
     for row in rows.values():
         row["tags"] = json.loads(row["tags"])
@@ -195,8 +194,7 @@ def test_golden_spanish_item_exactly_as_subscribers_will_read_it(project, feed_s
     app = App(project / "hub.toml")
     report = asyncio.run(poll_once(app.config, app.store, app.registry, clock=FakeClock(NOW)))
     assert report.sources[0].error is None and report.stored == 1
-    db = sqlite3.connect(project / "hub.db")
-    db.row_factory = sqlite3.Row
+    db = open_db(project / "hub.db")
     item = dict(db.execute("SELECT * FROM items").fetchone())
     assert item["text"] == GOLDEN_TEXT
     assert item["title"] == "Piscinas municipales: horario de verano – ¡abrimos el 15 de junio!"

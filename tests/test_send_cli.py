@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from hub.clock import SystemClock
 from hub.consent import record_opt_in
 from hub.simulator import Fault
 from hub.store import Store
 from hub.tables import DeliveryRow
+from tests.backend import db_url, open_db
 from tests.conftest import write_config
 from tests.wa_world import story
 
@@ -26,7 +25,7 @@ def _config(base_url: str, extra: str = "") -> str:
 
 
 def _plan(project, people: int = 2) -> None:
-    store = Store(f"sqlite:///{project / 'hub.db'}")
+    store = Store(db_url(project / 'hub.db'))
     now = SystemClock().now()
     with store.write() as session:
         for n in range(people):
@@ -46,7 +45,7 @@ def test_dry_run_shows_the_requests_and_sends_nothing(hub_cli, project, cloud_ap
     assert "+34•••••••00" in result.output and "34600000000" not in result.output
     assert "2 due now; nothing was sent (--dry-run)." in result.output
     assert cloud_api.simulator.requests == 0
-    db = sqlite3.connect(project / "hub.db")
+    db = open_db(project / "hub.db")
     assert db.execute("SELECT status, attempts FROM deliveries").fetchall() == [("planned", 0)] * 2
 
 
@@ -111,7 +110,7 @@ def test_send_waits_out_the_gap_between_two_messages_to_one_person(hub_cli, proj
     server = cloud_api_factory(pair_gap=0.3)
     write_config(hub_cli.config, _config(server.base_url, "per_recipient_seconds = 0.4\n"))
     _plan(project, people=1)
-    store = Store(f"sqlite:///{project / 'hub.db'}")
+    store = Store(db_url(project / 'hub.db'))
     now = SystemClock().now()
     with store.write() as session:
         session.add(DeliveryRow(key="second", subscriber_id=1, created_at=now, due_at=now,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hub.consent import record_opt_in, record_opt_out
 from hub.store import Store
 from hub.tables import DeliveryRow
+from tests.backend import db_url
 from tests.conftest import write_config
 
 T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)  # 09:30 in Madrid (CET)
@@ -16,7 +17,7 @@ T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)  # 09:30 in Madrid (CET)
 def _scenario(db_path) -> None:
     """Run 1 reaches 10 people: 9 delivered, 6 read (3 of them at 19:xx Madrid), 1 failed 131026,
     and 2 of the 10 leave within 24 h; 1 more leaves after 30 h. Run 2 reaches 4, 1 skipped."""
-    store = Store(f"sqlite:///{db_path}")
+    store = Store(db_url(db_path))
     with store.write() as s:
         people = [record_opt_in(s, f"3460000{i:04d}", T0 - timedelta(days=1), channel="cli",
                                 note="scenario", topics=(["cultura"] if i < 4 else []))
@@ -98,7 +99,7 @@ def test_an_unsubscribe_is_attributed_to_the_run_not_to_the_replies(tmp_path) ->
 
     from hub.stats import build_report
 
-    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    store = Store(db_url(tmp_path / 'hub.db'))
     with store.write() as s:
         person = record_opt_in(s, "34600000001", T0, channel="whatsapp", words="ALTA")
         s.flush()

@@ -12,8 +12,10 @@ from hub.config import resolve_database_url
 from hub.consent import record_opt_in
 from hub.store import Store
 from hub.tables import ConsentEventRow, SubscriberRow
+from tests.backend import sqlite_only
 
 
+@sqlite_only("WAL is SQLite's journal mode; PostgreSQL has no equivalent setting")
 def test_sqlite_file_is_created_in_wal_mode(tmp_path) -> None:
     Store(f"sqlite:///{tmp_path / 'hub.db'}")
     db = sqlite3.connect(tmp_path / "hub.db")

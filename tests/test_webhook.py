@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlalchemy import text
 from sqlmodel import select
 
 from hub import hookimpl
@@ -18,6 +21,7 @@ from hub.consent import record_opt_in
 from hub.contracts import OutgoingMessage, SendResult
 from hub.plugins import load
 from hub.replier import Replier
+from hub.settle import settle_from_status
 from hub.signature import sign
 from hub.store import Store
 from hub.tables import DeliveryRow, InboundMessageRow, StatusEventRow, SubscriberRow
@@ -32,6 +36,7 @@ from tests.audience_kit import (
     status,
     text_message,
 )
+from tests.backend import db_url
 
 
 def test_verification_handshake_echoes_the_challenge_only_for_the_right_token(hub: Hub) -> None:
@@ -172,6 +177,56 @@ def test_read_without_delivered_implies_delivered_and_failed_keeps_the_error(hub
     assert "not on WhatsApp" in failed.error_detail
 
 
+def test_a_status_with_odd_pricing_and_error_code_types_is_stored_not_a_500(hub: Hub) -> None:
+    """A category that is an object and a code past 32 bits: stored as unknown, never a retry loop."""
+    did = _delivery(hub, "wamid.O")
+    payload = status("wamid.O", "failed", hub.clock.now(), errors=[{"code": 2**40, "title": "odd"}])
+    payload["entry"][0]["changes"][0]["value"]["statuses"][0]["pricing"] = {"category": {"x": [1]}}
+    assert hub.post(payload).status_code == 200
+    assert _state(hub, did).status == "planned", "an unknown error code is retried"
+    with hub.store.read() as session:
+        event = session.exec(select(StatusEventRow)).one()
+    assert (event.status, event.error_code, event.category) == ("failed", None, None)
+
+
+def test_read_and_delivered_settled_at_the_same_moment_end_read(hub: Hub) -> None:
+    """Two webhooks about one message in flight together (Meta sends them in any order): the
+    second reads the row after the first commits, so a late "delivered" cannot undo "read"."""
+    did = _delivery(hub, "wamid.T")
+    t = hub.clock.now()
+    with hub.store.write() as first:  # "read" is being settled and not yet committed …
+        settle_from_status(first, status="read", at=t + timedelta(seconds=1), wamid="wamid.T")
+        first.flush()
+
+        def delivered_receipt() -> None:
+            with hub.store.write() as second:
+                settle_from_status(second, status="delivered", at=t, wamid="wamid.T")
+
+        other = threading.Thread(target=delivered_receipt)
+        other.start()
+        _wait_until_blocked_by(first, other)  # … while "delivered" arrives and waits for the row
+    other.join(10)
+    assert _state(hub, did).status == "read"
+
+
+def _wait_until_blocked_by(session: Any, thread: threading.Thread, timeout: float = 10) -> None:
+    """On PostgreSQL, until another session waits on ``session``'s locks (SQLite's second writer
+    waits at BEGIN IMMEDIATE by design: nothing to observe there)."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    pid = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+    deadline = time.monotonic() + timeout
+    with connection.engine.connect() as probe:
+        while thread.is_alive() and time.monotonic() < deadline:
+            if probe.execute(text("SELECT count(*) FROM pg_stat_activity "
+                                  "WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": pid}).scalar():
+                return
+            probe.commit()
+            threading.Event().wait(0.01)
+    raise AssertionError("the second status never waited for the row lock")
+
+
 def test_unknown_wamid_is_matched_by_the_echoed_delivery_id(hub: Hub) -> None:
     """An in-doubt claim (sending, no wamid) is settled by the status that echoes its id."""
     did = _delivery(hub, None, status_="sending")
@@ -251,7 +306,7 @@ class Signalling(RecordingSink):
 def test_a_replier_beside_the_webhook_sends_the_welcome_at_once(tmp_path: Path) -> None:
     """As `hub serve` runs it: nobody has to run `hub send` for the welcome to go out."""
     sink = Signalling()
-    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    store = Store(db_url(tmp_path / 'hub.db'))
     replier = Replier(store, lambda: sink, every=600)  # only the poke can wake it in time
     app = build_app(store, AudienceConfig(), ZoneInfo("Europe/Madrid"), app_secret="test-app-secret",
                     verify_token=None, replier=replier)

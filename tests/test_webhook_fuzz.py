@@ -38,6 +38,7 @@ from hub.store import Store
 from hub.tables import DeliveryRow, InboundMessageRow
 from hub.webhook import build_app
 from tests.audience_kit import SECRET, TOKEN, TOPICS, Switch, envelope, snapshot
+from tests.backend import db_url
 from tests.conftest import SHARED
 
 LIMIT = 64 * 1024  # a small body limit, so oversized bodies stay cheap to generate
@@ -95,11 +96,11 @@ class Caller:
 
 
 class World:
-    """The real webhook app over a real SQLite file with a person and a sent delivery in it."""
+    """The real webhook app over a real store (this run's backend) with a person and a sent delivery in it."""
 
     def __init__(self, path: Path) -> None:
         self.clock = FakeClock(datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
-        self.store = Store(f"sqlite:///{path}")
+        self.store = Store(db_url(path))
         now = self.clock.now()
         with self.store.write() as session:
             person = record_opt_in(session, "34612345678", now, channel="cli", note="fuzz")
@@ -117,7 +118,16 @@ class World:
         with self.store.engine.begin() as connection:
             connection.exec_driver_sql("CREATE TABLE fuzz_writes (n INTEGER NOT NULL)")
             connection.exec_driver_sql("INSERT INTO fuzz_writes VALUES (0)")
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(
+                    "CREATE FUNCTION fuzz_count() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN UPDATE fuzz_writes SET n = n + 1; RETURN NULL; END $$")
             for table in SQLModel.metadata.sorted_tables:
+                if connection.dialect.name == "postgresql":
+                    connection.exec_driver_sql(
+                        f'CREATE TRIGGER "fuzz_{table.name}" AFTER INSERT OR UPDATE OR DELETE '
+                        f'ON "{table.name}" FOR EACH ROW EXECUTE FUNCTION fuzz_count()')
+                    continue
                 for event in ("INSERT", "UPDATE", "DELETE"):
                     connection.exec_driver_sql(
                         f'CREATE TRIGGER "fuzz_{table.name}_{event}" AFTER {event} ON "{table.name}" '

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import sqlite3
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,6 +12,7 @@ from hub.app import App
 from hub.clock import FakeClock
 from hub.loopback import Document
 from hub.pipeline import poll_once
+from tests.backend import open_db
 from tests.conftest import write_config
 
 
@@ -47,8 +47,7 @@ def _poll(project, server, extra: str = ""):
 
 
 def _items(project) -> dict[str, dict]:
-    db = sqlite3.connect(project / "hub.db")
-    db.row_factory = sqlite3.Row
+    db = open_db(project / "hub.db")
     rows = {r["guid"]: dict(r) for r in db.execute("SELECT * FROM items")}
     for row in rows.values():
         row["tags"] = json.loads(row["tags"])

@@ -17,6 +17,7 @@ from hub.simulator.process import SandboxProcess
 from hub.store import Store
 from hub.tables import DeliveryRow, SubscriberRow
 from plugins.sinks.whatsapp import WhatsAppOptions, WhatsAppSink
+from tests.backend import db_url
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 TEMPLATE = {"name": "news_update", "language": "es", "body": ["{title}", "{url}"]}
@@ -34,7 +35,7 @@ class World:
         self.server = server
         self.sim = getattr(server, "simulator", None)  # None for a simulator in another process
         self.clock = clock or FakeClock(START)
-        self.store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+        self.store = Store(db_url(tmp_path / 'hub.db'))
         number = self.sim.config.phone_number_id if self.sim else "1234567890"
         settings = {"phone_number_id": number, "base_url": server.base_url,
                     "template": TEMPLATE, "timeout": 5, **options}

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub import migrate
 from hub.app import App
 from hub.errors import StoreError
-from hub.store import Store, _safe
+from hub.store import Store, safe_url
 
 
 @click.group()
@@ -26,9 +26,10 @@ def _open(app: App) -> Iterator[Store]:
     try:
         yield store
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot migrate or read the schema of {_safe(store.url)}: "
+        raise StoreError(f"cannot migrate or read the schema of {safe_url(store.url)}: "
                          f"{getattr(exc, 'orig', None) or exc}",
-                         hint="nothing was changed; check [hub] database_url in hub.toml") from None
+                         hint="nothing was changed; check [hub] database_url in hub.toml "
+                         "(or HUB_DATABASE_URL)") from None
     finally:
         store.dispose()
 
