@@ -40,7 +40,7 @@ from hub.privacy import mask_phone
 from hub.sendable import hold_reason
 from hub.settle import RANK, settle_from_status
 from hub.store import Store
-from hub.tables import DeliveryRow, SubscriberRow
+from hub.tables import DeliveryRow, StatusEventRow, SubscriberRow
 
 log = logging.getLogger("hub.dispatch")
 
@@ -250,7 +250,6 @@ def apply_pending_statuses(session: Session, wamids: list[str], now: datetime) -
     if not wamids:
         return
     from hub.statuses import apply_pending
-    from hub.tables import StatusEventRow
 
     waiting = set(session.exec(select(StatusEventRow.wamid).where(
         StatusEventRow.wamid.in_(wamids), StatusEventRow.delivery_id.is_(None))).all())  # type: ignore[union-attr]
@@ -258,6 +257,26 @@ def apply_pending_statuses(session: Session, wamids: list[str], now: datetime) -
         row = session.exec(select(DeliveryRow).where(DeliveryRow.wamid == wamid)).first()
         if row is not None:
             apply_pending(session, row, now)
+
+
+def settle_missed_statuses(store: Store, now: datetime) -> int:
+    """Apply statuses stored as unknown whose wamid a delivery has since recorded; how many wamids.
+
+    On PostgreSQL a status webhook and the dispatcher's record of the same send can overlap: the
+    webhook finds no delivery with that wamid yet, and the dispatcher, looking for statuses that
+    came early, does not see the webhook's uncommitted row. Each run ends with this sweep, so such
+    a status is applied late rather than never (SQLite serialises the two; the sweep finds none).
+    """
+    events, deliveries = StatusEventRow.__table__, DeliveryRow.__table__  # type: ignore[attr-defined]
+    query = (sa_select(events.c.wamid).distinct()
+             .join(deliveries, deliveries.c.wamid == events.c.wamid)
+             .where(events.c.delivery_id.is_(None)))
+    with store.read() as session:
+        wamids = list(session.connection().execute(query).scalars())
+    for start in range(0, len(wamids), 500):
+        with store.write() as session:
+            apply_pending_statuses(session, wamids[start:start + 500], now)
+    return len(wamids)
 
 
 def _due_now_query(query: Any, now: datetime) -> Any:
@@ -636,6 +655,7 @@ async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None, *,
             gate = sendstate.gate(session, clock.now())  # only reads
             report.blocked = None if gate.may_send else gate.reason
             report.waiting = count_waiting(session)
+        settle_missed_statuses(store, clock.now())
         report.elapsed = time.perf_counter() - started
         return report
     with store.write() as session:
@@ -655,6 +675,7 @@ async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None, *,
         if run.halt is not None:
             with store.read() as session:
                 report.blocked = sendstate.gate(session, clock.now()).reason
+    settle_missed_statuses(store, clock.now())
     report.elapsed = time.perf_counter() - started
     with store.read() as session:
         report.waiting = count_waiting(session)
