@@ -124,7 +124,7 @@ def test_a_big_store_gives_the_same_figures_as_a_small_one(tmp_path, monkeypatch
     from hub import medians, paging, stats
 
     _scenario(tmp_path / "hub.db")
-    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    store = Store(db_url(tmp_path / 'hub.db'))
     with store.read() as s:
         whole = stats.build_report(s, ZoneInfo("Europe/Madrid")).as_dict()
         monkeypatch.setattr(paging, "PAGE", 3)
