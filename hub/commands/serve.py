@@ -15,12 +15,14 @@ def webhook_app(app: App, *, send: bool = True, clock: Clock | None = None):  # 
     ``clock`` (tests, ``hub demo``) is the time the webhook and its replier see.
     """
     from hub.config import secret_from_env
+    from hub.group_commit import prefer_prompt_commits
     from hub.replier import Replier
     from hub.webhook import build_app
 
     cfg = app.config.webhook
     secret = secret_from_env(cfg.app_secret_env, purpose="the App Secret that signs webhooks")
     token = secret_from_env(cfg.verify_token_env, purpose="the webhook verify token")
+    prefer_prompt_commits()
     replier = None
     if send and app.config.delivering_sink() is not None:
         replier = Replier(app.store, app.sink, clock=clock)
