@@ -139,11 +139,14 @@ def run_crash_scenario(folder: Path, deliveries: int, kills: int, seed: int = 7,
             done_kills += 1
         proc = _start(folder)
         try:
+            settled_by: float | None = None
             while True:
                 states = _states(store)
-                if sum(states.get(s, 0) for s in DONE) == deliveries:
-                    break
-                if time.monotonic() - started > deadline:
+                if states.get("delivered", 0) == deliveries:
+                    break  # every send recorded and every "delivered" webhook stored
+                if settled_by is None and sum(states.get(s, 0) for s in DONE) == deliveries:
+                    settled_by = time.monotonic() + 15  # the last statuses may still be on their way
+                if time.monotonic() > (settled_by or started + deadline):
                     break
                 time.sleep(0.2)
         finally:

@@ -11,3 +11,4 @@ def test_sigkill_at_random_moments_loses_nothing_and_sends_nothing_twice(tmp_pat
     assert result.lost == 0, f"{result.lost} deliveries never reached the API; states {result.states}"
     assert result.duplicated == 0, f"{result.duplicated} sent twice"
     assert result.states.get("sending", 0) == 0 and result.states.get("planned", 0) == 0
+    assert result.states == {"delivered": result.deliveries}, f"statuses not all stored: {result.states}"
