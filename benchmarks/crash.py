@@ -1,6 +1,6 @@
 """Crash test at full size: 5,000 deliveries, ``hub run`` killed with SIGKILL 20 times.
 
-    .venv/bin/python benchmarks/crash.py [--deliveries 5000] [--kills 20]
+    .venv/bin/python benchmarks/crash.py [--deliveries 5000] [--kills 20] [--postgresql [URL]]
 
 Counts by the Cloud API simulator's own log of accepted requests: lost (never accepted) and
 duplicated (accepted twice). Both must be 0. Loopback only; stops by itself (deadline).
@@ -9,12 +9,15 @@ duplicated (accepted twice). Both must be 0. Loopback only; stops by itself (dea
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.pg_schema import DEFAULT_URL, private_schema  # noqa: E402
 from tests.crash_kit import run_crash_scenario  # noqa: E402
 
 
@@ -23,8 +26,13 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=5000)
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--postgresql", nargs="?", const=DEFAULT_URL, metavar="URL",
+                        help="store on PostgreSQL (default: the local server's test database)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="hub-crash-") as folder:
+    with ExitStack() as stack:
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="hub-crash-"))
+        if args.postgresql:  # the hub processes and the counting both follow HUB_DATABASE_URL
+            os.environ["HUB_DATABASE_URL"] = stack.enter_context(private_schema(args.postgresql))
         # In doubt after 60 s of listening: at full size the statuses of 5,000 messages queue up
         # behind each other at the webhook, and one may reach it well after its message.
         # Paced at 200/s so that 5,000 sends outlast 20 kills at random moments (at 400/s the
