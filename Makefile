@@ -28,5 +28,8 @@ test: setup
 	echo "== sqlite pass: $$sqlite; postgresql pass: $$pg"; \
 	[ $$sqlite = passed ] && [ $$pg = passed ]
 
+bench: setup
+	$(BIN)/python benchmarks/report.py
+
 clean:
 	rm -rf $(VENV) hub.db hub.db-wal hub.db-shm

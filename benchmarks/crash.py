@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.pg_schema import DEFAULT_URL, private_schema  # noqa: E402
+from benchmarks.table import Row, emit  # noqa: E402
 from tests.crash_kit import run_crash_scenario  # noqa: E402
 
 
@@ -44,9 +45,15 @@ def main() -> None:
     once = sum(1 for n in result.accepted.values() if n == 1)
     print(f"| {result.deliveries} | {result.kills} | {once} | {result.lost} | {result.duplicated} "
           f"| {result.states} | {result.seconds:.0f} s |")
+    ok = result.lost == 0 and result.duplicated == 0 and result.kills == args.kills
+    emit([Row(f"crash: {result.deliveries:,} deliveries, `hub run` SIGKILLed at random moments"
+              + (", PostgreSQL" if args.postgresql else ", SQLite"),
+              f"{result.kills} kills: {result.lost} lost, {result.duplicated} duplicated; {result.states} "
+              f"({result.seconds:.0f} s)", "", f"0 and 0, {args.kills} kills", ok,
+              "crash.py" + (" --postgresql" if args.postgresql else ""))])
     if result.kills < args.kills:
         print(f"only {result.kills} of {args.kills} kills: everything was claimed before the rest")
-    sys.exit(0 if result.lost == 0 and result.duplicated == 0 and result.kills == args.kills else 1)
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,8 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.table import Row, emit  # noqa: E402
+
 TOKEN = "benchmark-token"
 TZ = ZoneInfo("Europe/Madrid")
 TOPIC_SETS = ['[]', '["deportes"]', '["cultura"]', '["municipal"]', '["deportes", "cultura"]']
@@ -300,6 +302,20 @@ def table(sizes: list[int], runs: list[dict[str, dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
+def summary(sizes: list[int], runs: list[dict[str, dict[str, Any]]]) -> list[Row]:
+    """One row per phase: peak RSS at the smallest and largest size, flat within 10 %."""
+    small, large = sizes[0], sizes[-1]
+    base = f"no work: {_mb(runs[0]['baseline']['kib'])} / {_mb(runs[-1]['baseline']['kib'])} MB"
+    rows = []
+    for name in PHASES[1:]:
+        a, b = runs[0][name]["kib"], runs[-1][name]["kib"]
+        hub = (f"{a / 1024:.1f} → {b / 1024:.1f} MB ({b / a:.2f}×)" if a and b
+               else f"failed: {runs[-1][name]['note'] or runs[0][name]['note']}")
+        rows.append(Row(f"peak RSS, {name}: {small:,} → {large:,} subscribers", hub, base,
+                        "flat (within 10 %)", bool(a and b and b / a <= 1.10), "memory.py"))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
@@ -325,6 +341,7 @@ def main() -> None:
             runs.append(run_size(folder, size, min(args.send, size), sim.base_url))
     print()
     print(table(sizes, runs))
+    emit(summary(sizes, runs))
 
 
 if __name__ == "__main__":
