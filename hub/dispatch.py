@@ -39,6 +39,7 @@ from hub.pacing import TokenBucket, backoff
 from hub.privacy import mask_phone
 from hub.sendable import hold_reason
 from hub.settle import RANK, settle_from_status
+from hub.statuses import apply_waiting
 from hub.store import Store
 from hub.tables import DeliveryRow, StatusEventRow, SubscriberRow
 
@@ -245,20 +246,6 @@ def record_sent(session: Session, sent: list[tuple[int, SendResult]], now: datet
         wamid=bindparam("b_wamid"), sent_as=bindparam("b_kind"), updated_at=now), params)
 
 
-def apply_pending_statuses(session: Session, wamids: list[str], now: datetime) -> None:
-    """Statuses that reached the webhook before the send's answer was recorded: apply them now."""
-    if not wamids:
-        return
-    from hub.statuses import apply_pending
-
-    waiting = set(session.exec(select(StatusEventRow.wamid).where(
-        StatusEventRow.wamid.in_(wamids), StatusEventRow.delivery_id.is_(None))).all())  # type: ignore[union-attr]
-    for wamid in waiting:
-        row = session.exec(select(DeliveryRow).where(DeliveryRow.wamid == wamid)).first()
-        if row is not None:
-            apply_pending(session, row, now)
-
-
 def settle_missed_statuses(store: Store, now: datetime) -> int:
     """Apply statuses stored as unknown whose wamid a delivery has since recorded; how many wamids.
 
@@ -275,7 +262,7 @@ def settle_missed_statuses(store: Store, now: datetime) -> int:
         wamids = list(session.connection().execute(query).scalars())
     for start in range(0, len(wamids), 500):
         with store.write() as session:
-            apply_pending_statuses(session, wamids[start:start + 500], now)
+            apply_waiting(session, wamids[start:start + 500], now)
     return len(wamids)
 
 
@@ -612,7 +599,7 @@ class _Run:
         with self.store.write() as session:
             if sent:
                 record_sent(session, sent, now)
-                apply_pending_statuses(session, [r.message_id for _, r in sent if r.message_id], now)
+                apply_waiting(session, [r.message_id for _, r in sent if r.message_id], now)
             if others:  # one SELECT loads them all; record_outcome then finds each in the session
                 session.exec(select(DeliveryRow).where(DeliveryRow.id.in_([d for d, _ in others]))).all()  # type: ignore[union-attr]
             names = ["sent"] * len(sent) + [record_outcome(session, delivery_id, result, now, self.pacing)

@@ -4,13 +4,13 @@ Meta sends ``sent``, ``delivered``, ``read`` (or ``failed``) for each message, r
 days and may send them in any order, or skip ``delivered`` when a message is read at once. A
 delivery only ever moves up the ranks below; a status for a wamid we do not know yet is matched
 through ``biz_opaque_callback_data`` (the delivery id, as a string) or kept until the wamid is
-recorded by the dispatcher (:func:`apply_pending`).
+recorded by the dispatcher (:func:`apply_waiting`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -80,14 +80,15 @@ class StatusBatch:
     statements; call it before anything else in the transaction reads these tables.
     """
 
-    def __init__(self, session: Session, updates: list[StatusUpdate]) -> None:
+    def __init__(self, session: Session, updates: list[StatusUpdate], wamids: Iterable[str] = ()) -> None:
+        """Look up what ``updates`` (and the deliveries recorded with ``wamids``) need."""
         self.session = session
         self.connection = session.connection()
         self.seen: set[str] = set()
         for chunk in _chunks([status_key(u) for u in updates]):
             self.seen.update(self.connection.execute(
                 select(_EVENTS.c.key).where(self._among(_EVENTS.c.key, chunk))).scalars())
-        wamids = sorted({u.wamid for u in updates})
+        wamids = sorted({u.wamid for u in updates} | set(wamids))
         self.by_wamid: dict[str, DeliveryState] = {}
         self.by_id: dict[int, DeliveryState] = {}
         names = wamids + [forgotten_wamid(w) for w in wamids]
@@ -160,15 +161,20 @@ class StatusBatch:
                          None if forgotten else update.error_detail,
                          wamid=None if forgotten else update.wamid)
         if delivery.wamid and not forgotten:
-            waiting = [e for e in self.pending.pop(delivery.wamid, []) if e["delivery_id"] is None]
-            for waiting_event in sorted(waiting, key=lambda e: RANK.get(e["status"], 0)):
-                waiting_event["delivery_id"] = delivery.id
-                changed |= settle(self.session, delivery, waiting_event["status"],
-                                  waiting_event["at"] or now, now, waiting_event["error_code"],
-                                  waiting_event["error_detail"], wamid=delivery.wamid)
+            changed |= self._apply_waiting(delivery, now)
         if delivery.wamid:
             self.by_wamid[delivery.wamid] = delivery
         return True, delivery if changed else None
+
+    def _apply_waiting(self, delivery: DeliveryState, now: datetime) -> bool:
+        """Apply the statuses that came before ``delivery.wamid`` was known; True if any changed it."""
+        waiting = [e for e in self.pending.pop(delivery.wamid or "", []) if e["delivery_id"] is None]
+        changed = False
+        for event in sorted(waiting, key=lambda e: RANK.get(e["status"], 0)):
+            event["delivery_id"] = delivery.id
+            changed |= settle(self.session, delivery, event["status"], event["at"] or now, now,
+                              event["error_code"], event["error_detail"], wamid=delivery.wamid)
+        return changed
 
     def flush(self) -> None:
         """Write the new events, the events now matched, and the deliveries that changed."""
@@ -186,32 +192,17 @@ class StatusBatch:
         self.new_events = []
 
 
-def record_status(session: Session, update: StatusUpdate, now: datetime) -> tuple[bool, DeliveryState | None]:
-    """Store one status (once) and apply it; returns (new event?, delivery that changed or None)."""
-    batch = StatusBatch(session, [update])
-    result = batch.record(update, now)
+def apply_waiting(session: Session, wamids: list[str], now: datetime) -> None:
+    """Statuses that reached the webhook before these sends' wamids were recorded: apply them now.
+
+    The same batch, rules and writes as the webhook's, for the dispatcher once it records wamids.
+    """
+    batch = StatusBatch(session, [], wamids)
+    for wamid in wamids:
+        delivery = batch.by_wamid.get(wamid)
+        if delivery is not None and wamid in batch.pending:
+            batch._apply_waiting(delivery, now)
     batch.flush()
-    return result
-
-
-def apply_pending(session: Session, delivery: DeliveryRow, now: datetime) -> bool:
-    """Apply statuses that arrived before ``delivery.wamid`` was known; True if any changed it."""
-    if not delivery.wamid:
-        return False
-    pending = session.exec(select(StatusEventRow).where(
-        StatusEventRow.wamid == delivery.wamid, StatusEventRow.delivery_id.is_(None)  # type: ignore[union-attr]
-    )).all()
-    return _apply_events(session, delivery, list(pending), now)
-
-
-def _apply_events(session: Session, delivery: DeliveryRow, events: list[StatusEventRow],
-                  now: datetime) -> bool:
-    changed = False
-    for event in sorted(events, key=lambda e: RANK.get(e.status, 0)):
-        event.delivery_id = delivery.id
-        changed |= settle(session, delivery, event.status, event.at or now, now, event.error_code,
-                          event.error_detail, wamid=delivery.wamid)
-    return changed
 
 
 def _chunks(values: list[T], size: int = 500) -> Iterator[list[T]]:

@@ -97,6 +97,7 @@ def _make_engine(url: str) -> Engine:
         if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        _record.info["synchronous"] = "NORMAL"
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
@@ -105,7 +106,10 @@ def _make_engine(url: str) -> Engine:
     def _on_begin(connection: Any) -> None:
         options = connection.get_execution_options()
         synchronous = options.get("sqlite_synchronous") or "NORMAL"
-        connection.exec_driver_sql(f"PRAGMA synchronous={synchronous}")  # per transaction
+        info = connection.connection.info  # lives as long as the DBAPI connection
+        if info.get("synchronous") != synchronous:  # only durable transactions switch it
+            connection.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
+            info["synchronous"] = synchronous
         connection.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
 
     return engine
