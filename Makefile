@@ -28,6 +28,11 @@ test: setup
 	echo "== sqlite pass: $$sqlite; postgresql pass: $$pg"; \
 	[ $$sqlite = passed ] && [ $$pg = passed ]
 
+# Static checks alone, without the suite: ruff, and mypy (strict on hub/ and plugins/).
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m mypy
+
 bench: setup
 	$(BIN)/python benchmarks/report.py
 

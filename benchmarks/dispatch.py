@@ -35,13 +35,14 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from whatsapp_news_hub_plugins.sinks.whatsapp import WhatsAppOptions, WhatsAppSink  # noqa: E402
+
 from benchmarks.table import Row, emit  # noqa: E402
 from hub.contracts import OutgoingMessage, Pacing  # noqa: E402
-from hub.dispatch import DispatchReport, dispatch_due  # noqa: E402
+from hub.delivery.send import DispatchReport, dispatch_due  # noqa: E402
 from hub.simulator.process import SandboxProcess  # noqa: E402
-from hub.store import Store  # noqa: E402
-from hub.tables import DeliveryRow, SubscriberRow  # noqa: E402
-from plugins.sinks.whatsapp import WhatsAppOptions, WhatsAppSink  # noqa: E402
+from hub.storage.store import Store  # noqa: E402
+from hub.storage.tables import DeliveryRow, SubscriberRow  # noqa: E402
 
 TOKEN = "benchmark-token"
 NOW = datetime.now(UTC)

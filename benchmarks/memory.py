@@ -63,8 +63,7 @@ rate = 1000
 concurrency = 100
 template = {{ name = "news_update", language = "es", body = ["{{title}}", "{{url}}"] }}
 
-[[filters]]
-type = "caps"
+[caps]
 per_subscriber_per_day = 2
 
 [[routines]]
@@ -91,11 +90,11 @@ def first_slot() -> datetime:
 
 def seed(folder: Path, subscribers: int, base_url: str) -> Path:
     """A store with ``subscribers`` opted-in people and three ready items; returns hub.toml."""
-    from hub.clock import FakeClock
     from hub.config import load_config
     from hub.plugins import load
     from hub.routines import Routines
-    from hub.store import Store
+    from hub.storage.store import Store
+    from hub.timekeeping.clock import FakeClock
 
     db = folder / "hub.db"
     config_path = folder / "hub.toml"
@@ -183,13 +182,13 @@ def run_phase(name: str, config_path: Path, send: int) -> str:
 
     from sqlalchemy import text
 
-    import hub.dashboard  # noqa: F401 - the modules the phases use, in the baseline too
-    import hub.dispatch  # noqa: F401
+    import hub.delivery.send  # noqa: F401
     import hub.routines  # noqa: F401
+    import hub.web.dashboard  # noqa: F401 - the modules the phases use, in the baseline too
     from hub.app import App
-    from hub.caps import Caps
     from hub.cli import cli  # noqa: F401
-    from hub.clock import FakeClock
+    from hub.delivery.caps import Caps
+    from hub.timekeeping.clock import FakeClock
 
     app = App(config_path)
     store = app.store
@@ -199,7 +198,7 @@ def run_phase(name: str, config_path: Path, send: int) -> str:
         return "imports, config, store opened"
     if name in ("plan", "next tick"):
         from hub.routines import Routines
-        from hub.tables import RoutineStateRow
+        from hub.storage.tables import RoutineStateRow
 
         with store.read() as session:
             state = session.get(RoutineStateRow, "mañanas")
@@ -212,7 +211,7 @@ def run_phase(name: str, config_path: Path, send: int) -> str:
         _cli(config_path, "send", "--dry-run")
         return "first 10 shown"
     if name == "dispatch":
-        from hub.dispatch import dispatch_due
+        from hub.delivery.send import dispatch_due
 
         report = asyncio.run(dispatch_due(store, app.sink(), caps=Caps.from_config(app.config),
                                           limit=send))
@@ -225,11 +224,11 @@ def run_phase(name: str, config_path: Path, send: int) -> str:
         _cli(config_path, "status")
         return ""
     if name == "dashboard":
-        from hub.web import _render
+        from hub.web.pages import _render
 
         return f"{len(_render(store, app.config.tz)):,} bytes of HTML"
     if name == "metrics":
-        from hub.metrics import Metrics
+        from hub.web.metrics import Metrics
 
         return f"{len(Metrics(store).render()):,} bytes"
     if name == "subscribers list":

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlmodel import SQLModel  # noqa: E402
 
 from benchmarks.table import Row, emit  # noqa: E402
-from hub import migrate  # noqa: E402
-from hub.store import Store  # noqa: E402
+from hub.storage import migrate  # noqa: E402
+from hub.storage.store import Store  # noqa: E402
 
 
 def opening(folder: Path, stores: int) -> Row:

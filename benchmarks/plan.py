@@ -25,10 +25,10 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.table import Row, emit  # noqa: E402
-from hub.caps import Caps  # noqa: E402
-from hub.outbox import RunPlan, plan_run  # noqa: E402
-from hub.store import Store  # noqa: E402
-from hub.tables import ItemRow  # noqa: E402
+from hub.delivery.caps import Caps  # noqa: E402
+from hub.delivery.plan import RunPlan, plan_run  # noqa: E402
+from hub.storage.store import Store  # noqa: E402
+from hub.storage.tables import ItemRow  # noqa: E402
 
 NOW = datetime(2026, 10, 12, 7, 30, tzinfo=UTC)
 TOPIC_SETS = [[], ["deportes"], ["cultura"], ["municipal"], ["deportes", "cultura"]]

@@ -12,7 +12,7 @@ would with 500 different sites. Printed, all measured in this run:
   (c) the hub's cold poll: fetch, parse, normalise, filter and store every item
   (d) the hub's warm poll: every feed answers 304
 
-(c) and (d) run with the filters a real config lists (dedup, relevance, guard, caps) unless
+(c) and (d) run with the filters a real config lists (dedup, relevance, guard) unless
 ``--filter`` names others (repeatable; ``--filter none``). ``--skip-sequential`` leaves (a) out.
 
 Targets: (c) ≤ 1.25 × (b) + 1 s; (d) < 2 s and ≥ 50 × faster than (a). Loopback only.
@@ -38,12 +38,12 @@ import httpx  # noqa: E402
 
 from benchmarks.table import Row, emit  # noqa: E402
 from hub.app import App  # noqa: E402
+from hub.intake.pipeline import poll_once  # noqa: E402
 from hub.loopback import Document, LoopbackServer  # noqa: E402
-from hub.pipeline import poll_once  # noqa: E402
 
 FIXTURE = REPO.parent / "shared" / "fixtures" / "feeds" / "wordpress_natashatherobot.rss.xml"
 PER_PORT = 4  # the hub's default per-host limit
-REAL_FILTERS = ("dedup", "relevance", "guard", "caps")  # what starter.toml and real configs list
+REAL_FILTERS = ("dedup", "relevance", "guard")  # what starter.toml and real configs list
 
 
 def feed_bodies(count: int) -> list[bytes]:

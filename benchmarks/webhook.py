@@ -29,13 +29,13 @@ from starlette.routing import Mount, Route
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.table import Row, emit  # noqa: E402
-from hub.asgi_server import serve_in_thread  # noqa: E402
 from hub.config import AudienceConfig  # noqa: E402
-from hub.signature import HEADER, is_valid, sign  # noqa: E402
-from hub.store import Store  # noqa: E402
-from hub.tables import DeliveryRow, SubscriberRow  # noqa: E402
-from hub.webhook import build_app  # noqa: E402
-from hub.webhook_parse import parse  # noqa: E402
+from hub.storage.store import Store  # noqa: E402
+from hub.storage.tables import DeliveryRow, SubscriberRow  # noqa: E402
+from hub.web.asgi_server import serve_in_thread  # noqa: E402
+from hub.web.signature import HEADER, is_valid, sign  # noqa: E402
+from hub.web.webhook import build_app  # noqa: E402
+from hub.web.webhook_parse import parse  # noqa: E402
 
 SECRET = "bench-secret"
 DELIVERIES = 10_000

@@ -36,9 +36,9 @@ from sqlmodel import func, select  # noqa: E402
 from benchmarks.pg_schema import DEFAULT_URL, private_schema  # noqa: E402
 from benchmarks.table import Row, emit  # noqa: E402
 from benchmarks.webhook import SECRET, baseline_app, seed, status_body  # noqa: E402
-from hub.signature import sign  # noqa: E402
-from hub.store import Store  # noqa: E402
-from hub.tables import DeliveryRow, StatusEventRow  # noqa: E402
+from hub.storage.store import Store  # noqa: E402
+from hub.storage.tables import DeliveryRow, StatusEventRow  # noqa: E402
+from hub.web.signature import sign  # noqa: E402
 
 DELIVERIES = 40_000  # 120,000 distinct statuses: more than one run can post
 LUA = """

@@ -10,7 +10,7 @@ from hub.config import HubConfig, load_config
 from hub.contracts import Sink
 from hub.errors import ConfigError
 from hub.plugins import HubPluginManager, Registry, load
-from hub.store import Store
+from hub.storage.store import Store
 
 
 @dataclass

@@ -26,7 +26,7 @@ from hub.commands.subscribers import subscribers as subscribers_group
 from hub.config import default_config_path
 from hub.errors import HubError
 from hub.logs import configure as configure_logging
-from hub.store import safe_url
+from hub.storage.store import safe_url
 
 
 class HubGroup(click.Group):
@@ -116,7 +116,7 @@ def plugins(app: App) -> None:
 @pass_app
 def poll(app: App, once: bool, force: bool) -> None:
     """Fetch the sources, run the filters, and store the new items."""
-    from hub.pipeline import poll_once
+    from hub.intake.pipeline import poll_once
 
     report = asyncio.run(poll_once(app.config, app.store, app.registry, force=force))
     failed = False
@@ -151,7 +151,7 @@ def send(app: App, sink_name: str | None, dry_run: bool, show: int) -> None:
     if dry_run:
         sending.dry_run(app.store, app.sink(sink_name), show)
         return
-    from hub.caps import Caps
+    from hub.delivery.caps import Caps
 
     report = sending.send(app.store, app.sink(sink_name), caps=Caps.from_config(app.config))
     click.echo(sending.summary(report))

@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from hub.contracts import FilterOptions, SinkOptions, SourceOptions
-from hub.durations import parse_interval
+from hub.delivery.caps import CapsSettings
 from hub.errors import ConfigError
 from hub.plugins import Registry
+from hub.timekeeping.durations import parse_interval
 
 DEFAULT_CONFIG_NAME = "hub.toml"
 DATABASE_URL_ENV = "HUB_DATABASE_URL"  # overrides [hub] database_url: a server URL carries a password
@@ -80,7 +81,7 @@ class RoutineConfig(_Section):
     @field_validator("every")
     @classmethod
     def _every(cls, value: str) -> str:
-        from hub.when import Cadence
+        from hub.timekeeping.when import Cadence
 
         Cadence.parse(value, None)
         return value
@@ -88,7 +89,7 @@ class RoutineConfig(_Section):
     @field_validator("at")
     @classmethod
     def _at(cls, value: str | None) -> str | None:
-        from hub.when import parse_clock
+        from hub.timekeeping.when import parse_clock
 
         if value is not None:
             parse_clock(value)
@@ -97,7 +98,7 @@ class RoutineConfig(_Section):
     @field_validator("weekdays")
     @classmethod
     def _weekdays(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        from hub.when import Cadence, parse_weekday
+        from hub.timekeeping.when import Cadence, parse_weekday
 
         for day in value:
             parse_weekday(day)
@@ -112,8 +113,8 @@ class RoutineConfig(_Section):
         return value
 
     def cadence(self) -> Any:
-        """The routine's :class:`hub.when.Cadence`."""
-        from hub.when import Cadence
+        """The routine's :class:`hub.timekeeping.when.Cadence`."""
+        from hub.timekeeping.when import Cadence
 
         return Cadence.parse(self.every, self.at, self.weekdays)
 
@@ -127,7 +128,7 @@ class AwayConfig(_Section):
     @field_validator("hours")
     @classmethod
     def _hours(cls, value: str) -> str:
-        from hub.hours import parse_hours
+        from hub.timekeeping.hours import parse_hours
 
         parse_hours(value)
         return value
@@ -204,6 +205,7 @@ class _TopLevel(_Section):
     routines: list[RoutineConfig] = Field(default_factory=list)
     audience: AudienceConfig = Field(default_factory=AudienceConfig)
     webhook: WebhookConfig = Field(default_factory=WebhookConfig)
+    caps: CapsSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,7 @@ class HubConfig:
     routines: list[RoutineConfig] = field(default_factory=list)
     audience: AudienceConfig = field(default_factory=AudienceConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    caps: CapsSettings | None = None
     # False for a config that must keep its own store whatever the environment says (`hub demo`).
     database_url_from_env: bool = True
 
@@ -308,7 +311,7 @@ def load_config(path: Path, registry: Registry) -> HubConfig:
 
     config = HubConfig(
         path=path.resolve(), hub=top.hub, routines=top.routines, audience=top.audience,
-        webhook=top.webhook,
+        webhook=top.webhook, caps=top.caps,
     )
     seen_names: dict[str, str] = {}
     for index, table in enumerate(top.sources):
@@ -323,6 +326,11 @@ def load_config(path: Path, registry: Registry) -> HubConfig:
         seen_names[section.options.name] = where
         config.sources.append(section)
     for index, table in enumerate(top.filters):
+        if table.get("type") == "caps":
+            problems.append(f"filters[{index}].type: the caps are core settings now, not a filter "
+                            "(move per_subscriber_per_day, min_gap, quiet_hours and messaging_limit "
+                            "to a [caps] table)")
+            continue
         section = _validate_plugin(registry, "filters", table, f"filters[{index}]", problems)
         if section is not None:
             config.filters.append(section)

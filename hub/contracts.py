@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hub.durations import parse_interval
-from hub.fetch import Fetched, Fetcher
+from hub.intake.fetch import Fetched, Fetcher
 from hub.news import NewsItem
+from hub.timekeeping.durations import parse_interval
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from hub.clock import Clock
+    from hub.timekeeping.clock import Clock
 
 
 class Options(BaseModel):
@@ -78,7 +78,7 @@ _T = TypeVar("_T")
 class FetchContext:
     """Handed to ``Source.fetch``: the shared HTTP client, the source's memory, the clock.
 
-    Sources fetch through :meth:`get` (conditional, bounded, polite; see :mod:`hub.fetch`) and
+    Sources fetch through :meth:`get` (conditional, bounded, polite; see :mod:`hub.intake.fetch`) and
     hand CPU-heavy parsing to :meth:`offload`, which runs it in the poll's process pool when
     there is one, so parsing many feeds uses every core.
     """

@@ -26,18 +26,18 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from hub.app import App
-from hub.caps import Caps
-from hub.clock import Clock, SystemClock
 from hub.contracts import Sink
-from hub.dispatch import dispatch_due
+from hub.delivery.caps import Caps
+from hub.delivery.send import dispatch_due
+from hub.delivery.timed_sink import TimedSink
 from hub.errors import ConfigError
+from hub.intake.pipeline import poll_once
 from hub.leader import Leadership
-from hub.metrics import Metrics
-from hub.pipeline import poll_once
 from hub.routines import Routines, attach
-from hub.store import safe_url
-from hub.timed_sink import TimedSink
-from hub.web import ops_routes
+from hub.storage.store import safe_url
+from hub.timekeeping.clock import Clock, SystemClock
+from hub.web.metrics import Metrics
+from hub.web.pages import ops_routes
 
 log = logging.getLogger("hub.run")
 
@@ -104,7 +104,7 @@ class Daemon:
         routes: list[Any] = list(ops_routes(self.store, self.metrics, self.config.tz))
         self._webhook, self._webhook_off = None, ""
         try:
-            from hub.commands.serve import webhook_app
+            from hub.web.webhook_app import webhook_app
 
             self._webhook = webhook_app(self.app, send=False)  # the dispatch loop sends replies
         except ConfigError as exc:

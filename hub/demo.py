@@ -27,20 +27,20 @@ import click
 from sqlmodel import col, func, select
 
 from hub.app import App
-from hub.asgi_server import serve_in_thread
-from hub.clock import FakeClock
-from hub.commands.serve import webhook_app
-from hub.commands.stats import render_tables
-from hub.dispatch import dispatch_due
+from hub.delivery.send import dispatch_due
+from hub.intake.pipeline import poll_once
 from hub.loopback import Document, LoopbackServer
-from hub.pipeline import poll_once
 from hub.privacy import mask_phone
 from hub.routines import Routines
 from hub.simulator import SimulatorConfig, SimulatorServer
 from hub.stats import build_report
-from hub.store import Store
-from hub.tables import DeliveryRow, SubscriberRow
-from hub.web import DASHBOARD_TOKEN_ENV
+from hub.stats_tables import render_tables
+from hub.storage.store import Store
+from hub.storage.tables import DeliveryRow, SubscriberRow
+from hub.timekeeping.clock import FakeClock
+from hub.web.asgi_server import serve_in_thread
+from hub.web.pages import DASHBOARD_TOKEN_ENV
+from hub.web.webhook_app import webhook_app
 
 T = TypeVar("T")
 START = datetime(2026, 11, 26, 8, 30, tzinfo=UTC)  # 09:30 in Madrid, the demo's time zone

@@ -59,7 +59,7 @@ def startup(config: Any, store: Any) -> None:
     """Fires once a command has loaded a valid config and opened the store.
 
     :param config: the validated :class:`hub.config.HubConfig`.
-    :param store: the open :class:`hub.store.Store`.
+    :param store: the open :class:`hub.storage.store.Store`.
     """
 
 
@@ -67,7 +67,7 @@ def startup(config: Any, store: Any) -> None:
 def on_delivery_status(delivery: Any, status: str) -> None:
     """Fires after a delivery's state changed and was committed (``sent``, ``read``, ``failed``…).
 
-    :param delivery: the :class:`hub.tables.Delivery` row, detached from its session.
+    :param delivery: the :class:`hub.storage.tables.Delivery` row, detached from its session.
     :param status: the new state.
     """
 
@@ -76,6 +76,6 @@ def on_delivery_status(delivery: Any, status: str) -> None:
 def on_subscriber_change(subscriber: Any, change: str) -> None:
     """Fires after a subscriber joined, left, or changed topics, once committed.
 
-    :param subscriber: the :class:`hub.tables.Subscriber` row, detached from its session.
+    :param subscriber: the :class:`hub.storage.tables.Subscriber` row, detached from its session.
     :param change: ``subscribed``, ``unsubscribed``, ``topics`` or ``forgotten``.
     """

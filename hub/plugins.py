@@ -6,11 +6,9 @@ Third-party plugins are found through the ``hub`` entry point group. ``HUB_LOAD_
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 import os
 from dataclasses import dataclass, field
-from types import ModuleType
 
 import pluggy
 
@@ -19,18 +17,7 @@ from hub.contracts import Filter, Sink, Source
 from hub.errors import PluginError
 
 ENTRY_POINT_GROUP = "hub"
-
-BUILTIN_PLUGINS: tuple[str, ...] = (
-    "plugins.sources.rss",
-    "plugins.sources.wordpress",
-    "plugins.sources.gsheets",
-    "plugins.filters.dedup",
-    "plugins.filters.relevance",
-    "plugins.filters.caps",
-    "plugins.filters.guard",
-    "plugins.sinks.console",
-    "plugins.sinks.whatsapp",
-)
+DISTRIBUTION = "whatsapp-news-hub"  # whose entry points are the built-ins: always loaded
 
 KINDS: dict[str, type] = {"sources": Source, "filters": Filter, "sinks": Sink}
 
@@ -84,32 +71,43 @@ class HubPluginManager(pluggy.PluginManager):
     def __init__(self) -> None:
         super().__init__("hub")
         self.origins: dict[str, tuple[str, str | None]] = {}
+        self.builtins: set[str] = set()
 
 
 def make_manager(extra: list[object] | None = None) -> HubPluginManager:
-    """Build a manager with the built-ins, the allowed entry points, and ``extra`` objects."""
+    """Build a manager with every plugin of the ``hub`` entry point group, and ``extra`` objects.
+
+    The built-ins are entry points of this very distribution, found the way a third-party
+    plugin is; they are always loaded (``HUB_LOAD_PLUGINS`` restricts the others only).
+    """
     pm = HubPluginManager()
     pm.add_hookspecs(hookspecs)
-    for module_name in BUILTIN_PLUGINS:
-        pm.register(_import(module_name), name=module_name)
     allowed = _allowed_entry_points()
+    builtins = 0
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if allowed is not None and ep.name not in allowed:
-            continue
-        if pm.get_plugin(ep.name) is not None:
-            continue
-        try:
-            plugin = ep.load()
-        except Exception as exc:  # a broken third-party plugin must not hide the others' errors
-            raise PluginError(
-                f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}",
-                hint="fix or uninstall it, or leave it out with HUB_LOAD_PLUGINS",
-            ) from exc
         dist = getattr(ep, "dist", None)
-        pm.register(plugin, name=ep.name)
-        pm.origins[ep.name] = (
-            f"entry point {ep.value}" + (f" from {dist.name}" if dist else ""),
-            dist.version if dist else None,
+        builtin = dist is not None and _normalise(dist.name) == DISTRIBUTION
+        if builtin:
+            builtins += 1
+        elif allowed is not None and ep.name not in allowed:
+            continue
+        name = ep.value if builtin else ep.name
+        if pm.get_plugin(name) is not None or pm.has_plugin(name):
+            continue
+        plugin = _load(ep, builtin)
+        pm.register(plugin, name=name)
+        if builtin:
+            pm.builtins.add(name)
+        else:
+            pm.origins[name] = (
+                f"entry point {ep.value}" + (f" from {dist.name}" if dist else ""),
+                dist.version if dist else None,
+            )
+    if builtins == 0:
+        raise PluginError(
+            f"the hub's own plugins are not registered (no {ENTRY_POINT_GROUP!r} entry points of "
+            f"{DISTRIBUTION})",
+            hint="install the hub as a package: pip install -e . (make setup does it)",
         )
     for plugin in extra or []:
         pm.register(plugin)
@@ -120,11 +118,20 @@ def make_manager(extra: list[object] | None = None) -> HubPluginManager:
     return pm
 
 
-def _import(module_name: str) -> ModuleType:
+def _normalise(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def _load(ep: importlib.metadata.EntryPoint, builtin: bool) -> object:
     try:
-        return importlib.import_module(module_name)
-    except ImportError as exc:
-        raise PluginError(f"built-in plugin {module_name} failed to import: {exc}") from exc
+        return ep.load()
+    except Exception as exc:  # a broken plugin must not hide the others' errors
+        if builtin:
+            raise PluginError(f"built-in plugin {ep.value} failed to import: {exc}") from exc
+        raise PluginError(
+            f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}",
+            hint="fix or uninstall it, or leave it out with HUB_LOAD_PLUGINS",
+        ) from exc
 
 
 def build_registry(pm: HubPluginManager) -> Registry:
@@ -136,7 +143,7 @@ def build_registry(pm: HubPluginManager) -> Registry:
     for plugin_name, plugin in pm.list_name_plugin():
         if plugin_name in origins:
             origin, version = origins[plugin_name]
-        elif plugin_name in BUILTIN_PLUGINS:
+        elif plugin_name in pm.builtins:
             origin, version = "built-in", __version__
         else:
             origin, version = f"registered at run time ({type(plugin).__name__})", None

@@ -17,17 +17,17 @@ import schedule
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from hub import brake
-from hub.caps import WINDOW, Caps
-from hub.clock import Clock, SystemClock
 from hub.config import HubConfig, RoutineConfig
-from hub.durations import parse_interval
+from hub.delivery import brake
+from hub.delivery.caps import WINDOW, Caps
+from hub.delivery.plan import PlanStats, RunPlan, plan_run, preview_run, rank
 from hub.errors import HubError
 from hub.matching import fold_tags
-from hub.outbox import PlanStats, RunPlan, plan_run, preview_run, rank
-from hub.store import Store
-from hub.tables import DeliveryRow, ItemRow, RoutineRunRow, RoutineStateRow
-from hub.when import Cadence
+from hub.storage.store import Store
+from hub.storage.tables import DeliveryRow, ItemRow, RoutineRunRow, RoutineStateRow
+from hub.timekeeping.clock import Clock, SystemClock
+from hub.timekeeping.durations import parse_interval
+from hub.timekeeping.when import Cadence
 
 log = logging.getLogger("hub.routines")
 MAX_MISSED = 10_000  # slots recorded one by one after a long downtime, at most

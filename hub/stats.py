@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, func, select
 
-from hub.medians import Group, Medians
-from hub.paging import pages
-from hub.tables import ConsentEventRow, DeliveryRow, SubscriberRow
+from hub.storage.medians import Group, Medians
+from hub.storage.paging import pages
+from hub.storage.tables import ConsentEventRow, DeliveryRow, SubscriberRow
 
 REACHED_SENT = {"sent", "delivered", "read"}
 REACHED_DELIVERED = {"delivered", "read"}
@@ -39,7 +39,7 @@ class Counts:
     skipped: int = 0
     failed_by_code: dict[str, int] = field(default_factory=dict)
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
-    # Times to read: a list, or a group of a report's :class:`hub.medians.Medians` (bounded memory).
+    # Times to read: a list, or a group of a report's :class:`hub.storage.medians.Medians` (bounded memory).
     read_seconds: list[float] | Group = field(default_factory=list, repr=False)
 
     def add(self, row: _DeliveryFacts) -> None:

@@ -16,15 +16,15 @@ import pytest
 from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel, select
 
-from hub.asgi_server import serve_in_thread
-from hub.clock import FakeClock
 from hub.config import AudienceConfig
 from hub.contracts import OutgoingMessage, SendResult, Sink
-from hub.dispatch import DispatchReport, dispatch_due
-from hub.signature import HEADER, sign
-from hub.store import Store
-from hub.tables import DeliveryRow, SubscriberRow
-from hub.webhook import build_app
+from hub.delivery.send import DispatchReport, dispatch_due
+from hub.storage.store import Store
+from hub.storage.tables import DeliveryRow, SubscriberRow
+from hub.timekeeping.clock import FakeClock
+from hub.web.asgi_server import serve_in_thread
+from hub.web.signature import HEADER, sign
+from hub.web.webhook import build_app
 from tests.backend import db_url
 
 SECRET = "test-app-secret"

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from hub.config import DATABASE_URL_ENV
-from hub.store import safe_url
+from hub.storage.store import safe_url
 
 PG_URL = os.environ.get("HUB_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgresql")

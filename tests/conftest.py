@@ -15,7 +15,7 @@ from hub.cli import cli
 from hub.loopback import Document, LoopbackServer
 from hub.simulator import SimulatorConfig, SimulatorServer
 from hub.simulator.process import SandboxProcess
-from hub.store import safe_url
+from hub.storage.store import safe_url
 
 pytest.register_assert_rewrite("tests.backend")
 from tests.backend import (  # noqa: E402 - after the rewrite registration

@@ -23,10 +23,10 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlmodel import select
 
-from hub.consent import record_opt_in
+from hub.audience.consent import record_opt_in
 from hub.simulator import Latency, SimulatorConfig, SimulatorServer
-from hub.store import Store
-from hub.tables import DeliveryRow
+from hub.storage.store import Store
+from hub.storage.tables import DeliveryRow
 from tests.backend import db_url
 
 TOKEN, SECRET = "crash-token", "crash-app-secret"

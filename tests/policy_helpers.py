@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import hub
-from hub.clock import Clock
 from hub.contracts import FetchContext, FetchResult, OutgoingMessage, SendResult, Sink, Source
 from hub.news import NewsItem
+from hub.timekeeping.clock import Clock
 
 
 class ScriptedSource(Source):

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import select
+from whatsapp_news_hub_plugins.sinks.console import ConsoleSink
 
 from hub.config import AudienceConfig, AwayConfig
-from hub.dispatch import dispatch_due
-from hub.outbox import plan_each
-from hub.tables import ConsentEventRow, DeliveryRow, InboundMessageRow, ItemRow
-from plugins.sinks.console import ConsoleSink
+from hub.delivery.plan import plan_each
+from hub.delivery.send import dispatch_due
+from hub.storage.tables import ConsentEventRow, DeliveryRow, InboundMessageRow, ItemRow
 from tests.audience_kit import (
     NAME,
     PHONE,

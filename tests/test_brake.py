@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import select
 
-from hub.consent import record_opt_out
-from hub.tables import RoutineRunRow, SubscriberRow
+from hub.audience.consent import record_opt_out
+from hub.storage.tables import RoutineRunRow, SubscriberRow
 from tests.conftest import HubRunner
 from tests.test_routines import World, _madrid, _toml
 

@@ -10,7 +10,7 @@ import sys
 from sqlalchemy import text
 
 from hub import __version__
-from hub.store import Store
+from hub.storage.store import Store
 from tests.conftest import REPO
 
 

@@ -16,10 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func
 from sqlmodel import select
 
-from hub.consent import record_opt_in
+from hub.audience.consent import record_opt_in
 from hub.simulator import Latency
-from hub.store import Store
-from hub.tables import DeliveryRow
+from hub.storage.store import Store
+from hub.storage.tables import DeliveryRow
 from tests.backend import db_url
 from tests.conftest import SIM_TOKEN, write_config
 

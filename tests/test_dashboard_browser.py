@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from hub.asgi_server import serve_in_thread
-from hub.metrics import Metrics
-from hub.store import Store
-from hub.web import make_app
+from hub.storage.store import Store
+from hub.web.asgi_server import serve_in_thread
+from hub.web.metrics import Metrics
+from hub.web.pages import make_app
 from tests.backend import db_url
 from tests.test_stats import _scenario
 

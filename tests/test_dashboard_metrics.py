@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.dashboard import is_authorised, render_dashboard
-from hub.metrics import Metrics
 from hub.stats import build_report
-from hub.store import Store
+from hub.storage.store import Store
+from hub.web.dashboard import is_authorised, render_dashboard
+from hub.web.metrics import Metrics
 from tests.backend import db_url
 from tests.test_stats import _scenario
 

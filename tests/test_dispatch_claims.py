@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from hub.clock import FakeClock
 from hub.contracts import Pacing, SendResult
-from hub.dispatch import claim_due, record_outcome
-from hub.settle import settle_from_status
+from hub.delivery.send import claim_due, record_outcome
+from hub.delivery.settle import settle_from_status
 from hub.simulator import Fault
-from hub.tables import DeliveryRow
+from hub.storage.tables import DeliveryRow
+from hub.timekeeping.clock import FakeClock
 from tests.wa_world import START, World
 
 
@@ -153,7 +153,7 @@ def test_failed_statuses_act_by_code(world: World, code: int, expected: str) -> 
 
 def test_signed_statuses_reach_a_receiver_and_settle_every_delivery(tmp_path, cloud_api_factory) -> None:
     """End to end over loopback: the simulator posts signed statuses, a receiver settles them."""
-    from hub.signature import HEADER, is_valid
+    from hub.web.signature import HEADER, is_valid
     from tests.test_simulator import Receiver
 
     receiver = Receiver()
@@ -182,7 +182,7 @@ def test_a_sink_that_crashes_leaves_the_claim_in_doubt_not_resent(world: World) 
     import asyncio
 
     from hub.contracts import OutgoingMessage, Sink
-    from hub.dispatch import dispatch_due
+    from hub.delivery.send import dispatch_due
 
     class Broken(Sink):
         async def send(self, message: OutgoingMessage) -> SendResult:

@@ -23,13 +23,13 @@ import pytest
 from sqlmodel import select
 
 from hub.app import App
-from hub.asgi_server import serve_in_thread
-from hub.clock import FakeClock
 from hub.commands.serve import webhook_app
-from hub.dispatch import dispatch_due
-from hub.outbox import plan_each
+from hub.delivery.plan import plan_each
+from hub.delivery.send import dispatch_due
 from hub.simulator import AcceptedMessage, SimulatorServer
-from hub.tables import ConsentEventRow, DeliveryRow, ItemRow, StatusEventRow, SubscriberRow
+from hub.storage.tables import ConsentEventRow, DeliveryRow, ItemRow, StatusEventRow, SubscriberRow
+from hub.timekeeping.clock import FakeClock
+from hub.web.asgi_server import serve_in_thread
 
 T = TypeVar("T")
 PHONE = "34611222333"

@@ -20,14 +20,14 @@ import httpx
 import pytest
 from sqlmodel import SQLModel, select
 
-from hub import sendstate
-from hub.clock import FakeClock
 from hub.config import AudienceConfig
-from hub.settle import settle_from_status
-from hub.signature import HEADER, sign
+from hub.delivery import account
+from hub.delivery.settle import settle_from_status
 from hub.simulator import Fault
-from hub.tables import StatusEventRow
-from hub.webhook import build_app
+from hub.storage.tables import StatusEventRow
+from hub.timekeeping.clock import FakeClock
+from hub.web.signature import HEADER, sign
+from hub.web.webhook import build_app
 from tests.audience_kit import SECRET, TOKEN, Switch, envelope
 from tests.backend import db_url
 from tests.wa_world import START, World
@@ -141,7 +141,7 @@ def test_190_in_the_middle_of_a_run_pauses_everything_fails_nothing_and_resumes(
     sent_before = world.sim.requests
     assert report.sent >= 4 and sent_before <= 4 + concurrency  # the run stopped at the 190
     with world.store.read() as session:
-        state = sendstate.current(session)
+        state = account.current(session)
         assert state.state == "paused" and state.code == 190 and "token expired" in state.reason
     rows = [world.delivery(d) for d in deliveries]
     assert {r.status for r in rows} <= {"sent", "planned"} and not any(r.error_code for r in rows)
@@ -161,7 +161,7 @@ def test_190_in_the_middle_of_a_run_pauses_everything_fails_nothing_and_resumes(
     assert {world.delivery(d).status for d in deliveries} == {"sent"}
     assert _received(world) == dict.fromkeys(PEOPLE, 1)
     with world.store.read() as session:
-        assert sendstate.current(session).state == "running"
+        assert account.current(session).state == "running"
 
 
 class _Locker:

@@ -13,10 +13,10 @@ import pytest
 
 from hub import __version__
 from hub.app import App
-from hub.clock import FakeClock
-from hub.fetch import Fetcher, FetchError, FetchPolicy, make_client
+from hub.intake.fetch import Fetcher, FetchError, FetchPolicy, make_client
+from hub.intake.pipeline import FAILING_AFTER, backoff_delay, poll_once
 from hub.loopback import Document, LoopbackServer, redirect
-from hub.pipeline import FAILING_AFTER, backoff_delay, poll_once
+from hub.timekeeping.clock import FakeClock
 from tests.backend import open_db
 from tests.conftest import write_config
 
@@ -241,7 +241,7 @@ def test_many_sources_are_parsed_in_a_process_pool(project, feed_server) -> None
 def test_retry_after_in_seconds_or_as_a_date() -> None:
     from datetime import UTC, datetime
 
-    from hub.fetch import parse_retry_after
+    from hub.intake.fetch import parse_retry_after
 
     now = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
     assert parse_retry_after("120") == 120.0

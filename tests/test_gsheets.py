@@ -7,12 +7,12 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from whatsapp_news_hub_plugins.sources.gsheets import csv_url
 
 from hub.app import App
-from hub.clock import FakeClock
+from hub.intake.pipeline import poll_once
 from hub.loopback import Document
-from hub.pipeline import poll_once
-from plugins.sources.gsheets import csv_url
+from hub.timekeeping.clock import FakeClock
 from tests.backend import open_db
 from tests.conftest import write_config
 
@@ -165,7 +165,7 @@ def test_the_csv_address_is_derived_from_what_the_admin_pastes(pasted: str, expe
 def test_publish_at_formats(cell: str, expected: str | None) -> None:
     from zoneinfo import ZoneInfo
 
-    from plugins.sources.gsheets import parse_when
+    from whatsapp_news_hub_plugins.sources.gsheets import parse_when
 
     when = parse_when(cell, ZoneInfo("Europe/Madrid"))
     assert (when.isoformat() if when else None) == expected

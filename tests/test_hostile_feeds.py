@@ -16,8 +16,8 @@ import brotli
 import pytest
 
 from hub.app import App
+from hub.intake.pipeline import poll_once
 from hub.loopback import Document
-from hub.pipeline import poll_once
 from tests.backend import open_db
 from tests.conftest import write_config
 
@@ -95,7 +95,7 @@ def test_hostile_document_is_refused_or_neutralised_fast(project, feed_server, c
 
 
 def test_entity_outside_a_doctype_is_made_inert() -> None:
-    from hub.xmlsafe import defuse_xml
+    from hub.intake.xmlsafe import defuse_xml
 
     trick = b'<!DOCTYPE rss [<!ENTITY a "]>"><!ENTITY b "bbbb">]><rss>&b;</rss>'
     cleaned, changed = defuse_xml(trick)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from hub.leader import Leadership
-from hub.store import Store
+from hub.storage.store import Store
 
 
 def test_only_one_holder_and_takeover_after_it_goes(store_url) -> None:

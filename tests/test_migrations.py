@@ -20,10 +20,10 @@ from sqlalchemy import MetaData, create_engine, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
-from hub import migrate
 from hub.errors import StoreError
-from hub.store import Store
-from hub.tables import ConsentEventRow, DeliveryRow, ItemRow, SourceRow, SubscriberRow
+from hub.storage import migrate
+from hub.storage.store import Store
+from hub.storage.tables import ConsentEventRow, DeliveryRow, ItemRow, SourceRow, SubscriberRow
 from tests.conftest import HubRunner, write_config
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
@@ -241,7 +241,7 @@ def test_autogenerate_writes_scripts_that_import_and_rebuild_the_models(tmp_path
         command.revision(config, message="everything", autogenerate=True, rev_id="aaaa")
     generated = next((scripts / "versions").glob("aaaa_*.py"))
     source = generated.read_text()
-    assert "hub.tables.UTCDateTime()" in source and "import hub.tables" in source
+    assert "hub.storage.tables.UTCDateTime()" in source and "import hub.storage.tables" in source
     assert "AutoString" not in source and "sqlmodel" not in source
     spec = importlib.util.spec_from_file_location("generated_revision", generated)
     assert spec and spec.loader

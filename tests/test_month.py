@@ -21,17 +21,17 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from hub.caps import Caps
-from hub.clock import FakeClock
+from hub.audience.consent import record_opt_out
 from hub.config import load_config
-from hub.consent import record_opt_out
-from hub.dispatch import dispatch_due
+from hub.delivery.caps import Caps
+from hub.delivery.send import dispatch_due
+from hub.intake.pipeline import poll_once
 from hub.news import NewsItem
-from hub.pipeline import poll_once
 from hub.plugins import load
 from hub.routines import Routines
-from hub.store import Store
-from hub.tables import ConsentEventRow, DeliveryRow, ItemRow, RoutineRunRow, SubscriberRow
+from hub.storage.store import Store
+from hub.storage.tables import ConsentEventRow, DeliveryRow, ItemRow, RoutineRunRow, SubscriberRow
+from hub.timekeeping.clock import FakeClock
 from tests.policy_helpers import PolicyTestPlugin, RecordingSink, ScriptedSource
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -74,8 +74,7 @@ priority_tags = ["urgente"]
 [[filters]]
 type = "guard"
 
-[[filters]]
-type = "caps"
+[caps]
 per_subscriber_per_day = 2
 min_gap = "1 hour"
 quiet_hours = "22:00-08:00"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.pipeline import _normalise
+from hub.intake.pipeline import _normalise
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from hub.clock import FakeClock
-from hub.consent import record_opt_in
-from hub.pacing import TokenBucket, backoff
+from hub.audience.consent import record_opt_in
+from hub.delivery.pacing import TokenBucket, backoff
 from hub.simulator import Latency
+from hub.timekeeping.clock import FakeClock
 from tests.wa_world import START, World
 
 

@@ -63,7 +63,7 @@ def _run(args: list[str], cwd: Path, site: Path, **env: str) -> subprocess.Compl
 def test_builtin_types_are_listed(hub_cli) -> None:
     result = hub_cli("plugins")
     assert result.exit_code == 0
-    assert "plugins.sources.rss" in result.output and "(built-in)" in result.output
+    assert "whatsapp_news_hub_plugins.sources.rss" in result.output and "(built-in)" in result.output
     for line in ("source  rss", "filter  dedup", "sink    console"):
         assert line in result.output
 

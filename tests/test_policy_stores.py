@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from hub.tables import SubscriberRow
+from hub.storage.tables import SubscriberRow
 from tests.policy_helpers import RecordingSink
 from tests.test_routines import World, _madrid, _toml
 

@@ -11,15 +11,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from hub.caps import Caps
-from hub.clock import FakeClock
+from hub.audience.consent import record_opt_in, record_opt_out
 from hub.config import load_config
-from hub.consent import record_opt_in, record_opt_out
-from hub.dispatch import dispatch_due
+from hub.delivery.caps import Caps
+from hub.delivery.send import dispatch_due
 from hub.plugins import load
 from hub.routines import Routines
-from hub.store import Store
-from hub.tables import DeliveryRow, ItemRow, RoutineRunRow, SubscriberRow
+from hub.storage.store import Store
+from hub.storage.tables import DeliveryRow, ItemRow, RoutineRunRow, SubscriberRow
+from hub.timekeeping.clock import FakeClock
 from tests.backend import Db, db_url, open_db
 from tests.conftest import write_config
 from tests.policy_helpers import PolicyTestPlugin, RecordingSink
@@ -38,7 +38,7 @@ def _toml(caps: str = "", routines: str | None = None) -> str:
         '[[routines]]\nname = "urgente"\nevery = "1 hour"\npriority_only = true\nmode = "each"\n')
     return ('[hub]\ndatabase_url = "sqlite:///hub.db"\ntimezone = "Europe/Madrid"\n\n'
             '[[filters]]\ntype = "dedup"\n\n'
-            f'[[filters]]\ntype = "caps"\n{caps}\n[sinks.console]\n\n{routines}')
+            f'[caps]\n{caps}\n[sinks.console]\n\n{routines}')
 
 
 class World:
@@ -288,9 +288,9 @@ def test_routines_list_preview_and_run(hub_cli, project) -> None:
      "cannot be combined"),
     ('[[routines]]\nname = "a"\n[[routines]]\nname = "a"\n', "routines[1].name", "already used"),
     ('[[routines]]\nname = "a"\nmode = "burst"\n', "routines[0].mode", "'digest' or 'each'"),
-    ('[[filters]]\ntype = "caps"\nquiet_hours = "22-08"\n', "filters[0].quiet_hours",
+    ('[caps]\nquiet_hours = "22-08"\n', "caps.quiet_hours",
      "not a time of day"),
-    ('[[filters]]\ntype = "caps"\nmessaging_limit = 300\n', "filters[0].messaging_limit",
+    ('[caps]\nmessaging_limit = 300\n', "caps.messaging_limit",
      "not a WhatsApp messaging limit"),
     ('[[filters]]\ntype = "relevance"\nmax_age = "old"\n', "filters[0].max_age", "not an interval"),
     ('[[filters]]\ntype = "dedup"\nbackfill = -1\n', "filters[0].backfill", "greater than or equal"),
@@ -320,7 +320,7 @@ def test_run_rows_record_what_was_chosen(world) -> None:
 
 def test_driver_fast_path_stores_what_the_orm_would(world) -> None:
     """The raw SQLite path and the SQLAlchemy Core path (PostgreSQL's) write identical rows."""
-    from hub.outbox import RunPlan, plan_run
+    from hub.delivery.plan import RunPlan, plan_run
 
     w = world(_toml('per_subscriber_per_day = 1\nquiet_hours = "22:00-08:00"\n'),
               _madrid(2026, 10, 12, 23, 0))

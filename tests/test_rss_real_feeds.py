@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from hub.app import App
-from hub.clock import FakeClock
+from hub.intake.pipeline import poll_once
 from hub.loopback import Document
-from hub.pipeline import poll_once
+from hub.timekeeping.clock import FakeClock
 from tests.backend import open_db
 from tests.conftest import write_config
 

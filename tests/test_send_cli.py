@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from hub.clock import SystemClock
-from hub.consent import record_opt_in
+from hub.audience.consent import record_opt_in
 from hub.simulator import Fault
-from hub.store import Store
-from hub.tables import DeliveryRow
+from hub.storage.store import Store
+from hub.storage.tables import DeliveryRow
+from hub.timekeeping.clock import SystemClock
 from tests.backend import db_url, open_db
 from tests.conftest import write_config
 from tests.wa_world import story

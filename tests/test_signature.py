@@ -1,6 +1,6 @@
 """The webhook signature matches Meta's scheme and refuses near misses."""
 
-from hub.signature import is_valid, sign
+from hub.web.signature import is_valid, sign
 
 
 def test_signature_round_trip_and_near_misses() -> None:

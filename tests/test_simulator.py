@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.clock import FakeClock
-from hub.signature import HEADER, is_valid
 from hub.simulator import Fault, Latency
+from hub.timekeeping.clock import FakeClock
+from hub.web.signature import HEADER, is_valid
 from tests.conftest import SIM_TOKEN
 from tests.wa_world import START
 

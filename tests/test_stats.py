@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from hub.consent import record_opt_in, record_opt_out
-from hub.store import Store
-from hub.tables import DeliveryRow
+from hub.audience.consent import record_opt_in, record_opt_out
+from hub.storage.store import Store
+from hub.storage.tables import DeliveryRow
 from tests.backend import db_url
 from tests.conftest import write_config
 
@@ -121,7 +121,8 @@ def test_a_big_store_gives_the_same_figures_as_a_small_one(tmp_path, monkeypatch
     to the last decimal, as reading everything at once (how a million deliveries are read)."""
     from zoneinfo import ZoneInfo
 
-    from hub import medians, paging, stats
+    from hub import stats
+    from hub.storage import medians, paging
 
     _scenario(tmp_path / "hub.db")
     store = Store(db_url(tmp_path / 'hub.db'))
@@ -139,7 +140,7 @@ def test_medians_on_disk_equal_statistics_median() -> None:
     import random
     import statistics
 
-    from hub.medians import Medians
+    from hub.storage.medians import Medians
 
     rng = random.Random(8)
     for spill_at in (1, 5, 1_000):

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from sqlmodel import select
 
+from hub.audience.consent import record_opt_in
 from hub.config import resolve_database_url
-from hub.consent import record_opt_in
-from hub.store import Store
-from hub.tables import ConsentEventRow, SubscriberRow
+from hub.storage.store import Store
+from hub.storage.tables import ConsentEventRow, SubscriberRow
 from tests.backend import sqlite_only
 
 

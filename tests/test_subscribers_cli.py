@@ -11,7 +11,7 @@ from sqlalchemy import JSON, String, Text
 from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel, select
 
-from hub.tables import ConsentEventRow, DeliveryRow, InboundMessageRow, SubscriberRow
+from hub.storage.tables import ConsentEventRow, DeliveryRow, InboundMessageRow, SubscriberRow
 from tests.audience_kit import NAME, PHONE, Hub, Switch, list_reply, snapshot, status, text_message
 from tests.conftest import HubRunner, write_config
 
@@ -186,9 +186,9 @@ def test_cli_changes_reach_plugins(project: Path) -> None:
 
 def test_serve_builds_the_configured_webhook_from_the_environment(project: Path, monkeypatch) -> None:
     from hub.app import App
-    from hub.asgi_server import serve_in_thread
     from hub.commands.serve import webhook_app
-    from hub.signature import sign
+    from hub.web.asgi_server import serve_in_thread
+    from hub.web.signature import sign
 
     _project(project)
     monkeypatch.setenv("WHATSAPP_APP_SECRET", "s3cret")

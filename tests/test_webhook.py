@@ -15,17 +15,17 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from hub import hookimpl
-from hub.asgi_server import serve_in_thread
+from hub.audience.consent import record_opt_in
 from hub.config import AudienceConfig
-from hub.consent import record_opt_in
 from hub.contracts import OutgoingMessage, SendResult
+from hub.delivery.replier import Replier
+from hub.delivery.settle import settle_from_status
 from hub.plugins import load
-from hub.replier import Replier
-from hub.settle import settle_from_status
-from hub.signature import sign
-from hub.store import Store
-from hub.tables import DeliveryRow, InboundMessageRow, StatusEventRow, SubscriberRow
-from hub.webhook import build_app
+from hub.storage.store import Store
+from hub.storage.tables import DeliveryRow, InboundMessageRow, StatusEventRow, SubscriberRow
+from hub.web.asgi_server import serve_in_thread
+from hub.web.signature import sign
+from hub.web.webhook import build_app
 from tests.audience_kit import (
     PHONE,
     Hub,

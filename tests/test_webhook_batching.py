@@ -15,16 +15,16 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from hub.audience import Audience
-from hub.clock import FakeClock
+from hub.audience.consent import record_opt_in
+from hub.audience.inbound import Audience
 from hub.cloudapi.messages import callback_for
-from hub.consent import record_opt_in
-from hub.group_commit import GroupCommit
-from hub.signature import HEADER, sign
-from hub.store import Store
-from hub.tables import DeliveryRow, StatusEventRow
-from hub.webhook import Inbox
-from hub.webhook_parse import parse
+from hub.storage.store import Store
+from hub.storage.tables import DeliveryRow, StatusEventRow
+from hub.timekeeping.clock import FakeClock
+from hub.web.group_commit import GroupCommit
+from hub.web.signature import HEADER, sign
+from hub.web.webhook import Inbox
+from hub.web.webhook_parse import parse
 from tests.audience_kit import PHONE, SECRET, TOPICS, Hub, snapshot, status, text_message
 from tests.backend import PgSchemas
 

@@ -30,13 +30,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import SQLModel, select
 
-from hub.clock import FakeClock
+from hub.audience.consent import record_opt_in
 from hub.config import AudienceConfig
-from hub.consent import record_opt_in
-from hub.signature import HEADER, sign
-from hub.store import Store
-from hub.tables import DeliveryRow, InboundMessageRow
-from hub.webhook import build_app
+from hub.storage.store import Store
+from hub.storage.tables import DeliveryRow, InboundMessageRow
+from hub.timekeeping.clock import FakeClock
+from hub.web.signature import HEADER, sign
+from hub.web.webhook import build_app
 from tests.audience_kit import SECRET, TOKEN, TOPICS, Switch, envelope, snapshot
 from tests.backend import db_url
 from tests.conftest import SHARED

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from hub.consent import record_opt_in
-from hub.signature import sign
-from hub.tables import ConsentEventRow, DeliveryRow, InboundMessageRow, StatusEventRow, SubscriberRow
+from hub.audience.consent import record_opt_in
+from hub.storage.tables import ConsentEventRow, DeliveryRow, InboundMessageRow, StatusEventRow, SubscriberRow
+from hub.web.signature import sign
 from tests.audience_kit import Hub, Switch, snapshot
+from tests.conftest import SHARED
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "whatsapp-samples"
+SAMPLES = SHARED / "whatsapp-samples"  # HUB_SHARED_DIR, as every test reads the shared folder
 NAMES = sorted(p.name for p in SAMPLES.glob("*.json")) if SAMPLES.is_dir() else ["(absent)"]
 WEBHOOKS = [n for n in NAMES if "inbound" in n or "status_" in n or "user_preferences" in n]
 

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from whatsapp_news_hub_plugins.sinks.whatsapp import WhatsAppOptions, WhatsAppSink
 
 from hub.cloudapi import limits
 from hub.cloudapi import messages as wa
 from hub.contracts import OutgoingMessage
-from plugins.sinks.whatsapp import WhatsAppOptions, WhatsAppSink
 
 jsonschema = pytest.importorskip("jsonschema")
 yaml = pytest.importorskip("yaml")
@@ -192,8 +192,8 @@ def test_the_schema_rejects_what_meta_rejects(validate) -> None:
 
 
 def test_reply_bodies_from_the_webhook_go_out_as_planned(validate) -> None:
-    """The audience's replies (hub.render.reply_body): the list, the buttons, the plain text."""
-    from hub.render import reply_body as made
+    """The audience's replies (hub.delivery.render.reply_body): the list, the buttons, the plain text."""
+    from hub.delivery.render import reply_body as made
 
     def reply_body(*args: Any) -> dict[str, Any]:
         return {k: v for k, v in made(*args).items() if k != "kind"}

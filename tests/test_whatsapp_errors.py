@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from hub import sendstate
-from hub.clock import FakeClock
+from hub.delivery import account
 from hub.simulator import Fault
-from hub.tables import AlertRow, DeliveryRow
+from hub.storage.tables import AlertRow, DeliveryRow
+from hub.timekeeping.clock import FakeClock
 from tests.wa_world import START, World
 
 RETRY = [130429, 4, 80007, 131016, 131057, 131000, 1, 2]
@@ -184,7 +184,7 @@ def test_bad_token_pauses_all_sending_and_fails_nothing(world: World, code: int)
     report = world.dispatch()
     assert report.sent == 3 and report.blocked is None
     with world.store.read() as session:
-        assert sendstate.current(session).state == "running"
+        assert account.current(session).state == "running"
 
 
 def test_a_wrong_token_is_refused_with_190(tmp_path, cloud_api_factory, monkeypatch) -> None:
@@ -210,7 +210,7 @@ def test_restricted_account_stops_everything_and_alerts(world: World, code: int)
     world.clock.advance(days=2)
     assert "stopped" in world.dispatch().blocked  # never resumes by itself
     with world.store.write() as session:
-        sendstate.resume(session, world.clock.now())
+        account.resume(session, world.clock.now())
     assert world.dispatch().sent == 2
 
 

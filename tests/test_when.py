@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.when import Cadence, QuietHours, day_bounds
+from hub.timekeeping.when import Cadence, QuietHours, day_bounds
 
 MADRID = ZoneInfo("Europe/Madrid")
 

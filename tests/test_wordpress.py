@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 from hub.app import App
-from hub.clock import FakeClock
+from hub.intake.pipeline import poll_once
 from hub.loopback import Document
-from hub.pipeline import poll_once
+from hub.timekeeping.clock import FakeClock
 from tests.backend import open_db
 from tests.conftest import write_config
 
@@ -120,7 +120,7 @@ def test_wordpress_error_answer_is_a_source_failure(shared, project, feed_server
 
 
 def test_posts_url_for_pretty_and_plain_permalinks() -> None:
-    from plugins.sources.wordpress import posts_url
+    from whatsapp_news_hub_plugins.sources.wordpress import posts_url
 
     assert posts_url("https://example.org/wp-json/", {"page": "2"}) == \
         "https://example.org/wp-json/wp/v2/posts?page=2"

@@ -8,15 +8,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hub.clock import FakeClock
-from hub.consent import record_opt_in
-from hub.dispatch import DispatchReport, dispatch_due
-from hub.render import render_digest, render_item
+from whatsapp_news_hub_plugins.sinks.whatsapp import WhatsAppOptions, WhatsAppSink
+
+from hub.audience.consent import record_opt_in
+from hub.delivery.render import render_digest, render_item
+from hub.delivery.send import DispatchReport, dispatch_due
 from hub.simulator import SimulatorServer
 from hub.simulator.process import SandboxProcess
-from hub.store import Store
-from hub.tables import DeliveryRow, SubscriberRow
-from plugins.sinks.whatsapp import WhatsAppOptions, WhatsAppSink
+from hub.storage.store import Store
+from hub.storage.tables import DeliveryRow, SubscriberRow
+from hub.timekeeping.clock import FakeClock
 from tests.backend import db_url
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

@@ -20,8 +20,8 @@ from sqlalchemy import func, insert
 from sqlmodel import select
 
 from hub.simulator import Latency, SimulatorConfig, SimulatorServer
-from hub.store import Store
-from hub.tables import ConsentEventRow, DeliveryRow, SubscriberRow
+from hub.storage.store import Store
+from hub.storage.tables import ConsentEventRow, DeliveryRow, SubscriberRow
 from tests.crash_kit import ExactlyOnce, _free_port
 
 TOKEN = "workers-token"

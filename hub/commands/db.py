@@ -8,10 +8,10 @@ from contextlib import contextmanager
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub import migrate
 from hub.app import App
 from hub.errors import StoreError
-from hub.store import Store, safe_url
+from hub.storage import migrate
+from hub.storage.store import Store, safe_url
 
 
 @click.group()

@@ -8,9 +8,9 @@ import click
 from sqlmodel import and_, col, func, or_, select
 
 from hub.app import App
-from hub.clock import Clock, SystemClock
-from hub.store import Store
-from hub.tables import DeliveryRow, ItemRow
+from hub.storage.store import Store
+from hub.storage.tables import DeliveryRow, ItemRow
+from hub.timekeeping.clock import Clock, SystemClock
 
 pass_app = click.make_pass_decorator(App)
 

@@ -59,7 +59,7 @@ def run(app: App, name: str) -> None:
 @pass_app
 def resume(app: App, name: str) -> None:
     """Restart routine NAME after the brake paused it (see `hub status` for why)."""
-    from hub import brake
+    from hub.delivery import brake
 
     if name not in {r.name for r in app.config.routines}:
         raise click.ClickException(f"no routine named {name!r} in {app.config.path}")

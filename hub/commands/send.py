@@ -10,13 +10,13 @@ import click
 from sqlalchemy import func
 from sqlmodel import select
 
-from hub.caps import Caps
-from hub.clock import SystemClock
 from hub.contracts import Sink
-from hub.dispatch import Claim, DispatchReport, count_due_now, dispatch_due, due_now, message_for
+from hub.delivery.caps import Caps
+from hub.delivery.send import Claim, DispatchReport, count_due_now, dispatch_due, due_now, message_for
 from hub.privacy import mask_phone
-from hub.store import Store
-from hub.tables import DeliveryRow
+from hub.storage.store import Store
+from hub.storage.tables import DeliveryRow
+from hub.timekeeping.clock import SystemClock
 
 FOLLOW = 30.0  # seconds: `hub send` waits out a person's 6 s gap or a short retry rather than stop
 

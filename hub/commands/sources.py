@@ -8,7 +8,7 @@ import click
 from sqlmodel import select
 
 from hub.app import App
-from hub.tables import SourceRow
+from hub.storage.tables import SourceRow
 
 pass_app = click.make_pass_decorator(App)
 

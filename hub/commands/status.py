@@ -6,10 +6,10 @@ import click
 from sqlalchemy import func
 from sqlmodel import select
 
-from hub import brake, sendstate
-from hub.clock import SystemClock
-from hub.store import Store
-from hub.tables import DeliveryRow
+from hub.delivery import account, brake
+from hub.storage.store import Store
+from hub.storage.tables import DeliveryRow
+from hub.timekeeping.clock import SystemClock
 
 ORDER = ("planned", "sending", "sent", "delivered", "read", "failed", "skipped")
 
@@ -18,13 +18,13 @@ def show(store: Store, resume: bool) -> None:
     now = SystemClock().now()
     if resume:
         with store.write() as session:
-            changed = sendstate.resume(session, now)
+            changed = account.resume(session, now)
         click.echo("Sending resumed; open alerts cleared." if changed
                    else "Sending was not paused or stopped.")
     with store.read() as session:
         held = brake.paused(session)
-        state = sendstate.current(session)
-        alerts = sendstate.open_alerts(session)
+        state = account.current(session)
+        alerts = account.open_alerts(session)
         counts = dict(session.exec(select(DeliveryRow.status, func.count())  # type: ignore[call-overload]
                                    .group_by(DeliveryRow.status)).all())
         retrying = session.exec(select(func.count()).select_from(DeliveryRow).where(
@@ -64,7 +64,7 @@ def _run_items(store: Store, run_id: int | None) -> str:
     """The titles a paused run sent, so the admin sees what drove people away."""
     if run_id is None:
         return ""
-    from hub.tables import ItemRow, RoutineRunRow
+    from hub.storage.tables import ItemRow, RoutineRunRow
 
     with store.read() as session:
         run = session.get(RoutineRunRow, run_id)

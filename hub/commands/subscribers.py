@@ -12,12 +12,12 @@ from typing import Any
 import click
 from sqlmodel import Session, col, func, select
 
-from hub import people
 from hub.app import App
-from hub.clock import SystemClock
-from hub.paging import pages
+from hub.audience import people
 from hub.privacy import mask_phone
-from hub.tables import ConsentEventRow, DeliveryRow, SubscriberRow
+from hub.storage.paging import pages
+from hub.storage.tables import ConsentEventRow, DeliveryRow, SubscriberRow
+from hub.timekeeping.clock import SystemClock
 
 REGION = click.option("--region", default=None, metavar="CC",
                       help="Country for numbers written without +code, e.g. ES.")

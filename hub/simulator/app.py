@@ -22,11 +22,11 @@ from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 
-from hub.clock import Clock, SystemClock
 from hub.simulator.errors import HTTP_STATUS, ApiError, error_body, status_error, unknown_object_body
 from hub.simulator.faults import Fault, FaultPlan, Latency
 from hub.simulator.shapes import TemplateSpec, check_message
 from hub.simulator.webhooks import Business, WebhookPoster, envelope, inbound_value, new_wamid, status_value
+from hub.timekeeping.clock import Clock, SystemClock
 
 log = logging.getLogger("hub.simulator")
 T = TypeVar("T")

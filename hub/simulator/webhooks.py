@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from hub.signature import HEADER, sign
+from hub.web.signature import HEADER, sign
 
 log = logging.getLogger("hub.simulator.webhooks")
 

@@ -20,10 +20,10 @@ from sqlmodel import col, select
 
 import hub
 from hub.contracts import Drop, Filter, FilterContext, FilterOptions, Keep, Verdict
-from hub.durations import parse_interval
+from hub.intake.pipeline import fingerprint
 from hub.news import NewsItem
-from hub.pipeline import fingerprint
-from hub.tables import ItemRow
+from hub.storage.tables import ItemRow
+from hub.timekeeping.durations import parse_interval
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

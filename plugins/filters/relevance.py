@@ -14,9 +14,9 @@ from pydantic import Field, field_validator
 
 import hub
 from hub.contracts import Drop, Filter, FilterContext, FilterOptions, Keep, Verdict
-from hub.durations import parse_interval
 from hub.matching import Phrases, fold, fold_tags
 from hub.news import NewsItem
+from hub.timekeeping.durations import parse_interval
 
 
 class RelevanceOptions(FilterOptions):

@@ -4,7 +4,7 @@ Each planned delivery becomes one ``POST <base_url>/<version>/<phone_number_id>/
 free-form (text with link preview, or image with caption) while the person's 24-hour
 customer-service window is open, the configured approved template otherwise. The request
 carries the delivery id in ``biz_opaque_callback_data`` so a status webhook can settle a claim
-whose answer was lost. Pacing, retries and error handling by code live in :mod:`hub.dispatch`.
+whose answer was lost. Pacing, retries and error handling by code live in :mod:`hub.delivery.send`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from hub.cloudapi import messages as wa
 from hub.cloudapi.client import GraphClient, reached_server
 from hub.config import secret_from_env
 from hub.contracts import OutgoingMessage, Pacing, SendResult, Sink, SinkOptions
-from hub.durations import parse_interval
 from hub.privacy import mask_phone
+from hub.timekeeping.durations import parse_interval
 
 log = logging.getLogger("hub.sinks.whatsapp")
 
@@ -213,7 +213,7 @@ class WhatsAppSink(Sink):
         raise BuildError("an interactive body needs buttons or sections")
 
     def _reply(self, message: OutgoingMessage, callback: str) -> dict[str, Any]:
-        """A reply (``hub.render.reply_body``): its interactive list or buttons, else its text.
+        """A reply (``hub.delivery.render.reply_body``): its interactive list or buttons, else its text.
 
         The interactive object is rebuilt through the builders, so Meta's limits are cut the same
         way as for any other message; ``in_reply_to`` becomes the ``context`` that quotes it.

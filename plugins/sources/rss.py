@@ -1,7 +1,7 @@
 """The ``rss`` source: RSS 0.9x/1.0/2.0 and Atom through feedparser, and JSON Feed.
 
-The document is fetched by :mod:`hub.fetch` (feedparser has no timeout or size cap of its own),
-stripped of DOCTYPE/ENTITY declarations (:mod:`hub.xmlsafe`), then parsed. Parsing is a plain
+The document is fetched by :mod:`hub.intake.fetch` (feedparser has no timeout or size cap of its own),
+stripped of DOCTYPE/ENTITY declarations (:mod:`hub.intake.xmlsafe`), then parsed. Parsing is a plain
 module-level function, :func:`parse_feed`, so a poll can run it in a process pool.
 """
 
@@ -17,10 +17,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import feedparser
 from pydantic import Field
+from whatsapp_news_hub_plugins.sources.jsonfeed import looks_like_json_feed, parse_json_feed
 
 import hub
 from hub.contracts import FetchContext, FetchResult, Source, SourceOptions
 from hub.errors import SourceError
+from hub.intake.xmlsafe import defuse_xml
 from hub.news import NewsItem
 from hub.text import (
     absolute_url,
@@ -30,8 +32,6 @@ from hub.text import (
     truncate,
     whatsapp_and_image,
 )
-from hub.xmlsafe import defuse_xml
-from plugins.sources.jsonfeed import looks_like_json_feed, parse_json_feed
 
 MAX_TITLE = 500
 MAX_TEXT = 20_000

@@ -21,7 +21,7 @@ import hub
 from hub.config import secret_from_env
 from hub.contracts import FetchContext, FetchResult, Source, SourceOptions
 from hub.errors import SourceError
-from hub.fetch import FetchError
+from hub.intake.fetch import FetchError
 from hub.news import NewsItem
 from hub.text import absolute_url, canonical_url, first_image, html_to_plain, html_to_whatsapp, truncate
 

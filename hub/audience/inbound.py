@@ -1,0 +1,377 @@
+"""What the hub does when a person writes: join, leave, choose topics, ask why, get help.
+
+Everything here runs inside the webhook's write transaction, so the inbound message, the
+consent event, the subscriber's new state and the planned replies are committed together before
+the 200. Replies are never sent from here: they are planned as deliveries (body kind ``reply``,
+due now) and go out through the outbox like everything else.
+
+Leaving wins: an unsubscribe keyword anywhere in a short message unsubscribes, at once, and every
+delivery still planned for that person is skipped in the same transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from hub.audience.consent import record_opt_in, record_opt_out
+from hub.config import AudienceConfig
+from hub.delivery.plan import insert_ignoring_duplicates
+from hub.delivery.render import reply_body
+from hub.storage.tables import ConsentEventRow, DeliveryRow, SubscriberRow
+from hub.timekeeping.hours import closed_since, is_open, parse_hours
+from hub.web.webhook_parse import Inbound
+
+WEEKLY, PAUSE, ALL_TOPICS, TOPIC = "hub:weekly", "hub:pause", "hub:topics:all", "hub:topic:"
+SUBSCRIBE_ID, UNSUBSCRIBE_ID = "hub:subscribe", "hub:unsubscribe"
+SHORT = 4  # a keyword anywhere in a message this short counts
+SHORT_LEAVE = 6  # leaving is honoured more readily than anything else
+NO_REPLY = ("reaction", "system", "user_preferences")
+
+
+def words(text: str | None) -> list[str]:
+    """Upper-case words without accents or punctuation: ``"¿Por qué?"`` → ``["POR", "QUE"]``."""
+    if not text:
+        return []
+    plain = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).upper()
+    return re.sub(r"[^A-Z0-9]+", " ", plain).split()
+
+
+def _phrases(keywords: list[str]) -> list[list[str]]:
+    return sorted((w for w in (words(k) for k in keywords) if w), key=len, reverse=True)
+
+
+def match(said: list[str], keywords: list[str], short: int = SHORT) -> list[str] | None:
+    """The words after a keyword when ``said`` starts with one (or holds one and is short)."""
+    phrases = _phrases(keywords)
+    for phrase in phrases:
+        if said[:len(phrase)] == phrase:
+            return said[len(phrase):]
+    if len(said) <= short:
+        for phrase in phrases:
+            for start in range(1, len(said) - len(phrase) + 1):
+                if said[start:start + len(phrase)] == phrase:
+                    return said[:start] + said[start + len(phrase):]
+    return None
+
+
+@dataclass
+class Outcome:
+    """What handling one inbound did: a short action name, and changes for plugin hooks."""
+
+    action: str
+    changes: list[tuple[SubscriberRow, str]] = field(default_factory=list)
+
+
+class Audience:
+    """The subscriber lifecycle, configured by ``[audience]``."""
+
+    def __init__(self, config: AudienceConfig, zone: ZoneInfo) -> None:
+        self.config = config
+        self.zone = zone
+        self.away_hours = parse_hours(config.away.hours) if config.away else None
+        self._topic_words = {tag: {" ".join(words(tag)), " ".join(words(label))}
+                             for tag, label in config.topics.items()}
+
+    # ---- entry point -------------------------------------------------------------------------
+
+    def handle(self, session: Session, inbound: Inbound, inbound_id: int, now: datetime) -> Outcome:
+        """Act on one newly stored inbound message; the caller commits."""
+        if inbound.phone is None:
+            return Outcome("ignored: no phone number (business-scoped user id only)")
+        if inbound.type == "user_preferences" or inbound.system_type == "user_preference_changed":
+            return self._preference(session, inbound, now)
+        if inbound.type.startswith("field:"):
+            return Outcome("ignored")
+        person = self._person(session, inbound, now)
+        if inbound.type in NO_REPLY:
+            return Outcome("stored")
+        return self._command(session, person, inbound, inbound_id, now)
+
+    # ---- people ------------------------------------------------------------------------------
+
+    def _person(self, session: Session, inbound: Inbound, now: datetime) -> SubscriberRow:
+        """The row for this number (created as a mere contact), with its 24 h window refreshed."""
+        assert inbound.phone is not None
+        person = session.exec(select(SubscriberRow).where(SubscriberRow.phone == inbound.phone)).first()
+        if person is None:
+            person = SubscriberRow(phone=inbound.phone, status="contact", created_at=now, topics=[])
+            session.add(person)
+        if inbound.name:
+            person.name = inbound.name
+        if inbound.type != "system":
+            wrote = min(inbound.sent_at or now, now)
+            if person.last_inbound_at is None or wrote > person.last_inbound_at:
+                person.last_inbound_at = wrote
+        session.flush()
+        return person
+
+    def _command(self, session: Session, person: SubscriberRow, inbound: Inbound, inbound_id: int,
+                 now: datetime) -> Outcome:
+        cfg = self.config
+        reply_id = inbound.reply_id or ""
+        said = words(inbound.text)
+        tapped = words(reply_id) if reply_id and not reply_id.startswith("hub:") else []
+        if reply_id == UNSUBSCRIBE_ID or any(
+                match(s, cfg.unsubscribe, SHORT_LEAVE) is not None for s in (said, tapped) if s):
+            return self.unsubscribe(session, person, inbound, inbound_id, now)
+        if reply_id in (WEEKLY, PAUSE):
+            return self._lighter(session, person, inbound, inbound_id, now, weekly=reply_id == WEEKLY)
+        if reply_id == ALL_TOPICS or reply_id.startswith(TOPIC):
+            return self._toggle(session, person, inbound, inbound_id, now, reply_id)
+        if reply_id == SUBSCRIBE_ID:
+            return self.subscribe(session, person, inbound, inbound_id, now, said)
+        for spoken in (said, tapped):
+            if not spoken:
+                continue
+            if (rest := match(spoken, cfg.subscribe)) is not None:
+                return self.subscribe(session, person, inbound, inbound_id, now, rest)
+            if match(spoken, cfg.topics_words) is not None:
+                return self._topics_list(session, person, inbound, inbound_id, now)
+            if match(spoken, cfg.why_words) is not None:
+                return self._why(session, person, inbound, inbound_id, now)
+            if match(spoken, cfg.help_words) is not None:
+                self._reply(session, person, f"reply:{inbound_id}", cfg.help, now, inbound=inbound)
+                return Outcome("help")
+            for keyword, answer in cfg.quick_replies.items():
+                if match(spoken, [keyword]) is not None:
+                    self._reply(session, person, f"reply:{inbound_id}", answer, now, inbound=inbound)
+                    return Outcome(f"quick reply {keyword}")
+        return self._fallback(session, person, inbound, now)
+
+    # ---- joining and leaving -----------------------------------------------------------------
+
+    def subscribe(self, session: Session, person: SubscriberRow, inbound: Inbound, inbound_id: int,
+                  now: datetime, rest: list[str]) -> Outcome:
+        """Join (or re-join: a new consent) with the topics named after the keyword, if any."""
+        topics = self._topics_in(rest)
+        key = f"reply:{inbound_id}"
+        if person.status == "active" and person.opted_in_at is not None:
+            if topics:
+                self._set_topics(session, person, topics, inbound, now)
+                self._reply(session, person, key, self._topics_line(person), now, inbound=inbound)
+                return Outcome("topics", [(person, "topics")])
+            self._reply(session, person, key, "Ya estabas suscrito. " + self._topics_line(person),
+                        now, inbound=inbound)
+            return Outcome("already subscribed")
+        record_opt_in(session, person.phone, now, channel="whatsapp", words=inbound.text,
+                      message_id=inbound.message_id, name=inbound.name, topics=topics or None)
+        person.rhythm, person.paused_until = "normal", None
+        text = self.config.welcome
+        if self.config.topics:
+            text += "\n\n" + self._topics_line(person)
+        self._reply(session, person, key, text, now, inbound=inbound)
+        return Outcome("subscribed", [(person, "subscribed")])
+
+    def unsubscribe(self, session: Session, person: SubscriberRow, inbound: Inbound | None,
+                    inbound_id: int | None, now: datetime, *, channel: str = "whatsapp",
+                    confirm: bool = True) -> Outcome:
+        """Leave at once: status, consent event and skipped deliveries in this one transaction."""
+        if person.status != "active":
+            return Outcome("already unsubscribed")
+        record_opt_out(session, person, now, channel=channel,
+                       words=inbound.text if inbound else None,
+                       message_id=inbound.message_id if inbound else None)
+        person.rhythm, person.paused_until = "normal", None
+        skip_planned(session, person, now, "opted out")
+        if confirm and inbound_id is not None:
+            buttons = [{"type": "reply", "reply": {"id": WEEKLY, "title": "Resumen semanal"}},
+                       {"type": "reply", "reply": {"id": PAUSE,
+                                                   "title": f"Pausa de {self.config.pause_days} días"}}]
+            interactive = {"type": "button", "body": {"text": self.config.goodbye},
+                           "action": {"buttons": buttons}}
+            text = (f"{self.config.goodbye}\n\n• Resumen semanal: solo un mensaje a la semana."
+                    f"\n• Pausa de {self.config.pause_days} días: volvemos a escribirte después.")
+            self._reply(session, person, f"goodbye:{inbound_id}", text, now, interactive,
+                        inbound=inbound)
+        return Outcome("unsubscribed", [(person, "unsubscribed")])
+
+    def _lighter(self, session: Session, person: SubscriberRow, inbound: Inbound, inbound_id: int,
+                 now: datetime, *, weekly: bool) -> Outcome:
+        """The one-tap way back offered with the goodbye: a new, recorded consent."""
+        if weekly:
+            note, answer = "lighter way back: weekly digest only", (
+                "Hecho: recibirás como mucho un mensaje a la semana. Escribe BAJA para dejarlo.")
+        else:
+            until = now + timedelta(days=self.config.pause_days)
+            note = f"lighter way back: pause of {self.config.pause_days} days"
+            answer = (f"Hecho: no te escribiremos hasta el {until.astimezone(self.zone):%d/%m/%Y}. "
+                      "Escribe BAJA si prefieres no recibir nada.")
+        record_opt_in(session, person.phone, now, channel="whatsapp", words=inbound.text,
+                      message_id=inbound.message_id, name=inbound.name, note=note)
+        person.rhythm = "weekly" if weekly else "normal"
+        person.paused_until = None if weekly else now + timedelta(days=self.config.pause_days)
+        self._reply(session, person, f"reply:{inbound_id}", answer, now, inbound=inbound)
+        return Outcome("weekly" if weekly else "paused", [(person, "subscribed")])
+
+    def _preference(self, session: Session, inbound: Inbound, now: datetime) -> Outcome:
+        """WhatsApp's own stop/resume of marketing: stop is an opt-out; resume is noted only."""
+        person = session.exec(select(SubscriberRow).where(SubscriberRow.phone == inbound.phone)).first()
+        if person is None:
+            return Outcome("ignored: unknown number")
+        choice = inbound.preference or ("stop" if "STOP" in words(inbound.text) else "resume")
+        if choice == "stop":
+            person.marketing_stopped = True
+            outcome = self.unsubscribe(session, person, inbound, None, now,
+                                       channel="whatsapp_preferences", confirm=False)
+            return Outcome(f"marketing stop: {outcome.action}", outcome.changes)
+        person.marketing_stopped = False
+        session.add(ConsentEventRow(subscriber_id=person.id, phone=person.phone, kind="preference",
+                                    channel="whatsapp_preferences", words=inbound.text,
+                                    note="resumed marketing messages in WhatsApp", at=now))
+        return Outcome("marketing resume (not a subscription by itself)")
+
+    # ---- topics ------------------------------------------------------------------------------
+
+    def _topics_in(self, rest: list[str]) -> list[str]:
+        said = " " + " ".join(rest) + " "
+        return [tag for tag, forms in self._topic_words.items()
+                if any(f" {form} " in said for form in forms if form)]
+
+    def _topics_line(self, person: SubscriberRow) -> str:
+        chosen = [self.config.topics.get(t, t) for t in person.topics or []]
+        if chosen:
+            return f"Tus temas: {', '.join(chosen)}. Escribe TEMAS para cambiarlos."
+        if self.config.topics:
+            return "Recibes todas las noticias. Escribe TEMAS para elegir solo algunos temas."
+        return "Recibes todas las noticias."
+
+    def _set_topics(self, session: Session, person: SubscriberRow, topics: list[str],
+                    inbound: Inbound, now: datetime) -> None:
+        person.topics = list(topics)
+        session.add(ConsentEventRow(subscriber_id=person.id, phone=person.phone, kind="topics",
+                                    channel="whatsapp", words=inbound.text,
+                                    message_id=inbound.message_id, note=",".join(topics), at=now))
+
+    def _topics_list(self, session: Session, person: SubscriberRow, inbound: Inbound,
+                     inbound_id: int, now: datetime) -> Outcome:
+        topics = self.config.topics
+        key = f"reply:{inbound_id}"
+        if not topics:
+            self._reply(session, person, key, "No hay temas que elegir: recibes todas las noticias.",
+                        now, inbound=inbound)
+            return Outcome("topics list (none configured)")
+        chosen = set(person.topics or [])
+        intro = next((a for k, a in self.config.quick_replies.items()
+                      if words(k) and match(words(k), self.config.topics_words) is not None),
+                     "Toca un tema para añadirlo o quitarlo.")
+        rows = [{"id": f"{TOPIC}{tag}", "title": label[:24],
+                 "description": "✓ Lo recibes" if tag in chosen else "Toca para añadirlo"}
+                for tag, label in topics.items()]
+        rows.append({"id": ALL_TOPICS, "title": "Todos los temas",
+                     "description": "✓ Lo recibes todo" if not chosen else "Recibirlo todo"})
+        interactive = {"type": "list", "body": {"text": f"{intro}\n\n{self._topics_line(person)}"},
+                       "action": {"button": "Elegir temas",
+                                  "sections": [{"title": "Temas", "rows": rows}]}}
+        lines = [f"• {label}{' ✓' if tag in chosen else ''}" for tag, label in topics.items()]
+        text = f"{intro}\n\n" + "\n".join(lines) + f"\n\n{self._topics_line(person)}"
+        self._reply(session, person, key, text, now, interactive, inbound=inbound)
+        return Outcome("topics list")
+
+    def _toggle(self, session: Session, person: SubscriberRow, inbound: Inbound, inbound_id: int,
+                now: datetime, reply_id: str) -> Outcome:
+        chosen = list(person.topics or [])
+        if reply_id == ALL_TOPICS:
+            chosen = []
+        else:
+            tag = reply_id.removeprefix(TOPIC)
+            if tag not in self.config.topics:
+                return self._fallback(session, person, inbound, now)
+            chosen = [t for t in chosen if t != tag] if tag in chosen else [*chosen, tag]
+        self._set_topics(session, person, chosen, inbound, now)
+        text = self._topics_line(person)
+        if person.status != "active":
+            text += " Escribe ALTA para empezar a recibirlas."
+        self._reply(session, person, f"reply:{inbound_id}", text, now, inbound=inbound)
+        return Outcome("topics", [(person, "topics")])
+
+    # ---- why, help, away ---------------------------------------------------------------------
+
+    def _why(self, session: Session, person: SubscriberRow, inbound: Inbound, inbound_id: int,
+             now: datetime) -> Outcome:
+        self._reply(session, person, f"reply:{inbound_id}", self.why_text(session, person),
+                    now, inbound=inbound)
+        return Outcome("why")
+
+    def why_text(self, session: Session, person: SubscriberRow) -> str:
+        """Which message, which routine, which topics matched, and when and how they joined."""
+        recent = session.exec(
+            select(DeliveryRow).where(DeliveryRow.subscriber_id == person.id,
+                                      col(DeliveryRow.status).in_(["sent", "delivered", "read"]))
+            .order_by(col(DeliveryRow.sent_at).desc(), col(DeliveryRow.id).desc()).limit(50)
+        ).all()
+        last = next((d for d in recent if (d.body or {}).get("kind") != "reply"), None)
+        joined = session.exec(
+            select(ConsentEventRow).where(ConsentEventRow.subscriber_id == person.id,
+                                          ConsentEventRow.kind == "opt_in")
+            .order_by(col(ConsentEventRow.at).desc())
+        ).first()
+        parts: list[str] = []
+        if last is None:
+            parts.append("Aún no te hemos enviado ninguna noticia.")
+        else:
+            items: list[dict[str, Any]] = list((last.body or {}).get("items") or [])
+            titles = ", ".join(f"«{i.get('title')}»" for i in items if i.get("title")) or "un mensaje"
+            when = last.sent_at.astimezone(self.zone).strftime("%d/%m a las %H:%M") if last.sent_at else ""
+            routine = f" con la rutina «{last.routine}»" if last.routine else ""
+            parts.append(f"Te enviamos {titles}{' el ' + when if when else ''}{routine}.")
+            tags = {t.lower() for i in items for t in i.get("tags") or []}
+            mine = [t for t in person.topics or [] if t.lower() in tags]
+            if mine:
+                labels = ", ".join(self.config.topics.get(t, t) for t in mine)
+                parts.append(f"Coincide con tus temas: {labels}.")
+            elif not person.topics:
+                parts.append("No elegiste temas, así que recibes todas las noticias.")
+        if joined is not None and joined.at is not None:
+            how = f" escribiendo «{joined.words}»" if joined.words else (
+                f" ({joined.note})" if joined.note else "")
+            parts.append(f"Te suscribiste el {joined.at.astimezone(self.zone):%d/%m/%Y}{how}.")
+        parts.append("Escribe TEMAS para elegir temas o BAJA para dejar de recibirlas.")
+        return " ".join(parts)
+
+    def _fallback(self, session: Session, person: SubscriberRow, inbound: Inbound,
+                  now: datetime) -> Outcome:
+        """Anything else: the away message once per closed period, help at most once a day."""
+        actions = []
+        away = self.config.away
+        if away and self.away_hours and not is_open(self.away_hours, now, self.zone):
+            since = closed_since(self.away_hours, now, self.zone).astimezone(self.zone)
+            if self._reply(session, person, f"away:{person.id}:{since:%Y-%m-%dT%H:%M}",
+                           away.message, now, inbound=inbound):
+                actions.append("away")
+        day = now.astimezone(self.zone).date().isoformat()
+        if self._reply(session, person, f"help:{person.id}:{day}", self.config.help, now,
+                       inbound=inbound):
+            actions.append("help")
+        return Outcome(" + ".join(actions) or "no reply (help already sent today)")
+
+    # ---- planning replies --------------------------------------------------------------------
+
+    def _reply(self, session: Session, person: SubscriberRow, key: str, text: str, now: datetime,
+               interactive: dict[str, Any] | None = None, *, inbound: Inbound | None = None) -> bool:
+        """Plan a reply, due now, through the outbox; False when ``key`` was already planned."""
+        session.flush()
+        body = reply_body(text, interactive, inbound.message_id if inbound else None)
+        return insert_ignoring_duplicates(session, [{
+            "key": key, "subscriber_id": person.id, "item_id": None, "routine": None,
+            "body": body, "status": "planned", "created_at": now, "due_at": now, "attempts": 0,
+        }]) > 0
+
+
+def skip_planned(session: Session, person: SubscriberRow, now: datetime, reason: str) -> int:
+    """Mark every delivery still planned for ``person`` skipped, so none is sent afterwards."""
+    session.flush()
+    result = session.connection().execute(
+        update(DeliveryRow)
+        .where(col(DeliveryRow.subscriber_id) == person.id, col(DeliveryRow.status) == "planned")
+        .values(status="skipped", reason=reason, updated_at=now)
+    )
+    return max(result.rowcount or 0, 0)

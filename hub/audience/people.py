@@ -1,0 +1,226 @@
+"""Subscribers as an admin and the law see them: add with proof, import, export, forget.
+
+Numbers are normalised to E.164 with ``phonenumbers`` and stored without the plus sign, as
+WhatsApp's ``wa_id``. ``forget`` erases personal data everywhere the hub keeps it (number, name,
+words, message ids — a wamid encodes the recipient's number) and keeps anonymous rows, so the
+statistics still count what was sent, delivered and read.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import phonenumbers
+from sqlalchemy import String, cast, or_
+from sqlmodel import Session, SQLModel, col, select
+
+from hub.audience.consent import record_opt_in, record_opt_out
+from hub.delivery.statuses import FORGOTTEN_PREFIX, forgotten_wamid
+from hub.errors import HubError
+from hub.storage.tables import ConsentEventRow, DeliveryRow, InboundMessageRow, StatusEventRow, SubscriberRow
+
+
+class PeopleError(HubError):
+    """A number, a file or a request about a person that cannot be acted on."""
+
+
+def normalise_phone(raw: str, region: str | None = None) -> str:
+    """``"+34 612 34 56 78"`` → ``"34612345678"``; raises ``ValueError`` saying why not."""
+    text = raw.strip()
+    if not text:
+        raise ValueError("empty number")
+    candidates = [text] if text.startswith("+") or region else [text, "+" + text]
+    if text.startswith("00"):
+        candidates.insert(0, "+" + text[2:])
+    for candidate in candidates:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+    hint = "" if region or text.startswith("+") else " (write it with its country code, e.g. +34…)"
+    raise ValueError(f"{raw!r} is not a valid phone number{hint}")
+
+
+def find(session: Session, phone: str) -> SubscriberRow | None:
+    return session.exec(select(SubscriberRow).where(SubscriberRow.phone == phone)).first()
+
+
+def require(session: Session, phone: str) -> SubscriberRow:
+    person = find(session, phone)
+    if person is None:
+        raise PeopleError(f"no subscriber with number {phone}", hint="`hub subscribers list` shows them")
+    return person
+
+
+def add(session: Session, phone: str, now: datetime, *, note: str, name: str | None = None,
+        topics: list[str] | None = None, channel: str = "cli") -> SubscriberRow:
+    """Subscribe ``phone`` on the admin's word; ``note`` (how the person agreed) is the proof."""
+    if not note.strip():
+        raise PeopleError("a consent note is required", hint='say how the person agreed, e.g. '
+                          '--consent "signed form at the library, 2026-03-02"')
+    return record_opt_in(session, phone, now, channel=channel, note=note.strip(), name=name,
+                         topics=topics)
+
+
+@dataclass
+class ImportResult:
+    added: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+
+
+def read_import(text: str, region: str | None = None) -> tuple[list[tuple[int, str, str | None,
+                                                                          list[str]]], list[str]]:
+    """Lines ``number[,name[,topic topic…]]`` (a header line is allowed) → rows and rejections."""
+    rows, rejected = [], []
+    for number, fields in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not fields or not "".join(fields).strip() or fields[0].strip().startswith("#"):
+            continue
+        if number == 1 and fields[0].strip().lower() in ("phone", "number", "telefono", "teléfono"):
+            continue
+        try:
+            phone = normalise_phone(fields[0], region)
+        except ValueError as exc:
+            rejected.append(f"line {number}: {exc}")
+            continue
+        name = fields[1].strip() if len(fields) > 1 and fields[1].strip() else None
+        topics = fields[2].replace(";", " ").split() if len(fields) > 2 else []
+        rows.append((number, phone, name, topics))
+    return rows, rejected
+
+
+def import_people(session: Session, text: str, now: datetime, *, note: str,
+                  region: str | None = None, skip_invalid: bool = False) -> ImportResult:
+    """Import a list; with any invalid line nothing is stored unless ``skip_invalid``.
+
+    People who left by writing BAJA are not re-added by a list (they asked us to stop); ``add``
+    one by one, with a fresh consent note, if they agreed again.
+    """
+    if not note.strip():
+        raise PeopleError("a consent note is required for an import",
+                          hint='e.g. --consent "newsletter sign-up form, 2025"')
+    rows, rejected = read_import(text, region)
+    result = ImportResult(rejected=rejected)
+    if rejected and not skip_invalid:
+        listing = "\n".join(f"  {r}" for r in rejected)
+        raise PeopleError(f"{len(rejected)} invalid line(s), nothing imported:\n{listing}",
+                          hint="fix them, or pass --skip-invalid to import the valid lines")
+    for number, phone, name, topics in rows:
+        existing = find(session, phone)
+        if existing is not None and existing.status in ("unsubscribed", "forgotten"):
+            result.skipped.append(f"line {number}: {phone[:4]}… left on {existing.opted_out_at:%Y-%m-%d}"
+                                  if existing.opted_out_at else f"line {number}: left before")
+            continue
+        add(session, phone, now, note=note, name=name, topics=topics or None, channel="import")
+        result.added.append(phone)
+    return result
+
+
+def set_topics(session: Session, person: SubscriberRow, topics: list[str], now: datetime,
+               note: str) -> None:
+    person.topics = list(dict.fromkeys(topics))
+    session.add(ConsentEventRow(subscriber_id=person.id, phone=person.phone, kind="topics",
+                                channel="cli", note=note, at=now))
+
+
+def remove(session: Session, person: SubscriberRow, now: datetime) -> None:
+    """Unsubscribe on the admin's word, at once (planned deliveries are skipped)."""
+    from hub.audience.inbound import skip_planned
+
+    if person.status == "active":
+        record_opt_out(session, person, now, channel="cli")
+    skip_planned(session, person, now, "opted out")
+
+
+def _plain(row: SQLModel) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.model_dump().items()}
+
+
+def export(session: Session, phone: str) -> dict[str, Any]:
+    """Everything the hub stores about one person (GDPR access), as plain JSON-able data."""
+    person = find(session, phone)
+    inbound = session.exec(select(InboundMessageRow).where(InboundMessageRow.phone == phone)
+                           .order_by(col(InboundMessageRow.id))).all()
+    if person is None and not inbound:
+        raise PeopleError(f"nothing stored about {phone}")
+    data: dict[str, Any] = {"phone": phone, "subscriber": _plain(person) if person else None,
+                            "inbound_messages": [_plain(m) for m in inbound]}
+    consent_filter: Any = col(ConsentEventRow.phone) == phone
+    if person is not None:
+        consent_filter = or_(consent_filter, col(ConsentEventRow.subscriber_id) == person.id)
+    data["consent_events"] = [_plain(e) for e in session.exec(
+        select(ConsentEventRow).where(consent_filter).order_by(col(ConsentEventRow.at))).all()]
+    deliveries = session.exec(select(DeliveryRow).where(DeliveryRow.subscriber_id == person.id)
+                              .order_by(col(DeliveryRow.id))).all() if person else []
+    data["deliveries"] = [_plain(d) for d in deliveries]
+    ids = [d.id for d in deliveries]
+    data["status_events"] = [_plain(s) for s in session.exec(
+        select(StatusEventRow).where(col(StatusEventRow.delivery_id).in_(ids))
+        .order_by(col(StatusEventRow.id))).all()] if ids else []
+    return data
+
+
+def _carries(wamid: str, phone: str) -> bool:
+    """Whether a wamid encodes ``phone`` (Meta's ids are base64 that begins with the number)."""
+    text = wamid.removeprefix("wamid.")
+    try:
+        return phone.encode() in base64.b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:
+        return False
+
+
+def forget(session: Session, phone: str, now: datetime) -> dict[str, int]:
+    """Erase ``phone``'s personal data everywhere; anonymous rows stay for the statistics."""
+    from hub.audience.inbound import skip_planned
+
+    person = find(session, phone)
+    counts = {"inbound_messages": 0, "consent_events": 0, "deliveries": 0, "status_events": 0}
+    inbound = session.exec(select(InboundMessageRow).where(or_(
+        col(InboundMessageRow.phone) == phone,
+        cast(InboundMessageRow.payload, String).like(f"%{phone}%"),
+    ))).all()
+    if person is None and not inbound:
+        raise PeopleError(f"nothing stored about {phone}")
+    for message in inbound:
+        message.message_id = message.phone = message.user_id = message.name = None
+        message.text = message.reply_id = message.context_id = None
+        message.payload = {}
+        counts["inbound_messages"] += 1
+    consent_filter: Any = col(ConsentEventRow.phone) == phone
+    if person is not None:
+        consent_filter = or_(consent_filter, col(ConsentEventRow.subscriber_id) == person.id)
+    for event in session.exec(select(ConsentEventRow).where(consent_filter)).all():
+        event.phone = event.words = event.message_id = event.note = None
+        counts["consent_events"] += 1
+    if person is not None:
+        skip_planned(session, person, now, "forgotten")
+        for delivery in session.exec(select(DeliveryRow).where(DeliveryRow.subscriber_id == person.id)):
+            if (delivery.body or {}).get("kind") == "reply":
+                delivery.body = {"kind": "reply", "forgotten": True}
+            if delivery.wamid and not delivery.wamid.startswith(FORGOTTEN_PREFIX):
+                for status in session.exec(select(StatusEventRow).where(
+                        or_(col(StatusEventRow.wamid) == delivery.wamid,
+                            col(StatusEventRow.delivery_id) == delivery.id))):
+                    status.wamid, status.error_detail = None, None
+                    counts["status_events"] += 1
+                delivery.wamid = forgotten_wamid(delivery.wamid)
+            delivery.error_detail = None
+            counts["deliveries"] += 1
+        for pending in session.exec(select(StatusEventRow).where(
+                col(StatusEventRow.delivery_id).is_(None), col(StatusEventRow.wamid).is_not(None))):
+            if pending.wamid and _carries(pending.wamid, phone):
+                pending.wamid, pending.error_detail = forgotten_wamid(pending.wamid), None
+                counts["status_events"] += 1
+        person.phone = f"forgotten-{person.id}"
+        person.name = None
+        person.topics = []
+        person.status = "forgotten"
+        person.last_inbound_at = None
+    return counts

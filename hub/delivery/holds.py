@@ -1,0 +1,45 @@
+"""May this delivery go out now? The one place that answers it, read inside the claim.
+
+News (anything but a reply) needs an active, opted-in subscriber who is not paused and, for the
+"weekly" rhythm chosen as a lighter way back, had no news in the last 7 days. A reply answers a
+person who wrote, so it goes to anyone who wrote within the last 24 hours (a BAJA confirmation
+reaches someone who has just left) — and never to a forgotten person.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from hub.storage.tables import DeliveryRow, SubscriberRow
+
+REPLY_WINDOW = timedelta(hours=24)
+WEEK = timedelta(days=7)
+
+
+def hold_reason(session: Session, delivery: DeliveryRow, subscriber: SubscriberRow,
+                now: datetime) -> str | None:
+    """None when ``delivery`` may be sent now, else why it is skipped."""
+    if subscriber.status == "forgotten":
+        return "forgotten"
+    if (delivery.body or {}).get("kind") == "reply":
+        wrote = subscriber.last_inbound_at
+        if wrote is None or now - wrote > REPLY_WINDOW:
+            return "outside 24 h window"
+        return None
+    if subscriber.status != "active" or subscriber.opted_in_at is None:
+        return "opted out"
+    if subscriber.paused_until is not None and subscriber.paused_until > now:
+        return "paused"
+    if subscriber.rhythm == "weekly":
+        recent = session.exec(
+            select(DeliveryRow.body).where(
+                DeliveryRow.subscriber_id == subscriber.id, DeliveryRow.id != delivery.id,
+                col(DeliveryRow.status).in_(["sending", "sent", "delivered", "read"]),
+                col(DeliveryRow.claimed_at) > now - WEEK,
+            )
+        ).all()
+        if any((body or {}).get("kind") != "reply" for body in recent):
+            return "weekly rhythm"
+    return None

@@ -1,0 +1,209 @@
+"""The webhook Meta calls: statuses of our messages and what people write to us.
+
+``GET``  answers the verification handshake (``hub.mode=subscribe``, ``hub.verify_token``).
+``POST`` checks ``X-Hub-Signature-256`` over the raw bytes before anything else is read, then
+stores every message and status and answers 200 only after the commit, so nothing acknowledged
+is lost; posts that arrive together share one transaction (:mod:`hub.web.group_commit`). Meta
+repeats posts for days; a repeat changes nothing.
+
+    413  body over ``max_body_bytes``          401  signature missing or wrong (nothing stored)
+    400  not JSON, or not a WhatsApp webhook   500  the store failed (Meta will retry)
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from hub.audience.inbound import Audience
+from hub.config import AudienceConfig
+from hub.delivery.replier import Replier
+from hub.delivery.statuses import StatusBatch, digest
+from hub.privacy import mask_phone
+from hub.storage.store import Store
+from hub.storage.tables import DeliveryRow, InboundMessageRow, SubscriberRow
+from hub.timekeeping.clock import Clock, SystemClock
+from hub.web.group_commit import GroupCommit
+from hub.web.signature import HEADER, is_valid
+from hub.web.webhook_parse import BadShape, Parsed, parse
+
+log = logging.getLogger("hub.web.webhook")
+
+
+@dataclass
+class Effects:
+    """What one post changed, for logs, tests and the plugin hooks fired after the commit."""
+
+    stored: int = 0
+    repeats: int = 0
+    statuses: int = 0
+    deliveries: list[tuple[int, str]] = field(default_factory=list)  # (delivery id, new state)
+    people: list[tuple[SubscriberRow, str]] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+
+
+class Inbox:
+    """Stores a parsed webhook and acts on it, all in one write transaction."""
+
+    def __init__(self, store: Store, audience: Audience, clock: Clock) -> None:
+        self.store = store
+        self.audience = audience
+        self.clock = clock
+
+    def accept(self, parsed: Parsed) -> Effects:
+        return self.accept_many([parsed])[0]
+
+    def accept_many(self, posts: list[Parsed]) -> list[Effects]:
+        """Store and act on several posts in one durable transaction, in the order they came."""
+        now = self.clock.now()
+        with self.store.write(durable=True) as session:
+            batch: StatusBatch | None = None
+            results = []
+            for index, parsed in enumerate(posts):
+                effects = Effects()
+                if parsed.inbound:
+                    if batch is not None:
+                        batch.flush()  # what a person wrote may change deliveries: look again
+                        batch = None
+                    self._inbound(session, parsed, now, effects)
+                if parsed.statuses:
+                    if batch is None:  # one lookup for this post's statuses and every later one
+                        batch = StatusBatch(session, [u for p in posts[index:] for u in p.statuses])
+                    for update in parsed.statuses:
+                        new, delivery = batch.record(update, now)
+                        effects.statuses += int(new)
+                        effects.repeats += int(not new)
+                        if delivery is not None:
+                            effects.deliveries.append((delivery.id, delivery.status))
+                results.append(effects)
+            if batch is not None:
+                batch.flush()
+        return results
+
+    def _inbound(self, session: Session, parsed: Parsed, now: datetime, effects: Effects) -> None:
+        for inbound in parsed.inbound:
+            key = digest(inbound.key_source)
+            if session.exec(select(InboundMessageRow.id).where(InboundMessageRow.key == key)).first():
+                effects.repeats += 1
+                continue
+            row = InboundMessageRow(
+                key=key, message_id=inbound.message_id, phone=inbound.phone,
+                user_id=inbound.user_id, name=inbound.name, type=inbound.type,
+                text=inbound.text, reply_id=inbound.reply_id, context_id=inbound.context_id,
+                payload=inbound.payload, sent_at=inbound.sent_at, received_at=now,
+            )
+            session.add(row)
+            session.flush()
+            assert row.id is not None
+            try:
+                with session.begin_nested():
+                    outcome = self.audience.handle(session, inbound, row.id, now)
+                row.action = outcome.action
+                effects.people.extend(outcome.changes)
+            except SQLAlchemyError:
+                raise
+            except Exception as exc:  # a bug in handling must not lose the message itself
+                log.exception("handling a message from %s failed",
+                              mask_phone(inbound.phone or ""))
+                row.action = f"error: {exc.__class__.__name__}"
+            effects.stored += 1
+            effects.actions.append(row.action or "")
+            log.info("%s from %s: %s", inbound.type, mask_phone(inbound.phone or "") or "?",
+                     row.action)
+
+
+def build_app(store: Store, audience_config: AudienceConfig, zone: ZoneInfo, *, app_secret: str,
+              verify_token: str | None, max_body_bytes: int = 3 * 1024 * 1024, path: str = "/webhook",
+              clock: Clock | None = None, pm: Any = None, replier: Replier | None = None) -> Starlette:
+    """The ASGI app.
+
+    ``pm`` (a plugin manager) hears ``on_delivery_status``/``on_subscriber_change`` after each
+    commit; ``replier``, when given, runs beside the app and sends planned replies at once.
+    """
+    inbox = Inbox(store, Audience(audience_config, zone), clock or SystemClock())
+    committer: GroupCommit[Parsed, Effects] = GroupCommit(inbox.accept_many)
+
+    async def verify(request: Request) -> Response:
+        query = request.query_params
+        token = query.get("hub.verify_token") or ""
+        if (query.get("hub.mode") == "subscribe" and verify_token
+                and hmac.compare_digest(token.encode(), verify_token.encode())):
+            return PlainTextResponse(query.get("hub.challenge") or "")
+        return PlainTextResponse("verification failed", status_code=403)
+
+    async def receive(request: Request) -> Response:
+        body = await _read_limited(request, max_body_bytes)
+        if body is None:
+            return PlainTextResponse(f"body over {max_body_bytes} bytes", status_code=413)
+        if not is_valid(body, request.headers.get(HEADER), app_secret):
+            return PlainTextResponse("signature missing or wrong", status_code=401)
+        try:
+            parsed = parse(body, inbox.clock.now())
+        except BadShape as exc:
+            return PlainTextResponse(f"not a WhatsApp webhook: {exc}", status_code=400)
+        except ValueError as exc:
+            return PlainTextResponse(str(exc), status_code=400)
+        try:
+            effects = await committer.submit(parsed)
+        except SQLAlchemyError as exc:
+            log.error("webhook not stored, Meta will retry: %s", exc.__class__.__name__)
+            return PlainTextResponse("not stored, try again", status_code=500)
+        if pm is not None:
+            _fire_hooks(pm, store, effects)
+        if replier is not None and effects.stored:
+            replier.poke()
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route(path, verify, methods=["GET"]),
+                            Route(path, receive, methods=["POST"])],
+                    lifespan=replier.lifespan if replier is not None else None)
+    # One exact path: no 307 to "/webhook" for "/webhook/" (building that redirect from a query
+    # string that is not UTF-8 raised, a 500), just a 404 like any other wrong path.
+    app.router.redirect_slashes = False
+    app.state.group_commit = committer  # its batch count, for tests and figures
+    return app
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None as soon as it is known to exceed ``limit``."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _fire_hooks(pm: Any, store: Store, effects: Effects) -> None:
+    if effects.deliveries and pm.hook.on_delivery_status.get_hookimpls():
+        with store.read() as session:  # rows only for plugins that listen
+            rows = {row.id: row for row in session.exec(select(DeliveryRow).where(
+                DeliveryRow.id.in_([i for i, _ in effects.deliveries])))}  # type: ignore[union-attr]
+        for delivery_id, status in effects.deliveries:
+            _safely(pm.hook.on_delivery_status, delivery=rows[delivery_id], status=status)
+    for person, change in effects.people:
+        _safely(pm.hook.on_subscriber_change, subscriber=person, change=change)
+
+
+def _safely(hook: Any, **kwargs: Any) -> None:
+    try:
+        hook(**kwargs)
+    except Exception:  # a plugin's bug must not turn a stored webhook into a retry
+        log.exception("a plugin failed in %s", getattr(hook, "name", "a hook"))
+

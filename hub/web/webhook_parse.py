@@ -1,0 +1,245 @@
+"""Meta's webhook JSON → plain records the hub acts on, without trusting any field to exist.
+
+The envelope (``object``, ``entry[].changes[].field/value``) must be there, or the post is not a
+WhatsApp webhook (400). Inside it everything is optional: an unknown message type or change field
+becomes a record of type ``unknown``/``field:<name>`` that is stored and otherwise ignored, and a
+message without ``wa_id`` (business-scoped user ids) is stored with ``phone=None``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.delivery.statuses import StatusUpdate
+
+
+class BadShape(ValueError):
+    """The body is JSON but not a WhatsApp Business webhook."""
+
+
+@dataclass
+class Inbound:
+    """One thing a person sent (or a change we keep without understanding it)."""
+
+    key_source: str  # what makes it unique: "msg:<id>", "pref:…", "raw:<json>"
+    type: str
+    message_id: str | None = None
+    phone: str | None = None
+    user_id: str | None = None
+    name: str | None = None
+    text: str | None = None
+    reply_id: str | None = None
+    context_id: str | None = None
+    sent_at: datetime | None = None
+    preference: str | None = None  # "stop" | "resume" for user_preferences
+    system_type: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Parsed:
+    inbound: list[Inbound] = field(default_factory=list)
+    statuses: list[StatusUpdate] = field(default_factory=list)
+
+
+def timestamp(value: Any, now: datetime) -> datetime:
+    """Meta's unix seconds (a string in messages, a number in user_preferences) → UTC datetime."""
+    try:
+        seconds = float(value)
+        return datetime.fromtimestamp(seconds, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return now
+
+
+def digits(value: Any) -> str | None:
+    """A wa_id as stored: digits only, or None when there is none."""
+    if not isinstance(value, str | int):
+        return None
+    only = "".join(c for c in str(value) if c.isdigit())
+    return only or None
+
+
+MAX_DEPTH = 64  # Meta's webhooks are under 10 levels deep; storing or re-encoding deeper JSON recurses
+
+
+_LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")  # an escaped surrogate: maybe half a pair
+_SURROGATE = re.compile("[\ud800-\udfff]")  # after decoding, pairs are joined: these are alone
+
+
+def _without_lone_surrogates(data: Any) -> Any:
+    """The same JSON with each lone surrogate (``"\\ud800"``) replaced by U+FFFD.
+
+    JSON lets them through, but no database or UTF-8 encoder takes them; replacing keeps the message.
+    """
+    return json.loads(_SURROGATE.sub("\ufffd", json.dumps(data, ensure_ascii=False)))
+
+
+def _too_deep(data: Any) -> bool:
+    """True when containers nest deeper than MAX_DEPTH (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, dict | list))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, dict | list))
+    return False
+
+
+def parse(body: bytes, now: datetime) -> Parsed:
+    """Parse a webhook body; raises ``BadShape`` (or ``ValueError`` for broken JSON)."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    except RecursionError:  # '[[[[…' thousands deep: the decoder's stack ran out
+        raise BadShape(f"nested deeper than {MAX_DEPTH} levels") from None
+    if _too_deep(data):
+        raise BadShape(f"nested deeper than {MAX_DEPTH} levels")
+    if _LONE_SURROGATE.search(body):
+        data = _without_lone_surrogates(data)
+    if not isinstance(data, dict) or not isinstance(data.get("entry"), list):
+        raise BadShape("expected an object with an 'entry' list")
+    if data.get("object") not in (None, "whatsapp_business_account"):
+        raise BadShape(f"unexpected object {data.get('object')!r}")
+    parsed = Parsed()
+    for entry in data["entry"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("changes", []), list):
+            raise BadShape("each entry must be an object with a 'changes' list")
+        for change in entry.get("changes", []):
+            if not isinstance(change, dict) or not isinstance(change.get("value"), dict):
+                raise BadShape("each change must be an object with a 'value' object")
+            _parse_change(str(change.get("field") or "messages"), change["value"], now, parsed)
+    return parsed
+
+
+def _parse_change(field_name: str, value: dict[str, Any], now: datetime, parsed: Parsed) -> None:
+    contacts = _contacts(value.get("contacts"))
+    if field_name == "messages":
+        for raw in _dicts(value.get("messages")):
+            parsed.inbound.append(_message(raw, contacts, now))
+        for raw in _dicts(value.get("statuses")):
+            update = parse_status(raw, now)
+            if update is not None:
+                parsed.statuses.append(update)
+        if not value.get("messages") and not value.get("statuses"):
+            parsed.inbound.append(_unknown(f"field:{field_name}", value))
+    elif field_name == "user_preferences":
+        for raw in _dicts(value.get("user_preferences")):
+            phone = digits(raw.get("wa_id"))
+            choice = str(raw.get("value") or "").lower()
+            moment = timestamp(raw.get("timestamp"), now)
+            parsed.inbound.append(Inbound(
+                key_source=f"pref:{phone}:{raw.get('user_id')}:{raw.get('timestamp')}:{choice}",
+                type="user_preferences", phone=phone, user_id=_str(raw.get("user_id")),
+                name=contacts.get(phone or "", (None, None))[0], text=raw.get("detail"),
+                preference=choice, sent_at=moment, payload={"category": raw.get("category")},
+            ))
+    else:
+        parsed.inbound.append(_unknown(f"field:{field_name}", value))
+
+
+def _contacts(raw: Any) -> dict[str, tuple[str | None, str | None]]:
+    """wa_id (or user id) → (profile name, user id)."""
+    found: dict[str, tuple[str | None, str | None]] = {}
+    for contact in _dicts(raw):
+        profile = _obj(contact.get("profile"))
+        name, user_id = _str(profile.get("name")), _str(contact.get("user_id"))
+        for ident in (digits(contact.get("wa_id")), user_id):
+            if ident:
+                found[ident] = (name, user_id)
+    return found
+
+
+def _message(raw: dict[str, Any], contacts: dict[str, tuple[str | None, str | None]],
+             now: datetime) -> Inbound:
+    kind = _str(raw.get("type")) or "unknown"
+    phone = digits(raw.get("from"))
+    user_id = _str(raw.get("from_user_id"))
+    if phone is None and len(contacts) == 1:
+        only = next(iter(contacts))
+        phone = only if only.isdigit() else None
+    name, contact_user = contacts.get(phone or user_id or "", (None, None))
+    context = _obj(raw.get("context"))
+    message = Inbound(
+        key_source=f"msg:{raw.get('id')}" if raw.get("id") else "raw:" + _canonical(raw),
+        type=kind, message_id=_str(raw.get("id")), phone=phone, user_id=user_id or contact_user,
+        name=name, context_id=_str(context.get("id")), sent_at=timestamp(raw.get("timestamp"), now),
+        payload=raw,
+    )
+    body = _obj(raw.get(kind))
+    if kind == "text":
+        message.text = _str(body.get("body"))
+    elif kind == "interactive":
+        reply_type = _str(body.get("type")) or ""
+        reply = _obj(body.get(reply_type))
+        message.reply_id, message.text = _str(reply.get("id")), _str(reply.get("title"))
+        if reply_type == "nfm_reply":
+            message.text = _str(reply.get("body"))
+    elif kind == "button":
+        message.reply_id, message.text = _str(body.get("payload")), _str(body.get("text"))
+    elif kind == "reaction":
+        message.text, message.context_id = _str(body.get("emoji")), _str(body.get("message_id"))
+    elif kind in ("image", "video", "audio", "document", "sticker"):
+        message.text = _str(body.get("caption"))
+    elif kind == "system":
+        message.text, message.system_type = _str(body.get("body")), _str(body.get("type"))
+    elif kind == "unsupported" or kind == "unknown":
+        errors = _dicts(raw.get("errors"))
+        message.text = _str(errors[0].get("title")) if errors else None
+    return message
+
+
+def _unknown(kind: str, value: dict[str, Any]) -> Inbound:
+    return Inbound(key_source="raw:" + _canonical(value), type=kind, payload=value)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def parse_status(raw: dict[str, Any], now: datetime) -> StatusUpdate | None:
+    """One ``statuses[]`` entry → :class:`StatusUpdate`, or None when it has no id or status."""
+    wamid, status = raw.get("id"), raw.get("status")
+    if not isinstance(wamid, str) or not wamid or not isinstance(status, str) or not status:
+        return None
+    code, detail = None, None
+    errors = raw.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        first = errors[0]
+        code = _error_code(first.get("code"))
+        data = _obj(first.get("error_data"))
+        parts = [str(p) for p in (first.get("title"), data.get("details")) if p]
+        detail = ": ".join(dict.fromkeys(parts))[:2000] or None
+    pricing = _obj(raw.get("pricing"))
+    opaque = raw.get("biz_opaque_callback_data")
+    return StatusUpdate(
+        wamid=wamid, status=status.lower(), at=timestamp(raw.get("timestamp"), now),
+        biz_opaque=str(opaque) if opaque not in (None, "") else None, error_code=code,
+        error_detail=detail, category=_str(pricing.get("category")),
+    )
+
+
+def _error_code(value: Any) -> int | None:
+    """An error code that fits the store's integer column (PostgreSQL's is 32 bits), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and -2**31 <= value < 2**31:
+        return value
+    return None
