@@ -17,15 +17,21 @@ run: setup
 	$(BIN)/hub demo
 
 # The suite twice: on SQLite files, then on PostgreSQL (HUB_TEST_DATABASE_URL, default the local
-# server; every test skips, saying why, when it is unreachable). Both run; either failing fails.
+# server; every test skips, saying why, when it is unreachable). Each pass runs most tests on two
+# workers (pytest-xdist, a private store per test), then the timing-sensitive ones (marker
+# `serial`) alone. Both passes run; either failing fails. The wall time is printed at the end.
+PASS = $(BIN)/python -m pytest -q -p no:cacheprovider
 test: setup
-	$(BIN)/ruff check .
-	@sqlite=passed; pg=passed; \
+	@start=$$(date +%s); \
+	$(BIN)/ruff check . || exit 1; \
+	sqlite=passed; pg=passed; \
 	echo "== the suite on SQLite"; \
-	$(BIN)/python -m pytest -q || sqlite=FAILED; \
+	$(PASS) -n 2 -m "not serial" || sqlite=FAILED; \
+	$(PASS) -m serial || sqlite=FAILED; \
 	echo "== the suite on PostgreSQL"; \
-	$(BIN)/python -m pytest -q --backend=postgresql || pg=FAILED; \
-	echo "== sqlite pass: $$sqlite; postgresql pass: $$pg"; \
+	$(PASS) -n 2 -m "not serial" --backend=postgresql || pg=FAILED; \
+	$(PASS) -m serial --backend=postgresql || pg=FAILED; \
+	echo "== sqlite pass: $$sqlite; postgresql pass: $$pg; make test took $$(( $$(date +%s) - start )) s"; \
 	[ $$sqlite = passed ] && [ $$pg = passed ]
 
 # Static checks alone, without the suite: ruff, and mypy (strict on hub/ and plugins/).

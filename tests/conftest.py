@@ -140,8 +140,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                           "postgresql (a private schema per test on HUB_TEST_DATABASE_URL)")
 
 
+# Tests whose assertions depend on wall-clock pacing or on a quiet CPU (rates per second, answer
+# times, kills at random moments). `make test` runs them alone, after the parallel part, so a
+# second worker never competes with them; a test may also say so itself with @pytest.mark.serial.
+SERIAL_FILES = ("test_pacing.py", "test_hostile_feeds.py", "test_webhook_batching.py", "test_crash.py",
+                "test_workers.py", "test_faults.py", "test_daemon.py", "test_leader.py")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only(why): about SQLite itself; skipped on PostgreSQL")
+    config.addinivalue_line("markers", "serial: timing-sensitive; `make test` runs it alone, not in parallel")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -153,6 +161,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SERIAL_FILES:
+            item.add_marker(pytest.mark.serial)
     if backend(config) != "postgresql":
         return
     reason = postgres_unreachable()
