@@ -17,8 +17,9 @@ import schedule
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from hub.cloudapi.templates import uses_from_config
 from hub.config import HubConfig, RoutineConfig
-from hub.delivery import brake
+from hub.delivery import brake, template_status
 from hub.delivery.caps import WINDOW, Caps
 from hub.delivery.plan import PlanStats, RunPlan, plan_run, preview_run, rank
 from hub.errors import HubError
@@ -79,6 +80,7 @@ class Routines:
         self.clock = clock or SystemClock()
         self.caps = Caps.from_config(config)
         self.tz = config.tz
+        self.templates = uses_from_config(config)
 
     # -- the schedule ------------------------------------------------------------------------
 
@@ -119,6 +121,11 @@ class Routines:
                 for slot in due:
                     reports.append(self._missed(session, routine, slot, now,
                                                 f"paused by the brake: {state.paused_reason}"))
+                return reports
+            held = template_status.hold_reason(session, routine.name, self.templates)
+            if held is not None:  # a paused or disabled template: Meta would refuse every message
+                for slot in due:
+                    reports.append(self._missed(session, routine, slot, now, held))
                 return reports
             grace = parse_interval(routine.grace)
             *older, latest = due
