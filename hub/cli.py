@@ -167,8 +167,11 @@ def send(app: App, sink_name: str | None, dry_run: bool, show: int) -> None:
         sending.dry_run(app.store, app.sink(sink_name), show)
         return
     from hub.delivery.caps import Caps
+    from hub.delivery.paid_gate import paid_gate_for
 
-    report = sending.send(app.store, app.sink(sink_name), caps=Caps.from_config(app.config))
+    with app.store.read() as session:
+        gate = paid_gate_for(app.config, session)
+    report = sending.send(app.store, app.sink(sink_name), caps=Caps.from_config(app.config), paid_gate=gate)
     click.echo(sending.summary(report))
     if report.blocked:
         raise click.ClickException(report.blocked)

@@ -14,11 +14,21 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from hub.cloudapi.templates import BLOCKING, AccountTemplate, TemplateUpdate, TemplateUse
+from hub.cloudapi.templates import (
+    BLOCKING,
+    AccountTemplate,
+    TemplateUpdate,
+    TemplateUse,
+    preflight,
+    read_account,
+    uses_from_config,
+)
+from hub.storage.store import Store
 from hub.storage.tables import AlertRow, TemplateRow
 
 log = logging.getLogger("hub.delivery.template_status")
 ALERT_PREFIX = "template "
+CHECK_EVERY = 3 * 3600.0  # seconds between two reads of the account's templates by `hub run`
 
 
 def _alert_text(name: str, language: str) -> str:
@@ -93,3 +103,17 @@ def category_of(session: Session, uses: Iterable[TemplateUse], default: str = "m
         if row is not None and row.category:
             return row.category.lower()
     return default
+
+
+def check_account(config: object, store: Store, now: datetime) -> list[str]:
+    """Read the account's templates, record them (alerts, holds), and return the config's mismatches.
+
+    What ``hub run`` does at start and every :data:`CHECK_EVERY`; an account that cannot say
+    (no ``waba_id``) is skipped with an empty answer.
+    """
+    if not getattr(getattr(config.delivering_sink(), "options", None), "waba_id", None):  # type: ignore[attr-defined]
+        return []
+    account = read_account(config)
+    with store.write() as session:
+        record_account(session, account, now)
+    return preflight(uses_from_config(config), account)
