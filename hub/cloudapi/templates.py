@@ -151,7 +151,8 @@ def _pages(http: httpx.Client, url: str, token: str) -> Iterator[list[Any]]:
             detail = (f"{error.get('code')}: {error.get('message')}" if isinstance(error, dict)
                       else f"HTTP {answer.status_code}")
             raise TemplatesError(f"the account's templates could not be read ({detail})")
-        yield data.get("data") if isinstance(data.get("data"), list) else []
+        entries = data.get("data")
+        yield entries if isinstance(entries, list) else []
         paging = data.get("paging")
         following = paging.get("next") if isinstance(paging, dict) else None
         next_url, params = (following, None) if isinstance(following, str) and following else (None, None)
@@ -246,11 +247,12 @@ def preflight(uses: Iterable[TemplateUse], account: Iterable[AccountTemplate]) -
             problems.append(f"{use.key}.name: no template {use.name!r} in the WhatsApp Business Account "
                             f"(it has: {', '.join(close) or 'none'})")
             continue
-        template = languages.get(use.language)
-        if template is None:
+        found = languages.get(use.language)
+        if found is None:
             problems.append(f"{use.key}.language: {use.name!r} exists in {', '.join(sorted(languages))}, "
                             f"not in {use.language!r}")
             continue
+        template = found
         if template.status != "APPROVED":
             why = f" ({template.reason})" if template.reason else ""
             problems.append(f"{use.key}: {use.name!r} ({use.language}) is {template.status}, not "

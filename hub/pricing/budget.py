@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from hub.pricing.money import Money, from_micros, to_micros
 from hub.storage.tables import AlertRow, BudgetMonthRow
@@ -54,7 +54,7 @@ class Budget:
     def alert(self, session: Session, now: datetime, message: str) -> None:
         """One open alert per kind of budget stop (``hub status`` shows it)."""
         head = message.split(":", 1)[0]
-        for existing in session.exec(select(AlertRow).where(AlertRow.cleared_at.is_(None))):
+        for existing in session.exec(select(AlertRow).where(col(AlertRow.cleared_at).is_(None))):
             if existing.message.startswith(head):
                 return
         session.add(AlertRow(at=now, level="warning", message=message))

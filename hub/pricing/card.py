@@ -166,7 +166,7 @@ class PricingSettings(BaseModel):
 
 
 def card_from(settings: PricingSettings | None, base_dir: Path) -> RateCard:
-    return (settings or PricingSettings()).build(base_dir)
+    return (settings or PricingSettings.model_validate({})).build(base_dir)
 
 
 def dump(card: RateCard) -> dict[str, Any]:

@@ -37,5 +37,5 @@ def _country_of_digits(digits: str) -> str | None:
         return str(region)
     # A number phonenumbers cannot place exactly (too short, unassigned range): its calling code's
     # main country still decides the price.
-    main = phonenumbers.region_code_for_country_code(number.country_code)
+    main = phonenumbers.region_code_for_country_code(number.country_code or 0)
     return None if main in (None, "ZZ", "001") else str(main)
