@@ -23,6 +23,7 @@ from hub.commands.sources import sources as sources_command
 from hub.commands.stats import stats
 from hub.commands.status import status
 from hub.commands.subscribers import subscribers as subscribers_group
+from hub.commands.templates import templates as templates_command
 from hub.config import default_config_path
 from hub.errors import HubError
 from hub.logs import configure as configure_logging
@@ -77,8 +78,10 @@ def init(app: App, path: Path | None) -> None:
 
 
 @cli.command()
+@click.option("--online", is_flag=True,
+              help="Also read the account's templates and check the ones hub.toml uses.")
 @pass_app
-def check(app: App) -> None:
+def check(app: App, online: bool) -> None:
     """Validate hub.toml and every enabled plugin's options; show what is enabled."""
     config = app.config
     click.echo(f"{config.path}: OK")
@@ -96,6 +99,18 @@ def check(app: App) -> None:
     for r in config.routines:
         click.echo(f"  routine:  {r.name}: every {r.every}" + (f" at {r.at}" if r.at else "")
                    + f", {r.mode}, up to {r.max_items} items")
+    click.echo(f"  pricing:  {config.rate_card().describe()}"
+               + (f"; budget {config.monthly_budget} a month" if config.monthly_budget else ""))
+    if online:
+        from hub.commands.templates import check_online
+
+        problems = check_online(app)
+        for line in problems:
+            click.echo(f"error: {line}", err=True)
+        if problems:
+            raise SystemExit(1)
+        click.echo("  templates: the account has every template hub.toml uses, approved, with "
+                   "those parameters")
 
 
 @cli.command()
@@ -152,8 +167,11 @@ def send(app: App, sink_name: str | None, dry_run: bool, show: int) -> None:
         sending.dry_run(app.store, app.sink(sink_name), show)
         return
     from hub.delivery.caps import Caps
+    from hub.delivery.paid_gate import paid_gate_for
 
-    report = sending.send(app.store, app.sink(sink_name), caps=Caps.from_config(app.config))
+    with app.store.read() as session:
+        gate = paid_gate_for(app.config, session)
+    report = sending.send(app.store, app.sink(sink_name), caps=Caps.from_config(app.config), paid_gate=gate)
     click.echo(sending.summary(report))
     if report.blocked:
         raise click.ClickException(report.blocked)
@@ -180,6 +198,7 @@ cli.add_command(status)
 cli.add_command(run_command)
 cli.add_command(sandbox)
 cli.add_command(db)
+cli.add_command(templates_command)
 
 
 def _add_plugin_commands() -> None:

@@ -21,6 +21,8 @@ from hub.contracts import FilterOptions, SinkOptions, SourceOptions
 from hub.delivery.caps import CapsSettings
 from hub.errors import ConfigError
 from hub.plugins import Registry
+from hub.pricing.card import PricingSettings, RateCard
+from hub.pricing.money import Money, parse_money
 from hub.timekeeping.durations import parse_interval
 
 DEFAULT_CONFIG_NAME = "hub.toml"
@@ -51,6 +53,16 @@ class HubSection(_Section):
     database_url: str = Field("sqlite:///hub.db", description="a SQLAlchemy URL")
     timezone: str = Field("Europe/Madrid", description="an IANA time zone name")
     sink: str | None = Field(None, description="name of the [sinks.NAME] table that delivers")
+    monthly_budget: str | None = Field(None, description='what Meta may charge a month, e.g. "150 EUR"')
+
+    @field_validator("monthly_budget")
+    @classmethod
+    def _budget(cls, value: str | None) -> str | None:
+        from hub.pricing.money import parse_money
+
+        if value is not None:
+            parse_money(value)
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -206,6 +218,7 @@ class _TopLevel(_Section):
     audience: AudienceConfig = Field(default_factory=AudienceConfig)
     webhook: WebhookConfig = Field(default_factory=WebhookConfig)
     caps: CapsSettings | None = None
+    pricing: PricingSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -230,6 +243,7 @@ class HubConfig:
     audience: AudienceConfig = field(default_factory=AudienceConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     caps: CapsSettings | None = None
+    pricing: PricingSettings | None = None
     # False for a config that must keep its own store whatever the environment says (`hub demo`).
     database_url_from_env: bool = True
 
@@ -265,6 +279,16 @@ class HubConfig:
 
     def routine(self, name: str) -> RoutineConfig | None:
         return next((r for r in self.routines if r.name == name), None)
+
+    def rate_card(self) -> RateCard:
+        """The rate card in force: ``[pricing]``'s, else the one shipped with the hub."""
+        from hub.pricing.card import card_from
+
+        return card_from(self.pricing, self.base_dir)
+
+    @property
+    def monthly_budget(self) -> Money | None:
+        return parse_money(self.hub.monthly_budget) if self.hub.monthly_budget else None
 
     def delivering_sink(self) -> PluginSection | None:
         """The sink that sends: ``[hub] sink``, else the only enabled one, else none."""
@@ -311,7 +335,7 @@ def load_config(path: Path, registry: Registry) -> HubConfig:
 
     config = HubConfig(
         path=path.resolve(), hub=top.hub, routines=top.routines, audience=top.audience,
-        webhook=top.webhook, caps=top.caps,
+        webhook=top.webhook, caps=top.caps, pricing=top.pricing,
     )
     seen_names: dict[str, str] = {}
     for index, table in enumerate(top.sources):
@@ -348,9 +372,24 @@ def load_config(path: Path, registry: Registry) -> HubConfig:
     if top.hub.sink and top.hub.sink not in top.sinks:
         problems.append(f"hub.sink: no [sinks.{top.hub.sink}] table (expected one of: "
                         f"{', '.join(top.sinks) or 'none configured'})")
+    problems.extend(_pricing_problems(config))
     if problems:
         raise _config_error(path, problems)
     return config
+
+
+def _pricing_problems(config: HubConfig) -> list[str]:
+    """The rate card must load, and a budget must be in the card's currency (no guessed exchange)."""
+    try:
+        card = config.rate_card()
+    except ConfigError as exc:
+        return [str(exc)]
+    budget = config.monthly_budget
+    if budget is not None and budget.currency != card.currency:
+        return [f"hub.monthly_budget: in {budget.currency}, but the rate card is in {card.currency} "
+                f"(give the budget in {card.currency}, or a card in {budget.currency}: "
+                "[pricing] card = \"rates.csv\"; see docs/whatsapp.md)"]
+    return []
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -27,7 +27,9 @@ from starlette.routing import Mount
 
 from hub.app import App
 from hub.contracts import Sink
+from hub.delivery import template_status
 from hub.delivery.caps import Caps
+from hub.delivery.paid_gate import paid_gate_for
 from hub.delivery.send import dispatch_due
 from hub.delivery.timed_sink import TimedSink
 from hub.errors import ConfigError
@@ -101,7 +103,8 @@ class Daemon:
         return "\n".join(lines)
 
     def _web_app(self) -> Starlette:
-        routes: list[Any] = list(ops_routes(self.store, self.metrics, self.config.tz))
+        routes: list[Any] = list(ops_routes(self.store, self.metrics, self.config.tz,
+                                            card=self.config.rate_card()))
         self._webhook, self._webhook_off = None, ""
         try:
             from hub.web.webhook_app import webhook_app
@@ -141,6 +144,8 @@ class Daemon:
         if self.schedules:
             tasks.append(asyncio.create_task(self._every(self.options.poll_every, self._poll), name="poll"))
             tasks.append(asyncio.create_task(self._routines(), name="routines"))
+            tasks.append(asyncio.create_task(self._every(template_status.CHECK_EVERY, self._templates),
+                                             name="templates"))
         if self.sends:
             tasks.append(asyncio.create_task(self._dispatch(), name="dispatch"))
         await self.stop.wait()
@@ -205,6 +210,15 @@ class Daemon:
             elif s.stored:
                 log.info("source %s: %d new item(s) stored", s.name, s.stored)
 
+    async def _templates(self) -> None:
+        """At start and every few hours: the account's templates against hub.toml (alerts, holds)."""
+        if not await self._leading():
+            return
+        problems = await asyncio.to_thread(template_status.check_account, self.config, self.store,
+                                           self.clock.now())
+        for line in problems:
+            log.error("template check: %s", line)
+
     async def _routines(self) -> None:
         routines = Routines(self.config, self.store, self.clock)
         scheduler = schedule.Scheduler()
@@ -230,7 +244,10 @@ class Daemon:
         caps = Caps.from_config(self.config)
         while not self.stop.is_set():
             try:
-                report = await dispatch_due(self.store, sink, self.clock, caps=caps, stop=self.stop)
+                with self.store.read() as session:  # the template's category may change: read each round
+                    gate = paid_gate_for(self.config, session)
+                report = await dispatch_due(self.store, sink, self.clock, caps=caps, stop=self.stop,
+                                            paid_gate=gate)
             except asyncio.CancelledError:
                 raise
             except Exception:

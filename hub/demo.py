@@ -30,6 +30,9 @@ from hub.app import App
 from hub.delivery.send import dispatch_due
 from hub.intake.pipeline import poll_once
 from hub.loopback import Document, LoopbackServer
+from hub.pricing.country import country_of
+from hub.pricing.money import show
+from hub.pricing.spent import spent
 from hub.privacy import mask_phone
 from hub.routines import Routines
 from hub.simulator import SimulatorConfig, SimulatorServer
@@ -223,13 +226,23 @@ class Demo:
 
     def _stats(self, elapsed: float) -> None:
         store = Store(f"sqlite:///{(self.folder / 'demo.db').as_posix()}")
+        card = self.app.config.rate_card()
         try:
             with store.read() as session:
                 report = build_report(session, self.app.config.tz)
+                cost = spent(session, card, self.app.config.tz)
+                reached = session.exec(select(func.count()).select_from(DeliveryRow).where(
+                    col(DeliveryRow.status).in_(("sent", "delivered", "read")))).one()
+                countries = {country_of(p) for p in session.exec(select(SubscriberRow.phone))}
         finally:
             store.dispose()
         click.echo("Statistics (what `hub stats` shows):\n")
         click.echo(render_tables(report))
+        unlisted = sorted(c for c in countries if c and c not in card.rates)
+        note = (f" ({', '.join(unlisted)} not on the rate card: priced at its highest rate; "
+                "see docs/whatsapp.md)" if unlisted else "")
+        click.echo(f"\nCost: {cost.total.billable} paid templates, ≈ {show(cost.total.cost, card.currency)}; "
+                   f"{reached - cost.total.billable} free inside the window{note}")
         click.echo(f"\nDemo finished in {elapsed:.1f} s; one day of news passed on the demo's clock.")
         click.echo(f"Dashboard: `hub run` serves it at http://127.0.0.1:{self.app.config.webhook.port}"
                    f"/dashboard?token=<token> once {DASHBOARD_TOKEN_ENV}=<token> is set in its "

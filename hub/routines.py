@@ -10,19 +10,25 @@ otherwise it is recorded as missed and logged.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 
 import schedule
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from hub.cloudapi.templates import uses_from_config
 from hub.config import HubConfig, RoutineConfig
-from hub.delivery import brake
+from hub.delivery import brake, template_status
 from hub.delivery.caps import WINDOW, Caps
-from hub.delivery.plan import PlanStats, RunPlan, plan_run, preview_run, rank
+from hub.delivery.plan import PlanStats, RunPlan, active_subscribers, plan_run, preview_run, rank
 from hub.errors import HubError
 from hub.matching import fold_tags
+from hub.pricing.budget import Budget
+from hub.pricing.estimate import Estimate, estimate_people, people_counts
+from hub.pricing.money import show
 from hub.storage.store import Store
 from hub.storage.tables import DeliveryRow, ItemRow, RoutineRunRow, RoutineStateRow
 from hub.timekeeping.clock import Clock, SystemClock
@@ -56,6 +62,7 @@ class RoutineStatus:
     last_run_at: datetime | None
     runs: int
     paused_reason: str | None = None
+    monthly: str | None = None  # expected monthly cost, when asked for (`hub routines`)
 
 
 @dataclass
@@ -69,6 +76,8 @@ class Preview:
     stats: PlanStats
     ceiling_used: int | None = None
     ceiling_wait: int = 0
+    cost: Estimate | None = None
+    budget_left: Decimal | None = None
 
 
 class Routines:
@@ -79,6 +88,10 @@ class Routines:
         self.clock = clock or SystemClock()
         self.caps = Caps.from_config(config)
         self.tz = config.tz
+        self.templates = uses_from_config(config)
+        self.card = config.rate_card()
+        budget = config.monthly_budget
+        self.budget = Budget(budget, self.tz) if budget is not None else None
 
     # -- the schedule ------------------------------------------------------------------------
 
@@ -119,6 +132,11 @@ class Routines:
                 for slot in due:
                     reports.append(self._missed(session, routine, slot, now,
                                                 f"paused by the brake: {state.paused_reason}"))
+                return reports
+            held = template_status.hold_reason(session, routine.name, self.templates)
+            if held is not None:  # a paused or disabled template: Meta would refuse every message
+                for slot in due:
+                    reports.append(self._missed(session, routine, slot, now, held))
                 return reports
             grace = parse_interval(routine.grace)
             *older, latest = due
@@ -174,9 +192,35 @@ class Routines:
             state = self._state(session, routine, routine.cadence(), now)
             return self._run(session, routine, state, now, now, "manual")
 
+    def estimate(self, session: Session, stats: PlanStats, now: datetime) -> Estimate:
+        """What the messages counted in ``stats.people`` are expected to cost (the rate card's)."""
+        default = self.config.pricing.default_category if self.config.pricing else "marketing"
+        category = template_status.category_of(session, self.templates, default)
+        return estimate_people(people_counts(session, stats.people or Counter()), self.card, category, now)
+
+    def _over_budget(self, session: Session, routine: RoutineConfig, candidates: list[ItemRow],
+                     now: datetime) -> str | None:
+        """Why this run may not start (its expected charge exceeds what is left), or None."""
+        if self.budget is None or not candidates:
+            return None
+        expected = self.estimate(session, preview_run(session, self._plan(routine, None, candidates, now)),
+                                 now)
+        left = self.budget.left(session, now)
+        if expected.charge <= left:
+            return None
+        note = (f"over budget: this run would cost ≈ {show(expected.charge, self.card.currency)} "
+                f"({expected.paid} paid templates), {show(left, self.card.currency)} left of "
+                f"{self.budget.limit} this month")
+        self.budget.alert(session, now, f"monthly budget: routine {routine.name} not run, {note}")
+        return note
+
     def _run(self, session: Session, routine: RoutineConfig, state: RoutineStateRow,
              slot: datetime, now: datetime, status: str) -> RunReport:
         candidates = self._candidates(session, routine, state.window_end or state.created_at)
+        blocked = self._over_budget(session, routine, candidates, now)
+        if blocked is not None:  # its stories stay for the next run (window_end is not moved)
+            log.warning("routine %s: run not started: %s", routine.name, blocked)
+            return self._missed(session, routine, slot, now, blocked)
         run = RoutineRunRow(routine=routine.name, status=status, scheduled_for=slot, started_at=now)
         session.add(run)
         session.flush()
@@ -246,6 +290,31 @@ class Routines:
                                      state.paused_reason if state else None))
         return out
 
+    def monthly_cost(self, routine: RoutineConfig) -> str:
+        """The expected charge of a month of this routine at today's audience, all as templates.
+
+        An upper bound by design: each run sends up to ``max_items`` stories (1 for a digest) to
+        every active subscriber whose topics match, and a run's messages usually fall outside
+        the person's 24-hour window.
+        """
+        every = routine.cadence().every
+        runs = Decimal(30 * 86400) / Decimal(max(every.total_seconds(), 60))
+        if routine.weekdays and every.days <= 1:
+            runs = runs * len(routine.weekdays) / 7
+        per_run = 1 if routine.mode == "digest" else routine.max_items
+        wanted = fold_tags(routine.tags)
+        now = self.clock.now()
+        with self.store.read() as session:
+            people = [(s.phone, None, per_run) for s in active_subscribers(session)
+                      if not wanted or not s.topics or wanted & fold_tags(s.topics)]
+            default = self.config.pricing.default_category if self.config.pricing else "marketing"
+            category = template_status.category_of(session, self.templates, default)
+        one_run = estimate_people(people, self.card, category, now)
+        month = one_run.charge * runs
+        unlisted = f"; {', '.join(sorted(one_run.unlisted))} not on the card" if one_run.unlisted else ""
+        return (f"≈ {show(month, self.card.currency)} ({len(people)} subscriber(s) × {runs:.1f} runs × "
+                f"up to {per_run} {category} template(s){unlisted})")
+
     def preview(self, name: str | None = None) -> Preview:
         """What the next run of ``name`` (default: the next routine due) would send."""
         statuses = [s for s in self.status() if s.config.enabled]
@@ -271,7 +340,9 @@ class Routines:
                 ).distinct()))
             stats = preview_run(session, self._plan(routine, None, candidates, at), reached)
             chosen, passed_over = _split(candidates, stats)
-            preview = Preview(routine, at, chosen, passed_over, stats)
+            preview = Preview(routine, at, chosen, passed_over, stats, cost=self.estimate(session, stats, at))
+            if self.budget is not None:
+                preview.budget_left = self.budget.left(session, at)
             if self.caps.ceiling is not None:
                 preview.ceiling_used = len(reached)
                 new = stats.recipients - stats.reached_again

@@ -7,6 +7,7 @@ from datetime import datetime
 import click
 
 from hub.app import App
+from hub.pricing.money import show
 from hub.routines import Preview, Routines, RunReport
 
 pass_app = click.make_pass_decorator(App)
@@ -26,7 +27,10 @@ def routines(ctx: click.Context) -> None:
         return
     app = ctx.find_object(App)
     assert app is not None
-    statuses = Routines(app.config, app.store).status()
+    runner = Routines(app.config, app.store)
+    statuses = runner.status()
+    for s in statuses:
+        s.monthly = runner.monthly_cost(s.config) if s.config.enabled else None
     if not statuses:
         click.echo("No routines configured (add a [[routines]] table to hub.toml).")
         return
@@ -41,6 +45,8 @@ def routines(ctx: click.Context) -> None:
                    + (", priority only" if r.priority_only else ""))
         click.echo(f"    next: {_local(app, s.next_run_at)}    last: {_local(app, s.last_run_at)}"
                    f"    runs: {s.runs}")
+        if r.enabled and s.monthly is not None:
+            click.echo(f"    expected per month at today's audience: {s.monthly}")
         if s.paused_reason:
             click.echo(f"    PAUSED by the brake: {s.paused_reason} (hub routines resume {r.name})")
 
@@ -83,6 +89,9 @@ def tick(app: App) -> None:
 
 
 def _print_run(app: App, report: RunReport) -> None:
+    if report.status == "missed":
+        click.echo(f"{report.routine}: not run: {report.note}")
+        return
     stats = report.stats
     if not report.candidates or stats is None:
         click.echo(f"{report.routine}: run #{report.run_id}: no new items since the last run; "
@@ -138,6 +147,15 @@ def _print_preview(app: App, p: Preview) -> None:
     if p.ceiling_used is not None:
         click.echo(f"  messaging limit: {p.ceiling_used} recipient(s) in the last 24 h; "
                    f"{p.ceiling_wait} new recipient(s) would wait for the next window")
+    if p.cost is not None:
+        click.echo(f"Cost: {p.cost.summary()} ({app.config.rate_card().describe().split(' (')[0]})")
+        for line in p.cost.lines():
+            click.echo(line)
+    if p.budget_left is not None and p.cost is not None:
+        verdict = ("within" if p.cost.charge <= p.budget_left
+                   else "OVER: the run would not start")
+        click.echo(f"Budget: {show(p.budget_left, p.cost.currency)} left of "
+                   f"{app.config.monthly_budget} this month; {verdict}")
     for number, text in enumerate(s.samples.values(), start=1):
         if number > 3:
             click.echo(f"(… {len(s.samples) - 3} more distinct message text(s))")

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from hub.contracts import Sink
 from hub.delivery.caps import Caps
+from hub.delivery.paid_gate import PaidGate
 from hub.delivery.send import Claim, DispatchReport, count_due_now, dispatch_due, due_now, message_for
 from hub.privacy import mask_phone
 from hub.storage.store import Store
@@ -43,7 +44,8 @@ def _line(report: DispatchReport) -> str:
             f" · {report.rate:.0f} msg/s")
 
 
-def send(store: Store, sink: Sink, caps: Caps | None = None) -> DispatchReport:
+def send(store: Store, sink: Sink, caps: Caps | None = None,
+         paid_gate: PaidGate | None = None) -> DispatchReport:
     """Dispatch with a progress bar on a terminal, and one summary line in any case."""
     with store.read() as session:
         due = session.exec(select(func.count()).select_from(DeliveryRow).where(
@@ -61,7 +63,8 @@ def send(store: Store, sink: Sink, caps: Caps | None = None) -> DispatchReport:
             bar.update(max(0, now_done - done), report)
             done = now_done
 
-        report = asyncio.run(dispatch_due(store, sink, progress=progress, follow=FOLLOW, caps=caps))
+        report = asyncio.run(dispatch_due(store, sink, progress=progress, follow=FOLLOW, caps=caps,
+                                           paid_gate=paid_gate))
     return report
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 import click
 
 from hub.app import App
+from hub.pricing.spent import spent
 from hub.stats import build_report
 from hub.stats_tables import render_tables
 from hub.timekeeping.clock import SystemClock
@@ -40,9 +41,12 @@ def _parse_since(value: str | None) -> datetime | None:
 @pass_app
 def stats(app: App, since: str | None, routine: str | None, as_json: bool) -> None:
     """Sent, delivered, read, failed and skipped; unsubscribes after each run; best hours; growth."""
+    moment = _parse_since(since)
     with app.store.read() as session:
-        report = build_report(session, app.config.tz, since=_parse_since(since), routine=routine)
+        report = build_report(session, app.config.tz, since=moment, routine=routine)
+        cost = spent(session, app.config.rate_card(), app.config.tz, since=moment)
     if as_json:
-        click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        click.echo(json.dumps({**report.as_dict(), "cost": cost.as_dict()}, indent=2, ensure_ascii=False))
         return
     click.echo(render_tables(report))
+    click.echo("\n" + cost.render())

@@ -134,6 +134,8 @@ class PlanStats:
     # many of those this run would reach again — counted, so no set grows with the audience.
     reached: set[int] = field(default_factory=set)
     reached_again: int = 0
+    # Previews and budgeted runs only: messages planned per subscriber, for the cost estimate.
+    people: Counter[int] | None = None
 
     @property
     def rows(self) -> int:
@@ -154,8 +156,8 @@ def plan_run(session: Session, plan: RunPlan, *, driver_fast_path: bool = True) 
 
 def preview_run(session: Session, plan: RunPlan, reached: set[int] | None = None) -> PlanStats:
     """Count what :func:`plan_run` would write, writing nothing; ``reached_again`` counts the
-    recipients among ``reached``."""
-    stats = PlanStats(reached=reached or set())
+    recipients among ``reached``, ``people`` the messages per subscriber."""
+    stats = PlanStats(reached=reached or set(), people=Counter())
     for _ in _plan_chunks(session, plan, stats, _Identity()):
         pass
     return stats
@@ -211,6 +213,8 @@ def _plan_chunks(session: Session, plan: RunPlan, stats: PlanStats,
                 if status == "planned":
                     stats.planned += 1
                     stats.waiting_quiet += in_quiet
+                    if stats.people is not None:
+                        stats.people[subscriber_id] += 1
                 else:
                     stats.skipped += 1
                 rows.append((key, subscriber_id, item_id, routine, run_id, body, status, reason,

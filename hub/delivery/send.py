@@ -36,6 +36,7 @@ from hub.delivery import account
 from hub.delivery.caps import Caps, ClaimGuard
 from hub.delivery.holds import hold_reason
 from hub.delivery.pacing import TokenBucket, backoff
+from hub.delivery.paid_gate import PaidGate
 from hub.delivery.settle import RANK, settle_from_status
 from hub.delivery.statuses import apply_waiting
 from hub.privacy import mask_phone
@@ -113,7 +114,7 @@ def _claimable(now: datetime, recipient_gap: timedelta, in_doubt_after: timedelt
 
 def claim_due(store: Store, clock: Clock, limit: int = BATCH, *, recipient_gap: timedelta = timedelta(0),
               in_doubt_after: timedelta | None = None, skipped: list[int] | None = None,
-              caps: Caps | None = None) -> list[Claim]:
+              caps: Caps | None = None, paid_gate: PaidGate | None = None) -> list[Claim]:
     """Claim up to ``limit`` due deliveries, one per person; opted-out recipients are skipped.
 
     A claim marks the row ``sending`` and reserves the person's pair-rate slot, committed before
@@ -129,14 +130,15 @@ def claim_due(store: Store, clock: Clock, limit: int = BATCH, *, recipient_gap: 
     """
     while True:
         looked: list[int] = []
-        claimed = _claim_batch(store, clock, limit, recipient_gap, in_doubt_after, skipped, caps, looked)
-        if claimed or not looked[0]:
+        claimed = _claim_batch(store, clock, limit, recipient_gap, in_doubt_after, skipped, caps, looked,
+                               paid_gate)
+        if claimed or not looked[0] or (paid_gate is not None and paid_gate.exhausted):
             return claimed
 
 
 def _claim_batch(store: Store, clock: Clock, limit: int, recipient_gap: timedelta,
                  in_doubt_after: timedelta | None, skipped: list[int] | None, caps: Caps | None,
-                 looked: list[int]) -> list[Claim]:
+                 looked: list[int], paid_gate: PaidGate | None = None) -> list[Claim]:
     now = clock.now()
     d, s = DeliveryRow.__table__.c, SubscriberRow.__table__.c  # type: ignore[attr-defined]
     due, rested = _claimable(now, recipient_gap, in_doubt_after)
@@ -189,6 +191,8 @@ def _claim_batch(store: Store, clock: Clock, limit: int, recipient_gap: timedelt
                 status="skipped", reason=reason, updated_at=now))
             if skipped is not None:
                 skipped.extend(ids)
+        if claimed and paid_gate is not None:  # the budget gate: paid messages only while it lasts
+            claimed = paid_gate.admit(session, now, claimed)
         if claimed:
             ids = [claim.id for claim in claimed]
             connection.execute(sa_update(DeliveryRow.__table__).where(d.id.in_(ids)).values(  # type: ignore[attr-defined]
@@ -398,9 +402,9 @@ class _Run:
     def __init__(self, store: Store, sink: Sink, clock: Clock, report: DispatchReport,
                  progress: Callable[[DispatchReport], None] | None, limit: int | None,
                  follow: float = 0.0, caps: Caps | None = None,
-                 stop: asyncio.Event | None = None) -> None:
+                 stop: asyncio.Event | None = None, paid_gate: PaidGate | None = None) -> None:
         self.store, self.sink, self.clock, self.report = store, sink, clock, report
-        self.caps = caps
+        self.caps, self.paid_gate = caps, paid_gate
         self.stop = stop or asyncio.Event()
         self.pacing = sink.pacing()
         self.bucket = TokenBucket(self.pacing.rate)
@@ -421,7 +425,8 @@ class _Run:
     def _claim(self, limit: int) -> list[Claim]:
         skipped: list[int] = []
         batch = claim_due(self.store, self.clock, limit, recipient_gap=self.pacing.recipient_gap,
-                          in_doubt_after=self._in_doubt_after(), skipped=skipped, caps=self.caps)
+                          in_doubt_after=self._in_doubt_after(), skipped=skipped, caps=self.caps,
+                          paid_gate=self.paid_gate)
         self.report.skipped += len(skipped)
         return batch
 
@@ -622,7 +627,8 @@ class _Run:
 async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None, *,
                        progress: Callable[[DispatchReport], None] | None = None,
                        limit: int | None = None, follow: float = 0.0,
-                       caps: Caps | None = None, stop: asyncio.Event | None = None) -> DispatchReport:
+                       caps: Caps | None = None, stop: asyncio.Event | None = None,
+                       paid_gate: PaidGate | None = None) -> DispatchReport:
     """Send every delivery due now through ``sink``, recording each outcome; returns the tally.
 
     Returns when nothing more is due now; retries, people inside their 6-second gap and claims in
@@ -651,7 +657,7 @@ async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None, *,
         report.blocked = gate.reason
     else:
         await sink.open()
-        run = _Run(store, sink, clock, report, progress, limit, follow, caps, stop)
+        run = _Run(store, sink, clock, report, progress, limit, follow, caps, stop, paid_gate)
         try:
             await run.go(gate.probe)
         finally:
@@ -662,6 +668,8 @@ async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None, *,
         if run.halt is not None:
             with store.read() as session:
                 report.blocked = account.gate(session, clock.now()).reason
+        elif paid_gate is not None and paid_gate.exhausted:
+            report.blocked = paid_gate.exhausted
     settle_missed_statuses(store, clock.now())
     report.elapsed = time.perf_counter() - started
     with store.read() as session:

@@ -54,6 +54,9 @@ class StatusUpdate:
     error_code: int | None = None
     error_detail: str | None = None
     category: str | None = None
+    billable: bool | None = None  # the ``pricing`` object: what Meta says it charges
+    pricing_type: str | None = None
+    pricing_model: str | None = None
 
 
 def status_key(update: StatusUpdate) -> str:
@@ -151,6 +154,8 @@ class StatusBatch:
             "key": key, "wamid": None if forgotten else update.wamid, "status": update.status,
             "delivery_id": delivery.id if delivery else None, "biz_opaque": update.biz_opaque,
             "error_code": update.error_code, "category": update.category, "at": update.at,
+            "billable": update.billable, "pricing_type": update.pricing_type,
+            "pricing_model": update.pricing_model,
             "error_detail": None if forgotten else update.error_detail, "received_at": now,
         }
         self.new_events.append(event)

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
@@ -25,6 +25,7 @@ from aiohttp import web
 from hub.simulator.errors import HTTP_STATUS, ApiError, error_body, status_error, unknown_object_body
 from hub.simulator.faults import Fault, FaultPlan, Latency
 from hub.simulator.shapes import TemplateSpec, check_message
+from hub.simulator.templates import template_entries, template_status_payload
 from hub.simulator.webhooks import Business, WebhookPoster, envelope, inbound_value, new_wamid, status_value
 from hub.timekeeping.clock import Clock, SystemClock
 
@@ -72,6 +73,7 @@ class SimulatorConfig:
     # 100 ms pause makes queued requests look like a burst in the log (and trips 130429).
     freeze_gc: bool = False
     phones: dict[str, str] = field(default_factory=dict)  # simulated people: number → profile name
+    template_page_size: int = 25  # templates per page of GET message_templates (Meta's default)
 
 
 @dataclass(frozen=True)
@@ -102,12 +104,14 @@ class Simulator:
         self.rejected: list[tuple[int, str]] = []  # (code, recipient)
         self.requests = 0
         self.read_marks: list[str] = []  # inbound wamids the business marked as read
+        self.template_reads = 0  # pages of message_templates served
         self.last_inbound: dict[str, datetime] = {}
         self._last_sent: dict[str, datetime] = {}
         self._arrivals: deque[float] = deque()
         self._limit_users: dict[str, datetime] = {}
         self.app = web.Application(client_max_size=4 * 1024 * 1024)
         self.app.router.add_post("/{version}/{phone_number_id}/messages", self._messages)
+        self.app.router.add_get("/{version}/{waba_id}/message_templates", self._templates)
         self.app.router.add_get("/_sim/messages", self._list_messages)
         self.app.router.add_post("/_sim/inbound", self._post_inbound)
         self.app.router.add_post("/_sim/faults", self._post_fault)
@@ -291,6 +295,36 @@ class Simulator:
         post("delivered", 2)
         if self.faults.rng.random() < c.read_share:
             post("read", 3, later=round(self.faults.rng.expovariate(1 / c.read_after)) if c.read_after else 0)
+
+    # -- the account's templates -----------------------------------------------------------
+
+    async def _templates(self, request: web.Request) -> web.Response:
+        """``GET /<version>/<waba_id>/message_templates``: the templates, ``template_page_size`` a page."""
+        try:
+            self._check_token(request.headers.get("Authorization"))
+        except ApiError as exc:
+            return web.json_response(error_body(exc.code, exc.details), status=HTTP_STATUS.get(exc.code, 401))
+        if request.match_info["waba_id"] != self.config.waba_id:
+            return web.json_response(unknown_object_body(request.match_info["waba_id"]), status=400)
+        entries = template_entries(self.config.templates)
+        size = self.config.template_page_size
+        start = int(request.query.get("after") or 0)
+        page = {"data": entries[start:start + size],
+                "paging": {"cursors": {"before": str(start), "after": str(start + size)}}}
+        if start + size < len(entries):
+            following = {**request.query, "after": str(start + size)}
+            page["paging"]["next"] = str(request.url.with_query(following))
+        self.template_reads += 1
+        return web.json_response(page)
+
+    def set_template_status(self, name: str, status: str, reason: str | None = None) -> dict[str, Any]:
+        """The account changes a template's status (Meta's review, or its quality checks); the
+        ``message_template_status_update`` webhook is posted, and messages with it are refused."""
+        spec = self.config.templates[name]
+        self.config.templates[name] = replace(spec, status=status.upper())
+        payload = template_status_payload(self.business, name, spec, status.upper(), reason)
+        self.poster.post(payload)
+        return payload
 
     # -- control endpoints (for `hub sandbox` users) ---------------------------------------
 

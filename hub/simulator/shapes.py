@@ -33,6 +33,7 @@ class TemplateSpec:
     url_button_index: int | None = None
     quick_replies: int = 0
     category: str = "marketing"
+    status: str = "APPROVED"  # PAUSED or DISABLED templates are refused (132015, 132016)
 
 
 def _require(obj: dict[str, Any], key: str, where: str) -> Any:
@@ -207,6 +208,10 @@ def _template(tpl: Any, templates: dict[str, TemplateSpec]) -> None:
     spec = templates.get(name)
     if spec is None or code not in spec.languages:
         raise ApiError(132001, f"template name ({name}) does not exist in {code}")
+    if spec.status == "PAUSED":
+        raise ApiError(132015, f"Template {name} is paused due to low quality so it cannot be sent.")
+    if spec.status != "APPROVED":
+        raise ApiError(132016, f"Template {name} is {spec.status.lower()} and cannot be sent.")
     components = _list(tpl.get("components", []), "template['components']", 0, 20)
     header = body = 0
     url_buttons: list[int] = []

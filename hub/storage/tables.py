@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -215,6 +215,9 @@ class StatusEventRow(SQLModel, table=True):
     category: str | None = None
     at: datetime | None = _when()
     received_at: datetime | None = _when(nullable=False)
+    billable: bool | None = None  # pricing.billable: Meta charges this message (once delivered)
+    pricing_type: str | None = None  # pricing.type: regular | free_customer_service | free_entry_point
+    pricing_model: str | None = None  # pricing.pricing_model: PMP (per message) or CBP (before 2025-07)
 
 
 class RoutineStateRow(SQLModel, table=True):
@@ -287,3 +290,39 @@ Index("ix_deliveries_claimed_at", DeliveryRow.__table__.c.claimed_at)  # type: i
 # both ask for one subscriber's rows in a few states, not for all of their history.
 Index("ix_deliveries_subscriber_status", DeliveryRow.__table__.c.subscriber_id,  # type: ignore[attr-defined]
       DeliveryRow.__table__.c.status)  # type: ignore[attr-defined]
+
+
+class TemplateRow(SQLModel, table=True):
+    """A message template as the WhatsApp Business Account last said it is (read or webhook).
+
+    ``hub templates`` reads them from Meta; ``message_template_status_update`` webhooks change
+    ``status``. A routine whose template is not APPROVED is held (:mod:`hub.delivery.paid_gate`).
+    """
+
+    __tablename__ = "templates"
+
+    name: str = Field(primary_key=True)
+    language: str = Field(primary_key=True)
+    template_id: str | None = None
+    status: str = "APPROVED"  # APPROVED | PAUSED | DISABLED | REJECTED | PENDING | …
+    category: str | None = None  # MARKETING | UTILITY | AUTHENTICATION
+    quality: str | None = None  # GREEN | YELLOW | RED | UNKNOWN
+    reason: str | None = None
+    body_params: int = 0
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime | None = _when(nullable=False)
+
+
+class BudgetMonthRow(SQLModel, table=True):
+    """What the claims of one month have committed against ``[hub] monthly_budget``.
+
+    In millionths of the card's currency, raised inside each claim's transaction, so several
+    dispatchers share one budget and none crosses it.
+    """
+
+    __tablename__ = "budget_months"
+
+    month: str = Field(primary_key=True)  # "2026-11", in the hub's time zone
+    currency: str
+    committed_micros: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    updated_at: datetime | None = _when()

@@ -10,6 +10,8 @@ import hmac
 from collections.abc import Sequence
 from html import escape
 
+from hub.pricing.money import show
+from hub.pricing.spent import Spent
 from hub.stats import Report
 
 WIDTH, HEIGHT, PAD = 640, 220, 36
@@ -65,7 +67,7 @@ def bar_chart(name: str, title: str, labels: Sequence[str],
 
 
 def render_dashboard(report: Report, *, title: str = "WhatsApp News Hub",
-                     alerts: Sequence[str] = ()) -> str:
+                     alerts: Sequence[str] = (), cost: Spent | None = None) -> str:
     """The whole page for one report; ``alerts`` (paused routines, stopped sending) come first."""
     days = list(report.by_day)
     hours = [f"{h:02d}" for h in report.by_hour]
@@ -87,7 +89,7 @@ def render_dashboard(report: Report, *, title: str = "WhatsApp News Hub",
             ("left", [a.unsubscribed for a in report.annoyance]),
         ]),
     ]
-    totals = _totals(report)
+    totals = _totals(report) + (_cost(cost) if cost is not None else "")
     banner = "".join(f"<p class='alert' role='alert'>⚠ {escape(a)}</p>" for a in alerts)
     suggestion = f"<p class='suggestion'>💡 {escape(report.suggestion)}</p>" if report.suggestion else ""
     return (
@@ -104,6 +106,16 @@ def render_dashboard(report: Report, *, title: str = "WhatsApp News Hub",
         f"<body><h1>{escape(title)}</h1>{banner}<p class='totals'>{totals}</p>{suggestion}"
         f"<main>{''.join(charts)}</main></body></html>"
     )
+
+
+def _cost(cost: Spent) -> str:
+    """Billable messages, their cost, and cost per read, from Meta's pricing in the statuses."""
+    month = max(cost.by_month, default=None)
+    this = cost.by_month[month] if month else cost.total
+    per = show(this.per_read, cost.currency) if this.per_read is not None else "—"
+    return (f"<span>billable{f' {month}' if month else ''} <b>{this.billable}</b></span>"
+            f"<span>cost <b>{escape(show(this.cost, cost.currency))}</b></span>"
+            f"<span>cost per read <b>{escape(per)}</b></span>")
 
 
 def _totals(report: Report) -> str:

@@ -17,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from hub.pricing.card import RateCard, shipped_card
+from hub.pricing.spent import spent
 from hub.stats import build_report
 from hub.storage.store import Store
 from hub.web.dashboard import is_authorised, render_dashboard
@@ -26,7 +28,8 @@ DASHBOARD_TOKEN_ENV = "HUB_DASHBOARD_TOKEN"
 
 
 def ops_routes(store: Store, metrics: Metrics, tz: ZoneInfo,
-               token: Callable[[], str | None] | None = None) -> list[BaseRoute]:
+               token: Callable[[], str | None] | None = None,
+               card: RateCard | None = None) -> list[BaseRoute]:
     """Routes for health, metrics and the dashboard, reading the dashboard token from the env."""
     read_token = token or (lambda: os.environ.get(DASHBOARD_TOKEN_ENV))
 
@@ -50,7 +53,7 @@ def ops_routes(store: Store, metrics: Metrics, tz: ZoneInfo,
             return PlainTextResponse(
                 f"401: pass the dashboard token (env {DASHBOARD_TOKEN_ENV}) as ?token= or a "
                 "Bearer header", status_code=401, headers={"WWW-Authenticate": "Bearer"})
-        page = await run_in_threadpool(_render, store, tz)
+        page = await run_in_threadpool(_render, store, tz, card)
         return HTMLResponse(page)
 
     return [Route("/healthz", healthz), Route("/metrics", metrics_page),
@@ -62,7 +65,7 @@ def _ping(store: Store) -> None:
         session.connection().execute(text("SELECT 1"))
 
 
-def _render(store: Store, tz: ZoneInfo) -> str:
+def _render(store: Store, tz: ZoneInfo, card: RateCard | None = None) -> str:
     from hub.delivery import account, brake
 
     with store.read() as session:
@@ -71,7 +74,8 @@ def _render(store: Store, tz: ZoneInfo) -> str:
         state = account.current(session)
         if state.state != "running":
             alerts.append(f"Sending is {state.state}: {state.reason} (hub status)")
-        return render_dashboard(build_report(session, tz), alerts=alerts)
+        cost = spent(session, card or shipped_card(), tz)
+        return render_dashboard(build_report(session, tz), alerts=alerts, cost=cost)
 
 
 def make_app(store: Store, metrics: Metrics, tz: ZoneInfo,

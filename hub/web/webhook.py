@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from hub.audience.inbound import Audience
 from hub.config import AudienceConfig
+from hub.delivery import template_status
 from hub.delivery.replier import Replier
 from hub.delivery.statuses import StatusBatch, digest
 from hub.privacy import mask_phone
@@ -72,6 +73,8 @@ class Inbox:
             results = []
             for index, parsed in enumerate(posts):
                 effects = Effects()
+                for update in parsed.templates:
+                    template_status.apply_update(session, update)
                 if parsed.inbound:
                     if batch is not None:
                         batch.flush()  # what a person wrote may change deliveries: look again

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.cloudapi.templates import TemplateUpdate, parse_template_update
 from hub.delivery.statuses import StatusUpdate
 
 
@@ -44,6 +45,7 @@ class Inbound:
 class Parsed:
     inbound: list[Inbound] = field(default_factory=list)
     statuses: list[StatusUpdate] = field(default_factory=list)
+    templates: list[TemplateUpdate] = field(default_factory=list)
 
 
 def timestamp(value: Any, now: datetime) -> datetime:
@@ -141,6 +143,9 @@ def _parse_change(field_name: str, value: dict[str, Any], now: datetime, parsed:
                 name=contacts.get(phone or "", (None, None))[0], text=raw.get("detail"),
                 preference=choice, sent_at=moment, payload={"category": raw.get("category")},
             ))
+    elif field_name == "message_template_status_update" and (found := parse_template_update(value, now)):
+        parsed.templates.append(found)
+        parsed.inbound.append(_unknown(f"field:{field_name}", value))  # kept, as every change is
     else:
         parsed.inbound.append(_unknown(f"field:{field_name}", value))
 
@@ -235,6 +240,8 @@ def parse_status(raw: dict[str, Any], now: datetime) -> StatusUpdate | None:
         wamid=wamid, status=status.lower(), at=timestamp(raw.get("timestamp"), now),
         biz_opaque=str(opaque) if opaque not in (None, "") else None, error_code=code,
         error_detail=detail, category=_str(pricing.get("category")),
+        billable=pricing["billable"] if isinstance(pricing.get("billable"), bool) else None,
+        pricing_type=_str(pricing.get("type")), pricing_model=_str(pricing.get("pricing_model")),
     )
 
 

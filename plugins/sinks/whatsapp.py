@@ -71,6 +71,8 @@ class WhatsAppOptions(SinkOptions):
     """``[sinks.whatsapp]``: the number, the token's variable, the template, the pace."""
 
     phone_number_id: str = Field(pattern=r"^\d{5,20}$", description="the sending number's id")
+    waba_id: str | None = Field(None, pattern=r"^\d{5,20}$",
+                                description="the WhatsApp Business Account id (hub templates)")
     token_env: str = Field("WHATSAPP_TOKEN", description="environment variable with the token")
     app_secret_env: str = Field("WHATSAPP_APP_SECRET",
                                 description="environment variable with the app secret (webhooks)")
