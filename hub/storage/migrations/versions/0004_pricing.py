@@ -1,10 +1,8 @@
 """Pricing: what each status said Meta charges, the account's templates, the monthly budget
 
-Revision ID: 0006_pricing
+Revision ID: 0004
 Revises: 0003
 Created: 2026-11-29 01:30:00
-
-Written beside other branches' 0004/0005: at merge, set ``down_revision`` to the newest of them.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ from alembic import op
 
 import hub.storage.tables
 
-revision = '0006_pricing'
+revision = '0004'
 down_revision = '0003'
 branch_labels = None
 depends_on = None
