@@ -206,7 +206,7 @@ class Daemon:
                 log.info("source %s: %d new item(s) stored", s.name, s.stored)
 
     async def _routines(self) -> None:
-        routines = Routines(self.config, self.store, self.clock)
+        routines = Routines(self.config, self.store, self.clock, sink=self.app.reaching_sink())
         scheduler = schedule.Scheduler()
         attach(scheduler, routines, seconds=self.options.routine_every)
 
