@@ -1,10 +1,14 @@
 """Three ``hub run --role worker`` processes on one PostgreSQL outbox vs one, same deliveries.
 
     .venv/bin/python benchmarks/workers.py [--deliveries 20000] [--url postgresql+psycopg://…]
+    .venv/bin/python benchmarks/workers.py --shared-rate 200 [--deliveries 4000]
 
 Prints, for 1 and 3 workers: messages/second end to end, lost and duplicated (by the simulator's
-log). Needs a reachable PostgreSQL (default: the local server's `test` database); each run gets
-a private schema, dropped afterwards.
+log). With ``--shared-rate R``: three workers each configured with ``rate = R`` for the one phone
+number they share, against a simulator that answers 130429 above R a second: the most messages
+the simulator accepted in any one-second window, the mean rate (beside R), 130429 answers, lost
+and duplicated. Needs a reachable PostgreSQL (default: the local server's `test` database); each
+run gets a private schema, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -25,7 +29,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deliveries", type=int, default=20000)
     parser.add_argument("--url", default=DEFAULT_URL)
+    parser.add_argument("--shared-rate", type=int, default=None,
+                        help="3 workers sharing this rate for one number (checked by the simulator)")
     args = parser.parse_args()
+    if args.shared_rate:
+        shared_rate(args.url, args.deliveries, args.shared_rate)
+        return
     print("| workers | deliveries | msg/s | lost | duplicated | per worker |")
     print("|---|---|---|---|---|---|")
     results = {}
@@ -41,6 +50,22 @@ def main() -> None:
               f"{three.rate:.0f} msg/s, {three.lost} lost, {three.duplicated} duplicated",
               f"1 worker, same pace: {one.rate:.0f} msg/s", "0 and 0",
               three.lost == three.duplicated == one.lost == one.duplicated == 0, "workers.py")])
+
+
+def shared_rate(url: str, deliveries: int, rate: int) -> None:
+    """Three workers, one number, one budget: by the simulator's log, never above ``rate``."""
+    with private_schema(url) as schema_url, tempfile.TemporaryDirectory() as folder:
+        r = run_workers(Path(folder), schema_url, deliveries, 3, rate=rate, throughput=rate,
+                        deadline=900)
+    peak, mean = r.most_in_one_second(), r.mean_rate()
+    print("| workers | rate each | deliveries | most in any 1 s | mean msg/s | 130429 | lost | duplicated |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| 3 | {rate} | {r.deliveries} | {peak} | {mean:.1f} ({mean / rate:.1%} of {rate}) | "
+          f"{r.throttled} | {r.lost} | {r.duplicated} |", flush=True)
+    emit([Row(f"3 workers sharing `rate = {rate}` for one number, {r.deliveries:,} deliveries",
+              f"most in any 1 s: {peak}; mean {mean:.1f} msg/s; {r.lost} lost, {r.duplicated} duplicated",
+              f"the number's rate: {rate}/s", f"≤ {rate} in any 1 s, mean ≥ {0.9 * rate:.0f}, 0 and 0",
+              peak <= rate and mean >= 0.9 * rate and r.lost == r.duplicated == 0, "workers.py")])
 
 
 if __name__ == "__main__":

@@ -42,6 +42,13 @@ class App:
         self.pm.hook.startup(config=self.config, store=store)
         return store
 
+    def reaching_sink(self) -> Sink | None:
+        """The delivering sink, asked whether news can reach people; None when none is chosen."""
+        try:
+            return self.sink()
+        except ConfigError:
+            return None
+
     def sink(self, name: str | None = None) -> Sink:
         """The configured sink that delivers (``name`` overrides ``[hub] sink``)."""
         if name:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,16 @@ def check(app: App, online: bool) -> None:
     for name, s in config.sinks.items():
         mark = " ← delivers" if delivering is s else ""
         click.echo(f"  sink:     {name} [{s.type}]{mark}")
+    from hub.delivery.caps import Caps
+
+    loosened = config.caps.loosened()
+    origin = (f"changed in [caps]: {', '.join(loosened)}" if loosened
+              else "from [caps]" if config.caps.model_fields_set else "the defaults; hub.toml has no [caps]")
+    click.echo(f"  caps:     {Caps.from_config(config).describe()} ({origin})")
+    sink = app.reaching_sink()
+    problem = sink.reach_problem(None, datetime.now(UTC)) if sink is not None else None
+    if problem:
+        click.echo(f"  CANNOT REACH: news cannot reach people: {problem}")
     for r in config.routines:
         click.echo(f"  routine:  {r.name}: every {r.every}" + (f" at {r.at}" if r.at else "")
                    + f", {r.mode}, up to {r.max_items} items")

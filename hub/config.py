@@ -217,7 +217,7 @@ class _TopLevel(_Section):
     routines: list[RoutineConfig] = Field(default_factory=list)
     audience: AudienceConfig = Field(default_factory=AudienceConfig)
     webhook: WebhookConfig = Field(default_factory=WebhookConfig)
-    caps: CapsSettings | None = None
+    caps: CapsSettings = Field(default_factory=CapsSettings)
     pricing: PricingSettings | None = None
 
 
@@ -242,7 +242,7 @@ class HubConfig:
     routines: list[RoutineConfig] = field(default_factory=list)
     audience: AudienceConfig = field(default_factory=AudienceConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
-    caps: CapsSettings | None = None
+    caps: CapsSettings = field(default_factory=CapsSettings)  # absent [caps]: the calm defaults
     pricing: PricingSettings | None = None
     # False for a config that must keep its own store whatever the environment says (`hub demo`).
     database_url_from_env: bool = True

@@ -236,6 +236,9 @@ class Pacing:
     recipient_gap: timedelta = timedelta(0)  # at least this long between two sends to one person
     in_doubt_after: timedelta = timedelta(hours=1)  # a claim with no status after this is resent
     max_attempts: int = 5
+    # The sender whose rate this is (a phone number id): every process sending for the same
+    # number shares one budget through the store (hub.delivery.shared_rate).
+    number: str | None = None
 
 
 class Sink(ABC):
@@ -263,3 +266,9 @@ class Sink(ABC):
     def preview(self, message: OutgoingMessage) -> str:
         """What ``send`` would deliver, for ``hub send --dry-run``; nothing is sent."""
         return message.text
+
+    def reach_problem(self, last_inbound_at: datetime | None, now: datetime) -> str | None:
+        """Why news cannot reach a person who last wrote at ``last_inbound_at`` (``None``: never
+        or long ago), or ``None`` if it can. Asked before a routine run is planned, by ``hub
+        check`` and ``hub preview``: a run that can reach nobody keeps its stories for later."""
+        return None

@@ -220,7 +220,7 @@ class Daemon:
             log.error("template check: %s", line)
 
     async def _routines(self) -> None:
-        routines = Routines(self.config, self.store, self.clock)
+        routines = Routines(self.config, self.store, self.clock, sink=self.app.reaching_sink())
         scheduler = schedule.Scheduler()
         attach(scheduler, routines, seconds=self.options.routine_every)
 

@@ -21,7 +21,8 @@ from sqlmodel import Session, col, select
 
 from hub.cloudapi.templates import uses_from_config
 from hub.config import HubConfig, RoutineConfig
-from hub.delivery import brake, template_status
+from hub.contracts import Sink
+from hub.delivery import brake, reach, template_status
 from hub.delivery.caps import WINDOW, Caps
 from hub.delivery.plan import PlanStats, RunPlan, active_subscribers, plan_run, preview_run, rank
 from hub.errors import HubError
@@ -83,9 +84,11 @@ class Preview:
 class Routines:
     """Runs the configured routines against one store, with an injectable clock."""
 
-    def __init__(self, config: HubConfig, store: Store, clock: Clock | None = None) -> None:
+    def __init__(self, config: HubConfig, store: Store, clock: Clock | None = None,
+                 sink: Sink | None = None) -> None:
         self.config, self.store = config, store
         self.clock = clock or SystemClock()
+        self.sink = sink  # asked whether a run can reach anyone (Sink.reach_problem)
         self.caps = Caps.from_config(config)
         self.tz = config.tz
         self.templates = uses_from_config(config)
@@ -227,6 +230,12 @@ class Routines:
         stats = PlanStats()
         if candidates:
             stats = plan_run(session, self._plan(routine, run.id, candidates, now))
+            if stats.planned and self.sink is not None:
+                unreachable = reach.skip_unreachable(session, self.sink, run.id, now)
+                if unreachable.nobody:
+                    return self._unreachable(session, routine, run, slot, unreachable, candidates)
+                stats.planned -= unreachable.count
+                stats.skipped += unreachable.count
         chosen, passed_over = _split(candidates, stats)
         if chosen:
             session.execute(
@@ -240,6 +249,18 @@ class Routines:
         log.info("routine %s: run #%s chose %d item(s), planned %d, skipped %d (caps)",
                  routine.name, run.id, len(chosen), stats.planned, stats.skipped)
         return RunReport(routine.name, status, slot, run.id, [i.id for i in chosen], stats,
+                         candidates=len(candidates))
+
+    def _unreachable(self, session: Session, routine: RoutineConfig, run: RoutineRunRow,
+                     slot: datetime, unreachable: reach.Unreachable,
+                     candidates: list[ItemRow]) -> RunReport:
+        """A run that could reach nobody: its rows undone, its stories kept for the next run."""
+        note = f"reached nobody: {unreachable.describe()}"
+        run.status, run.note, run.planned, run.skipped = "unreachable", note, 0, 0
+        reach.alert(session, routine.name, note, self.clock.now())
+        log.error("routine %s: run #%s %s; its %d story(ies) wait for the next run",
+                  routine.name, run.id, note, len(candidates))
+        return RunReport(routine.name, "unreachable", slot, run.id, [], PlanStats(), note=note,
                          candidates=len(candidates))
 
     def _candidates(self, session: Session, routine: RoutineConfig,

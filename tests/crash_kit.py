@@ -69,6 +69,11 @@ def _prepare(folder: Path, deliveries: int, base_url: str, port: int, in_doubt: 
 [hub]
 database_url = "sqlite:///hub.db"
 
+[caps]  # about crashes, not restraint: sent at any hour
+per_subscriber_per_day = "unlimited"
+min_gap = "none"
+quiet_hours = "none"
+
 [sinks.whatsapp]
 phone_number_id = "1234567890"
 base_url = "{base_url}"

@@ -43,6 +43,8 @@ def hub_toml(tmp_path: Path, server: SimulatorServer, extra_hub: str = "", extra
     config.write_text(
         f'[hub]\ndatabase_url = "sqlite:///{tmp_path / "hub.db"}"\nsink = "whatsapp"\n{extra_hub}\n'
         '[[routines]]\nname = "mañanas"\nevery = "1 day"\nat = "09:30"\nmode = "each"\nmax_items = 1\n\n'
+        # About money, not restraint: the caps loosened, so counts are the plan's and not the clock's.
+        '[caps]\nper_subscriber_per_day = "unlimited"\nquiet_hours = "none"\nmin_gap = "none"\n\n'
         "[sinks.whatsapp]\n"
         f'phone_number_id = "{server.simulator.config.phone_number_id}"\nwaba_id = "{WABA}"\n'
         f'base_url = "{server.base_url}"\ntimeout = 5\nper_recipient_seconds = 0\n'

@@ -33,6 +33,11 @@ def _prepare(project: Path, base_url: str) -> Store:
 [hub]
 database_url = "sqlite:///hub.db"
 
+[caps]  # about the daemon, not restraint: sent at any hour
+per_subscriber_per_day = "unlimited"
+min_gap = "none"
+quiet_hours = "none"
+
 [sinks.whatsapp]
 phone_number_id = "1234567890"
 base_url = "{base_url}"

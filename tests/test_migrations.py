@@ -95,15 +95,17 @@ def kept(after: dict[str, list[tuple[Any, ...]]], before: dict[str, list[tuple[A
 
 def rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every model table, read through the columns the database has now (a table
-    gains columns with later revisions; rows written before keep their values)."""
+    gains columns with later revisions; rows written before keep their values; a table a later
+    revision adds is absent before and empty after, so only tables with rows are listed)."""
     with engine.connect() as connection:
         present = MetaData()
         # Only the model tables this revision has: later revisions add tables as well as columns.
         present.reflect(bind=connection, only=lambda name, _: name in SQLModel.metadata.tables)
         shared = {name: [c for c in present.tables[name].c
                          if c.name in SQLModel.metadata.tables[name].c] for name in present.tables}
-        return {name: sorted(tuple(map(repr, r)) for r in connection.execute(select(*cols)).all())
-                for name, cols in shared.items()}
+        found = {name: sorted(tuple(map(repr, r)) for r in connection.execute(select(*cols)).all())
+                 for name, cols in shared.items()}
+        return {name: found_rows for name, found_rows in found.items() if found_rows}
 
 
 def config_for(project: Path, url: str) -> HubRunner:

@@ -16,7 +16,8 @@ from tests.test_routines import World, _madrid, _toml
 
 
 def test_run_caps_and_claims_agree_on_every_store(project: Path, database_url: str) -> None:
-    caps = 'per_subscriber_per_day = 2\nquiet_hours = "22:00-08:00"\nmessaging_limit = 250\n'
+    caps = ('per_subscriber_per_day = 2\nquiet_hours = "22:00-08:00"\nmessaging_limit = 250\n'
+            'min_gap = "none"\n')
     w = World(project, _toml(caps).replace("sqlite:///hub.db", database_url),
               _madrid(2026, 10, 12, 8, 0))
     try:

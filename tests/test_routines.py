@@ -47,6 +47,7 @@ class World:
     def __init__(self, project: Path, toml: str, start: datetime) -> None:
         self.plugin = PolicyTestPlugin()
         self.pm, registry = load([self.plugin])
+        self.registry = registry
         path = write_config(project / "hub.toml", toml)
         self.config = load_config(path, registry)
         self.store = Store(self.config.database_url)
@@ -171,7 +172,8 @@ def test_daily_cap_and_gap_hold_across_routines(world) -> None:
 
 
 def test_messaging_limit_lets_the_rest_wait_for_the_next_window(world) -> None:
-    w = world(_toml('messaging_limit = 250\nper_subscriber_per_day = 5\n'), _madrid(2026, 10, 12, 8, 0))
+    w = world(_toml('messaging_limit = 250\nper_subscriber_per_day = 5\nmin_gap = "none"\n'),
+              _madrid(2026, 10, 12, 8, 0))
     with w.store.write() as session:
         for n in range(300):
             session.add(SubscriberRow(phone=f"3462{n:07d}", created_at=w.clock.now(),

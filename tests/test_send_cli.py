@@ -16,6 +16,8 @@ from tests.wa_world import story
 def _config(base_url: str, extra: str = "") -> str:
     return (
         '[hub]\ndatabase_url = "sqlite:///hub.db"\nsink = "whatsapp"\n\n'
+        '[caps]  # about sending, not restraint: at any hour, as often as due\n'
+        'per_subscriber_per_day = "unlimited"\nmin_gap = "none"\nquiet_hours = "none"\n\n'
         "[sinks.whatsapp]\n"
         'phone_number_id = "1234567890"\n'
         f'base_url = "{base_url}"\n'

@@ -13,3 +13,14 @@ def test_three_workers_share_the_outbox_without_duplicates(tmp_path, store_url) 
     result = run_workers(tmp_path, store_url, deliveries=600, workers=3, deadline=120)
     assert result.lost == 0 and result.duplicated == 0, result
     assert len([w for w in result.by_worker if w != "None"]) >= 2, "the workers shared the outbox"
+
+
+def test_workers_for_one_number_share_its_rate(tmp_path, store_url) -> None:
+    """Three workers each configured with the number's ``rate = 50``: 50 a second together."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("several worker processes share a rate through PostgreSQL (SQLite: one process)")
+    result = run_workers(tmp_path, store_url, deliveries=300, workers=3, rate=50, throughput=50,
+                         deadline=120)
+    assert result.lost == 0 and result.duplicated == 0, result
+    assert result.most_in_one_second() <= 50, "by the simulator's log, never above the rate"
+    assert result.throttled == 0, "the simulator never had to answer 130429"

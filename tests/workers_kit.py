@@ -35,6 +35,23 @@ class WorkersResult(ExactlyOnce):
     accepted: Counter[int]
     seconds: float
     by_worker: dict[str, int]
+    arrivals: list[float]  # when the simulator received each accepted message (perf_counter)
+    throttled: int  # requests the simulator answered 130429 (the number's throughput reached)
+
+    def most_in_one_second(self) -> int:
+        """The most messages the simulator accepted in any one-second window."""
+        times, best, start = sorted(self.arrivals), 0, 0
+        for end, t in enumerate(times):
+            while times[start] <= t - 1.0:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
+    def mean_rate(self) -> float:
+        """Messages per second from the first arrival to the last, by the simulator's log."""
+        if len(self.arrivals) < 2:
+            return 0.0
+        return (len(self.arrivals) - 1) / (max(self.arrivals) - min(self.arrivals))
 
     @property
     def rate(self) -> float:
@@ -72,9 +89,14 @@ def _done(store: Store) -> tuple[int, dict[str, int]]:
 
 
 def run_workers(folder: Path, database_url: str, deliveries: int, workers: int, rate: int = 400,
-                latency: float = 0.1, deadline: float = 300.0) -> WorkersResult:
-    """Start ``workers`` worker processes on one database; time until all deliveries are sent."""
-    sim = SimulatorServer(SimulatorConfig(token=TOKEN, throughput=None, pair_gap=0.0,
+                latency: float = 0.1, deadline: float = 300.0,
+                throughput: int | None = None) -> WorkersResult:
+    """Start ``workers`` worker processes on one database; time until all deliveries are sent.
+
+    ``rate`` is each worker's ``rate`` for the one phone number they share; ``throughput`` the
+    number's limit the simulator enforces (130429 above it; ``None``: no limit).
+    """
+    sim = SimulatorServer(SimulatorConfig(token=TOKEN, throughput=throughput, pair_gap=0.0,
                                           latency=Latency(fixed=latency), read_share=0.0)).start()
     store = Store(database_url)
     _fill(store, deliveries)
@@ -93,6 +115,11 @@ base_url = "{sim.base_url}"
 rate = {rate}
 concurrency = 100
 template = {{ name = "news_update", language = "es", body = ["{{title}}", "{{url}}"] }}
+
+[caps]  # about sharing the outbox, not restraint: sent at any hour
+per_subscriber_per_day = "unlimited"
+min_gap = "none"
+quiet_hours = "none"
 
 [webhook]
 port = {_free_port()}
@@ -113,7 +140,9 @@ port = {_free_port()}
             tail = (message.callback or "").rsplit(":", 1)[-1]
             if tail.isdigit():
                 accepted[int(tail)] += 1
-        return WorkersResult(workers, deliveries, accepted, elapsed, by_worker)
+        arrivals = [m.mono for m in sim.simulator.accepted]
+        throttled = sum(1 for code, _ in sim.simulator.rejected if code == 130429)
+        return WorkersResult(workers, deliveries, accepted, elapsed, by_worker, arrivals, throttled)
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import click
 
@@ -56,7 +56,7 @@ def routines(ctx: click.Context) -> None:
 @pass_app
 def run(app: App, name: str) -> None:
     """Run routine NAME now, as if its time had come (caps and quiet hours still apply)."""
-    report = Routines(app.config, app.store).run_now(name)
+    report = Routines(app.config, app.store, sink=app.reaching_sink()).run_now(name)
     _print_run(app, report)
 
 
@@ -78,7 +78,7 @@ def resume(app: App, name: str) -> None:
 @pass_app
 def tick(app: App) -> None:
     """Run every routine whose time has come, once (for cron; the daemon ticks by itself)."""
-    reports = Routines(app.config, app.store).tick()
+    reports = Routines(app.config, app.store, sink=app.reaching_sink()).tick()
     if not reports:
         click.echo("No routine is due.")
     for report in reports:
@@ -93,6 +93,10 @@ def _print_run(app: App, report: RunReport) -> None:
         click.echo(f"{report.routine}: not run: {report.note}")
         return
     stats = report.stats
+    if report.status == "unreachable":
+        click.echo(f"{report.routine}: run #{report.run_id} {report.note}; nothing planned, "
+                   f"its {report.candidates} item(s) wait for the next run")
+        return
     if not report.candidates or stats is None:
         click.echo(f"{report.routine}: run #{report.run_id}: no new items since the last run; "
                    "nothing planned")
@@ -116,6 +120,20 @@ def preview(app: App, routine: str | None) -> None:
     """Show what the next run of ROUTINE (default: the next one due) would send; writes nothing."""
     shown = Routines(app.config, app.store).preview(routine)
     _print_preview(app, shown)
+    _print_reach(app)
+
+
+def _print_reach(app: App) -> None:
+    """Who news cannot reach through the sink, and why (no template, a secret's variable unset)."""
+    from hub.delivery.reach import people_unreachable
+
+    sink = app.reaching_sink()
+    if sink is None:
+        return
+    with app.store.read() as session:
+        found = people_unreachable(session, sink, datetime.now(UTC))
+    if found.count:
+        click.echo(f"CANNOT REACH {found.describe()}")
 
 
 def _print_preview(app: App, p: Preview) -> None:

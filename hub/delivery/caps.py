@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from hub.storage.tables import DeliveryRow
@@ -34,35 +34,54 @@ COUNTED_AT_PLAN = ("planned", *SENT_STATES)
 WINDOW = timedelta(hours=24)
 
 
+NONE = "none"
+UNLIMITED = "unlimited"
+DEFAULT_PER_DAY = 2
+DEFAULT_MIN_GAP = "2 hours"
+DEFAULT_QUIET_HOURS = "22:00-08:00"
+
+
 class CapsSettings(BaseModel):
     """``[caps]`` in hub.toml: how much, how often and when anyone may be sent anything.
 
     A core setting, not a filter: a cap is about people, not items, and the dispatcher is what
-    enforces it, so it cannot be left out of a config by forgetting a plugin.
+    enforces it, so it cannot be left out of a config by forgetting a plugin. Each rule has a
+    calm default that a config gets by saying nothing (2 a day, 2 hours apart, nothing between
+    22:00 and 08:00); a rule is loosened only in words: ``per_subscriber_per_day = "unlimited"``,
+    ``min_gap = "none"``, ``quiet_hours = "none"``.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    per_subscriber_per_day: int | None = Field(
-        2, ge=1, description="messages per person per calendar day in [hub] timezone")
-    min_gap: str | None = Field(None, description="least time between two messages to one person")
-    quiet_hours: str | None = Field(None, description='never send inside, e.g. "22:00-08:00"')
+    per_subscriber_per_day: Annotated[int, Field(ge=1)] | Literal["unlimited"] = Field(
+        DEFAULT_PER_DAY, description='news messages per person per calendar day in [hub] '
+        'timezone, or "unlimited"')
+    min_gap: str = Field(DEFAULT_MIN_GAP, description='least time between two news messages to '
+                         'one person, e.g. "2 hours", or "none"')
+    quiet_hours: str = Field(DEFAULT_QUIET_HOURS, description='never send news inside, e.g. '
+                             '"22:00-08:00", or "none"')
     messaging_limit: int | Literal["unlimited"] = Field(
         "unlimited", description="unique recipients per moving 24 h (your WhatsApp messaging "
         "limit tier: 250, 2000, 10000, 100000 or unlimited)")
 
     @field_validator("min_gap")
     @classmethod
-    def _gap(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_interval(value)
+    def _gap(cls, value: str) -> str:
+        if value.strip().lower() != NONE:
+            try:
+                parse_interval(value)
+            except ValueError as exc:
+                raise ValueError(f'{exc}, or "none" for no minimum gap') from None
         return value
 
     @field_validator("quiet_hours")
     @classmethod
-    def _quiet(cls, value: str | None) -> str | None:
-        if value is not None:
-            QuietHours.parse(value)
+    def _quiet(cls, value: str) -> str:
+        if value.strip().lower() != NONE:
+            try:
+                QuietHours.parse(value)
+            except ValueError as exc:
+                raise ValueError(f'{exc}, or "none" for no quiet hours') from None
         return value
 
     @field_validator("messaging_limit")
@@ -72,6 +91,17 @@ class CapsSettings(BaseModel):
             raise ValueError(f"{value} is not a WhatsApp messaging limit (expected one of "
                              f"{', '.join(str(v) for v in MESSAGING_LIMITS)} or \"unlimited\")")
         return value
+
+    def loosened(self) -> list[str]:
+        """The rules this config set away from their calm defaults, for ``hub check``."""
+        changed = []
+        if self.per_subscriber_per_day != DEFAULT_PER_DAY:
+            changed.append("per_subscriber_per_day")
+        if self.min_gap != DEFAULT_MIN_GAP:
+            changed.append("min_gap")
+        if self.quiet_hours != DEFAULT_QUIET_HOURS:
+            changed.append("quiet_hours")
+        return changed
 
 
 @dataclass(frozen=True)
@@ -86,16 +116,28 @@ class Caps:
 
     @classmethod
     def from_config(cls, config: Any) -> Caps:
-        opts: CapsSettings | None = config.caps
-        if opts is None:
-            return cls(tz=config.tz)
+        """The caps of ``config``: its ``[caps]``, the calm defaults where it says nothing."""
+        return cls.from_settings(config.caps or CapsSettings.model_validate({}), config.tz)
+
+    @classmethod
+    def from_settings(cls, opts: CapsSettings, tz: ZoneInfo) -> Caps:
+        gap, quiet = opts.min_gap.strip().lower(), opts.quiet_hours.strip().lower()
         return cls(
-            tz=config.tz,
-            per_day=opts.per_subscriber_per_day,
-            min_gap=parse_interval(opts.min_gap) if opts.min_gap else None,
-            quiet=QuietHours.parse(opts.quiet_hours) if opts.quiet_hours else None,
-            ceiling=None if opts.messaging_limit == "unlimited" else int(opts.messaging_limit),
+            tz=tz,
+            per_day=None if opts.per_subscriber_per_day == UNLIMITED else int(opts.per_subscriber_per_day),
+            min_gap=None if gap == NONE else parse_interval(opts.min_gap),
+            quiet=None if quiet == NONE else QuietHours.parse(opts.quiet_hours),
+            ceiling=None if opts.messaging_limit == UNLIMITED else int(opts.messaging_limit),
         )
+
+    def describe(self) -> str:
+        """One line for ``hub check``: every rule in force, and the ones switched off."""
+        return ", ".join((
+            f"{self.per_day} news message(s) per person a day" if self.per_day else "no daily cap",
+            f"at least {_span(self.min_gap)} apart" if self.min_gap else "no minimum gap",
+            f"quiet hours {self.quiet}" if self.quiet else "no quiet hours",
+            f"{self.ceiling} unique recipients per 24 h" if self.ceiling else "no messaging limit",
+        ))
 
     @property
     def active(self) -> bool:
@@ -110,6 +152,16 @@ class Caps:
         """How far back a person's history matters for the rules at ``moment``."""
         since = min(day_bounds(moment, self.tz)[0], moment - WINDOW)
         return since - self.min_gap if self.min_gap else since
+
+
+def news_column() -> Any:
+    """Whether a delivery is news (a story or a run's digest) rather than a reply to a person.
+
+    Replies (welcome, TEMAS list, help, ¿POR QUÉ?, goodbye) answer someone who has just written:
+    conversation, not broadcast. They never count against the news caps; they have their own
+    limit (:mod:`hub.delivery.holds`).
+    """
+    return or_(col(DeliveryRow.item_id).is_not(None), col(DeliveryRow.run_id).is_not(None)).label("news")
 
 
 @dataclass(frozen=True)
@@ -131,13 +183,14 @@ class ClaimGuard:
             # (status, due_at) index and read every message ever sent, for each claim batch
             # (~40 ms a batch after a month of 1,000 people); now it reads these people's rows.
             rows = session.exec(
-                select(DeliveryRow.subscriber_id, DeliveryRow.claimed_at, DeliveryRow.status).where(
+                select(DeliveryRow.subscriber_id, DeliveryRow.claimed_at, DeliveryRow.status,
+                       news_column()).where(
                     col(DeliveryRow.subscriber_id).in_(subscriber_ids),
                     col(DeliveryRow.claimed_at) >= caps.lookback(now),
                 )
             ).all()
-            for subscriber_id, claimed_at, status in rows:
-                if status in SENT_STATES:
+            for subscriber_id, claimed_at, status, news in rows:
+                if status in SENT_STATES and news:
                     self.history[subscriber_id].append(claimed_at)
         self.recipients, self.oldest = 0, None
         if caps.ceiling is not None:
@@ -174,3 +227,10 @@ class ClaimGuard:
             self.recipients += 1
             self.oldest = self.oldest or now
         return None
+
+
+def _span(gap: timedelta) -> str:
+    minutes = int(gap.total_seconds() // 60)
+    if minutes and minutes % 60 == 0:
+        return f"{minutes // 60} hour(s)"
+    return f"{minutes} minute(s)" if minutes else f"{gap.total_seconds():g} second(s)"

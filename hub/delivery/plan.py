@@ -20,7 +20,7 @@ from sqlalchemy import insert as generic_insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
-from hub.delivery.caps import COUNTED_AT_PLAN, Caps
+from hub.delivery.caps import COUNTED_AT_PLAN, Caps, news_column
 from hub.delivery.render import item_payload, render_digest, render_item
 from hub.matching import fold_tags
 from hub.storage.tables import DeliveryRow, ItemRow, SubscriberRow
@@ -287,14 +287,14 @@ def _history(session: Session, first: int, last: int, caps: Caps,
     # Only the subscriber range is in SQL, so the planner walks the subscriber_id index; a
     # status condition would tempt it onto (status, due_at) and rescan every row planned so far.
     rows = session.exec(
-        select(DeliveryRow.subscriber_id, when, DeliveryRow.status).where(
+        select(DeliveryRow.subscriber_id, when, DeliveryRow.status, news_column()).where(
             DeliveryRow.subscriber_id >= first, DeliveryRow.subscriber_id <= last,
             when >= caps.lookback(due),
         )
     ).all()
     history: dict[int, list[datetime]] = {}
-    for subscriber_id, moment, status in rows:
-        if status in COUNTED_AT_PLAN:
+    for subscriber_id, moment, status, news in rows:
+        if status in COUNTED_AT_PLAN and news:
             history.setdefault(subscriber_id, []).append(moment)
     return history
 

@@ -35,9 +35,10 @@ from hub.contracts import OutgoingMessage, Pacing, SendResult, Sink
 from hub.delivery import account
 from hub.delivery.caps import Caps, ClaimGuard
 from hub.delivery.holds import hold_reason
-from hub.delivery.pacing import TokenBucket, backoff
+from hub.delivery.pacing import backoff
 from hub.delivery.paid_gate import PaidGate
 from hub.delivery.settle import RANK, settle_from_status
+from hub.delivery.shared_rate import bucket_for
 from hub.delivery.statuses import apply_waiting
 from hub.privacy import mask_phone
 from hub.storage.store import Store
@@ -407,7 +408,7 @@ class _Run:
         self.caps, self.paid_gate = caps, paid_gate
         self.stop = stop or asyncio.Event()
         self.pacing = sink.pacing()
-        self.bucket = TokenBucket(self.pacing.rate)
+        self.bucket = bucket_for(store, self.pacing.rate, self.pacing.number)
         self.progress = progress
         self.limit = limit
         self.follow = follow

@@ -271,6 +271,19 @@ class SendStateRow(SQLModel, table=True):
     probes: int = 0
 
 
+class SendRateRow(SQLModel, table=True):
+    """One phone number's shared send schedule: the next free slot, on the database's clock.
+
+    Every process sending for the number takes its slots from here (PostgreSQL), so together they
+    keep to the number's rate (:mod:`hub.delivery.shared_rate`).
+    """
+
+    __tablename__ = "send_rate"
+
+    number: str = Field(primary_key=True)
+    next_slot: float = 0.0  # seconds since the epoch, on the database server's clock
+
+
 class AlertRow(SQLModel, table=True):
     """Something an admin must see (``hub status``) and act on."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import string
 from datetime import UTC, datetime, timedelta
@@ -149,7 +150,17 @@ class WhatsAppSink(Sink):
         o = self.options
         return Pacing(rate=o.rate, concurrency=o.concurrency,
                       recipient_gap=timedelta(seconds=o.per_recipient_seconds),
-                      in_doubt_after=parse_interval(o.in_doubt_after), max_attempts=o.max_attempts)
+                      in_doubt_after=parse_interval(o.in_doubt_after), max_attempts=o.max_attempts,
+                      number=o.phone_number_id)
+
+    def reach_problem(self, last_inbound_at: datetime | None, now: datetime) -> str | None:
+        """Missing secrets reach nobody; outside the 24 h window only the template does."""
+        missing = [v for v in (self.options.token_env, self.options.app_secret_env) if not os.environ.get(v)]
+        if missing:
+            return f"environment variable {' and '.join(missing)} not set"
+        if self.options.template is None and not in_window(last_inbound_at, now):
+            return "outside the 24-hour window and no [sinks.whatsapp].template is configured"
+        return None
 
     async def open(self) -> None:
         token = secret_from_env(self.options.token_env, purpose="the WhatsApp Cloud API token")
