@@ -7,13 +7,11 @@ acknowledged (its ETag stored) without being stored itself.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import functools
 import hashlib
 import logging
 import multiprocessing as mp
 import os
-import unicodedata
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,6 +39,7 @@ from hub.news import NewsItem
 from hub.plugins import Registry
 from hub.store import Store
 from hub.tables import ItemRow, SourceRow
+from hub.text import normalise as _normalise
 
 log = logging.getLogger("hub.poll")
 
@@ -489,31 +488,6 @@ def _record_failure(store: Store, source: Source, clock: Clock, error: BaseExcep
         failures = row.consecutive_failures
     log.warning("%s: poll failed (%d in a row, next try in %s): %s", source.name, failures, delay,
                 message)
-
-
-def _fold_non_ascii(error: UnicodeError) -> tuple[str, int]:
-    """Encoding error handler: a combining mark goes, any other non-ASCII character is a space."""
-    assert isinstance(error, UnicodeEncodeError)
-    run = error.object[error.start:error.end]
-    return "".join("" if unicodedata.combining(c) else " " for c in run), error.end
-
-
-codecs.register_error("hub-fold", _fold_non_ascii)
-_SPACE_BUT_ALNUM = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789" else 32
-                         for c in range(256))
-
-
-def _normalise(text: str) -> str:
-    """Lowercase, accents off, runs of anything but a-z0-9 as one space.
-
-    Done in C passes (NFKD, ASCII encoding with an error handler for the rare non-ASCII runs,
-    ``bytes.translate``): a per-character loop or a regex over a long post cost milliseconds.
-    """
-    text = text.lower()
-    if not text.isascii():
-        text = unicodedata.normalize("NFKD", text)
-    folded = text.encode("ascii", "hub-fold").translate(_SPACE_BUT_ALNUM)
-    return " ".join(folded.decode("ascii").split())
 
 
 def fingerprint(item: NewsItem) -> str:

@@ -7,6 +7,7 @@ hundreds of feeds, building bs4 trees cost more than feedparser itself) and walk
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import lxml.html
@@ -233,3 +234,35 @@ def canonical_url(url: str) -> str:
     )
     path = parts.path or "/"
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+class _Separators(dict[int, str]):
+    """``str.translate`` table, filled on first sight of each character: punctuation, symbols,
+    spaces, controls and ``_`` become a space; letters, digits and marks of any script stay."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        value = " " if char == "_" or unicodedata.category(char)[0] in "PSZC" else char
+        self[code] = value
+        return value
+
+
+_SEPARATORS = _Separators()
+_LATIN_MARKS = re.compile(r"(?<=[a-zA-Z])[\u0300-\u036f]+")
+_ASCII_WORDS = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789" else 32 for c in range(256))
+
+
+def normalise(text: str) -> str:
+    """Text reduced to what makes two titles the same story: compatibility forms folded (NFKC),
+    case folded, accents off Latin letters only (``canción`` = ``cancion``, but ``й`` stays ``й``),
+    and runs of anything but letters, digits and marks, of every script, as one space.
+
+    ASCII text takes a pure-C path (``bytes.translate``): most titles are ASCII, and a
+    per-character loop over a long post would cost milliseconds.
+    """
+    folded = text.casefold()
+    if folded.isascii():
+        return " ".join(folded.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split())
+    folded = unicodedata.normalize("NFKD", folded).casefold()
+    folded = unicodedata.normalize("NFC", _LATIN_MARKS.sub("", folded))
+    return " ".join(folded.translate(_SEPARATORS).split())
