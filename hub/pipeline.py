@@ -79,7 +79,21 @@ def build_sources(config: HubConfig, registry: Registry) -> list[Source]:
 
 
 def build_filters(config: HubConfig, registry: Registry) -> list[tuple[str, Filter]]:
-    return [(f.type, _instantiate(registry, "filters", f)) for f in config.enabled_filters()]
+    filters = [(f.type, _instantiate(registry, "filters", f)) for f in config.enabled_filters()]
+    _share_max_age(filters)
+    return filters
+
+
+def _share_max_age(filters: list[tuple[str, Any]]) -> None:
+    """A filter's ``max_age`` (relevance) tells the others what counts as fresh (dedup's
+    backfill), so one setting answers "how old is too old to send"."""
+    ages = [parse_interval(age) for _, flt in filters
+            if isinstance(age := getattr(flt.options, "max_age", None), str)]
+    if ages:
+        for _, flt in filters:
+            follow = getattr(flt, "follow_max_age", None)
+            if callable(follow):
+                follow(min(ages))
 
 
 def _instantiate(registry: Registry, kind: str, section: PluginSection) -> object:

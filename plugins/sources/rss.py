@@ -96,7 +96,7 @@ def parse_feed(body: bytes, base_url: str, content_type: str, settings: dict[str
             document = json.loads(body)
         except (ValueError, RecursionError) as exc:
             raise SourceError(f"{base_url}: not a readable JSON Feed: {exc}") from None
-        entries = parse_json_feed(document, base_url)
+        entries = _distinct_ids(parse_json_feed(document, base_url))
         return [_item(e, settings, now) for e in entries], warnings
     safe, changed = defuse_xml(body)
     if changed:
@@ -111,8 +111,21 @@ def parse_feed(body: bytes, base_url: str, content_type: str, settings: dict[str
         raise SourceError(f"{base_url}: not a readable feed: {reason}")
     if parsed.bozo:
         warnings.append(f"{name}: feed is malformed but readable ({parsed.bozo_exception})")
-    entries = [_from_feedparser(e, base_url) for e in parsed.entries]
+    entries = _distinct_ids([_from_feedparser(e, base_url) for e in parsed.entries])
     return [_item(e, settings, now) for e in entries], warnings
+
+
+def _distinct_ids(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries without an id are known by their link, unless several share it (a podcast's home
+    page, a forum): those are known by link and title, or each would hide the others."""
+    shared: dict[str, int] = {}
+    for entry in entries:
+        if not entry["id"] and entry["link"]:
+            shared[entry["link"]] = shared.get(entry["link"], 0) + 1
+    for entry in entries:
+        if not entry["id"] and shared.get(entry["link"], 0) > 1:
+            entry["id"] = entry["link"] + "#" + _hash(entry["title"] + "\n" + entry["summary"])
+    return entries
 
 
 def _from_feedparser(entry: Any, base_url: str) -> dict[str, Any]:
