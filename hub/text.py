@@ -171,23 +171,60 @@ def first_image(html: str, base_url: str = "") -> str | None:
 
 
 def _first_image_in(root: etree._Element, base_url: str) -> str | None:
+    """The first ``<img>`` worth a message: not a pixel, not an icon, a JPEG or PNG."""
     for img in root.iter("img"):
         src = str(img.get("src") or img.get("data-src") or "").strip()
         if not src or src.startswith("data:"):
             continue
-        if any(_tiny(img.get(side)) for side in ("width", "height")):
-            continue
+        sides = [_pixels(img.get(side)) for side in ("width", "height")]
+        declared = [side for side in sides if side is not None]
+        if declared and (min(declared) <= 2 or max(declared) < MIN_IMAGE_SIDE):
+            continue  # a tracking pixel (a side of 1 or 2 px), or an icon (every side small)
         if any(hint in src.lower() for hint in _PIXEL_HINTS):
             continue
-        url = absolute_url(src, base_url)
+        url = sendable_image(absolute_url(src, base_url))
         if url:
             return url
     return None
 
 
-def _tiny(value: object) -> bool:
+def _pixels(value: object) -> int | None:
+    """A declared pixel size (``"16"``, ``"16px"``), or None."""
     text = str(value or "").strip().removesuffix("px")
-    return text.isdigit() and int(text) <= 2
+    return int(text) if text.isdigit() else None
+
+
+MIN_IMAGE_SIDE = 100  # px: a declared side smaller than this is an icon, a button, a pixel
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # Meta's limit for an image message
+IMAGE_TYPES = ("image/jpeg", "image/jpg", "image/png")  # what Meta's image messages accept
+_SENDABLE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".png")
+_OTHER_EXTENSIONS = (".gif", ".webp", ".avif", ".svg", ".svgz", ".ico", ".bmp", ".tif", ".tiff",
+                     ".heic", ".heif", ".jxl", ".mp4", ".webm", ".mp3", ".m4a", ".pdf")
+_ICON_HINTS = ("favicon", "/icons/", "/emoji/", "emoji.", "/smilies/", "spacer.", "blank.")
+
+
+def sendable_image(url: str | None, *, mime: str | None = None, size: object = None) -> str | None:
+    """``url`` when WhatsApp can send it as an image message, else None (text with a link
+    preview is better than a refused or broken image).
+
+    Meta's image messages take JPEG and PNG up to 5 MB: a declared type or size says so when a
+    feed gives them; otherwise the file name's extension does (no extension is given the
+    benefit of the doubt: many image CDNs have none). Icons and emoji are never the story's image.
+    """
+    if not url:
+        return None
+    kind = (mime or "").split(";")[0].strip().lower()
+    if kind and kind not in IMAGE_TYPES:
+        return None
+    declared = str(size or "").strip()
+    if declared.isdigit() and int(declared) > MAX_IMAGE_BYTES:
+        return None
+    path = urlsplit(url).path.lower()
+    if not kind and path.endswith(_OTHER_EXTENSIONS) and not path.endswith(_SENDABLE_EXTENSIONS):
+        return None
+    if any(hint in path for hint in _ICON_HINTS):
+        return None
+    return url
 
 
 def absolute_url(url: str, base_url: str = "") -> str | None:

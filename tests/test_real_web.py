@@ -173,3 +173,39 @@ def test_backfill_freshness_follows_the_relevance_max_age(project, feed_server) 
         '[[filters]]\ntype = "relevance"\nmax_age = "7 days"\n'))
     poll(project)
     assert rows(project)[0]["status"] == "ready"
+
+
+# --- the right image ------------------------------------------------------------------------
+
+MEDIA = ('<media:content url="https://cdn.example.org/fotos/feria-140.jpg" medium="image" '
+         'width="140" height="79"/>'
+         '<media:content url="https://cdn.example.org/fotos/feria-460.jpg" medium="image" '
+         'width="460" height="259"/>'
+         '<media:content url="https://cdn.example.org/fotos/feria-300.jpg" medium="image" '
+         'width="300" height="169"/>')
+ICON = '<description>&lt;img src="/icons/rss.gif" width="16" height="16"&gt; Sobre la feria.</description>'
+
+
+def test_the_largest_declared_size_wins_and_icons_never_do(project, feed_server) -> None:
+    feed_server.documents["/img.xml"] = rss([
+        item("Feria con tres tamaños", guid="sizes", link="https://x.example.org/1", extra=MEDIA),
+        f'<guid isPermaLink="false">icon-only</guid><title>Solo un icono</title><link>https://x.example.org/2</link>{ICON}',
+        item("Imagen en GIF y WebP", guid="formats", link="https://x.example.org/3",
+             extra='<media:content url="https://cdn.example.org/a.gif" medium="image" width="800"/>'
+                   '<enclosure url="https://cdn.example.org/b.webp" type="image/webp" length="900"/>'),
+        item("Foto demasiado grande", guid="huge", link="https://x.example.org/4",
+             extra='<enclosure url="https://cdn.example.org/raw.jpg" type="image/jpeg" '
+                   'length="9000000"/>'),
+        item("Un píxel y una foto", guid="pixel", link="https://x.example.org/5",
+             extra='<content:encoded xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+                   '&lt;img src="https://t.example.org/p.jpg" width="1" height="1"&gt;'
+                   '&lt;img src="/fotos/plaza.png" width="640"&gt;</content:encoded>'),
+    ])
+    write_config(project / "hub.toml", config(feed_server, "/img.xml"))
+    poll(project)
+    image = {r["guid"]: r["image_url"] for r in rows(project)}
+    assert image["sizes"] == "https://cdn.example.org/fotos/feria-460.jpg"
+    assert image["icon-only"] is None and image["formats"] is None and image["huge"] is None
+    assert image["pixel"] == "https://x.example.org/fotos/plaza.png"  # resolved against the link
+    told = why(project, next(r["id"] for r in rows(project) if r["guid"] == "icon-only"))
+    assert "image: none (sent as text with a link preview)" in told

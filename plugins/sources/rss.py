@@ -23,10 +23,12 @@ from hub.contracts import FetchContext, FetchResult, Source, SourceOptions
 from hub.errors import SourceError
 from hub.news import NewsItem
 from hub.text import (
+    MIN_IMAGE_SIDE,
     absolute_url,
     canonical_url,
     first_image,
     html_to_plain,
+    sendable_image,
     truncate,
     whatsapp_and_image,
 )
@@ -166,29 +168,51 @@ def _entry_base(entry: Any, base_url: str) -> str:
 
 
 def _feed_image(entry: Any, base: str) -> str | None:
-    """media:content / media:thumbnail / image enclosure / an item <image>, in that order."""
-    for media in entry.get("media_content") or []:
-        kind = (media.get("medium") or media.get("type") or "").lower()
-        url = media.get("url") or ""
-        if "image" in kind or (not kind and url.lower().split("?")[0].endswith(IMAGE_EXTENSIONS)):
-            found = absolute_url(url, base)
-            if found:
-                return found
-    for thumb in entry.get("media_thumbnail") or []:
-        found = absolute_url(thumb.get("url") or "", base)
+    """The story's picture, sendable as a WhatsApp image: the largest JPEG/PNG of media:content,
+    else of media:thumbnail, else an image enclosure, else an item ``<image>``."""
+    contents = [m for m in entry.get("media_content") or []
+                if "image" in (m.get("medium") or m.get("type") or "").lower()
+                or (not (m.get("medium") or m.get("type"))
+                    and (m.get("url") or "").lower().split("?")[0].endswith(IMAGE_EXTENSIONS))]
+    for group in (contents, entry.get("media_thumbnail") or []):
+        found = _largest(group, base)
         if found:
             return found
     for link in entry.get("enclosures") or []:
-        if (link.get("type") or "").lower().startswith("image/"):
-            found = absolute_url(link.get("href") or link.get("url") or "", base)
+        kind = (link.get("type") or "").lower()
+        if kind.startswith("image/"):
+            found = sendable_image(absolute_url(link.get("href") or link.get("url") or "", base),
+                                   mime=kind, size=link.get("length"))
             if found:
                 return found
     image = entry.get("image")
     if isinstance(image, dict) and image.get("href"):
-        return absolute_url(image["href"], base)
+        return sendable_image(absolute_url(image["href"], base))
     if entry.get("href") and str(entry.get("href")).lower().split("?")[0].endswith(IMAGE_EXTENSIONS):
-        return absolute_url(entry["href"], base)  # a non-standard <image> inside an <item>
+        return sendable_image(absolute_url(entry["href"], base))  # a non-standard <image> in an <item>
     return None
+
+
+def _largest(media: list[Any], base: str) -> str | None:
+    """The widest sendable one of several declared sizes (a 140 px thumb loses to 460 px)."""
+    best: tuple[int, str] | None = None
+    for node in media:
+        mime = node.get("type") if "/" in (node.get("type") or "") else None
+        url = sendable_image(absolute_url(node.get("url") or "", base), mime=mime,
+                             size=node.get("filesize") or node.get("fileSize"))
+        if not url:
+            continue
+        width = _pixels(node.get("width")) or _pixels(node.get("height"))
+        if width is not None and width < MIN_IMAGE_SIDE:
+            continue
+        if best is None or (width or 0) > best[0]:  # the widest; among equals, the first
+            best = (width or 0, url)
+    return best[1] if best else None
+
+
+def _pixels(value: Any) -> int | None:
+    text = str(value or "").strip().removesuffix("px")
+    return int(text) if text.isdigit() else None
 
 
 def _item(entry: dict[str, Any], settings: dict[str, Any], now: datetime) -> NewsItem:

@@ -23,7 +23,15 @@ from hub.contracts import FetchContext, FetchResult, Source, SourceOptions
 from hub.errors import SourceError
 from hub.fetch import FetchError
 from hub.news import NewsItem
-from hub.text import absolute_url, canonical_url, first_image, html_to_plain, html_to_whatsapp, truncate
+from hub.text import (
+    absolute_url,
+    canonical_url,
+    first_image,
+    html_to_plain,
+    html_to_whatsapp,
+    sendable_image,
+    truncate,
+)
 
 API_REL = "https://api.w.org/"
 MAX_TITLE = 500
@@ -204,10 +212,13 @@ def _featured_image(embedded: dict[str, Any]) -> str | None:
             continue
         sizes = (media.get("media_details") or {}).get("sizes") or {}
         for size in ("large", "medium_large", "full"):
-            found = absolute_url(str((sizes.get(size) or {}).get("source_url") or ""))
+            chosen = sizes.get(size) or {}
+            found = sendable_image(absolute_url(str(chosen.get("source_url") or "")),
+                                   mime=chosen.get("mime_type"), size=chosen.get("filesize"))
             if found:
                 return found
-        found = absolute_url(str(media.get("source_url") or ""))
+        found = sendable_image(absolute_url(str(media.get("source_url") or "")),
+                               mime=media.get("mime_type"))
         if found:
             return found
     return None
