@@ -224,7 +224,7 @@ def _to_state(row: SourceRow, source: Source) -> SourceState:
     if row.origin_url and configured and row.origin_url != configured:
         return SourceState()
     return SourceState(url=row.url, etag=row.etag, last_modified=row.last_modified,
-                       cursor=dict(row.cursor or {}))
+                       cursor={k: v for k, v in (row.cursor or {}).items() if not k.startswith("hub:")})
 
 
 def _get_row(session, source: Source) -> SourceRow:  # noqa: ANN001 - Session
@@ -454,7 +454,7 @@ def _mark_success(row: SourceRow, source: Source, ctx: FetchContext, now: dateti
                   status: int | None) -> None:
     row.type = row.type or type(source).__name__
     row.url, row.etag, row.last_modified = ctx.state.url, ctx.state.etag, ctx.state.last_modified
-    row.cursor = dict(ctx.state.cursor)
+    row.cursor = {**ctx.state.cursor, **_notes(row, ctx, status)}
     row.origin_url = _configured_url(source)
     row.polls += 1
     row.state = "ok"
@@ -465,6 +465,18 @@ def _mark_success(row: SourceRow, source: Source, ctx: FetchContext, now: dateti
     row.last_success_at = now
     row.last_polled_at = now
     row.next_poll_at = now + parse_interval(source.options.every)
+
+
+WARNINGS = "hub:warnings"  # kept in the source's cursor for `hub sources`; never shown to the source
+
+
+def _notes(row: SourceRow, ctx: FetchContext, status: int | None) -> dict[str, Any]:
+    """What the hub keeps beside the source's own cursor: the last parsed poll's warnings (a
+    304 parsed nothing, so the warnings of the document it confirms still stand)."""
+    warnings = ctx.warnings[-10:]
+    if status == 304 and not warnings:
+        warnings = list((row.cursor or {}).get(WARNINGS) or [])
+    return {WARNINGS: warnings} if warnings else {}
 
 
 def backoff_delay(every: timedelta, failures: int, retry_after: float | None = None) -> timedelta:

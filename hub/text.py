@@ -251,6 +251,22 @@ def truncate(text: str, limit: int, ellipsis: str = "…") -> str:
     return cut.rstrip(" \n.,;:—-") + ellipsis
 
 
+def strip_tracking(url: str) -> str:
+    """``url`` without known tracking parameters (``utm_*``, ``fbclid``, ``xtor``…), otherwise
+    exactly as given: this is the link subscribers receive, so nobody is tracked through it."""
+    if "?" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if not _TRACKING_PARAMS.match(k)]
+    if len(kept) == len(pairs):
+        return url
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), parts.fragment))
+
+
 def canonical_url(url: str) -> str:
     """Lowercase scheme and host, no fragment, no tracking parameters, no default port."""
     if not url:

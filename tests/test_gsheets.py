@@ -61,7 +61,7 @@ def test_ready_rows_whose_time_has_come_become_items(project, feed_server) -> No
     rows = _items(project)
     assert sorted(rows) == ["Corte de agua", "Feria del libro"]
     feria = rows["Feria del libro"]
-    assert feria["url"] == "https://villanueva.example.org/feria?utm_source=sheet"
+    assert feria["url"] == "https://villanueva.example.org/feria"  # utm_source is not sent
     assert feria["canonical_url"] == "https://villanueva.example.org/feria"
     assert feria["text"] == "*Del 4 al 10* de mayo, en la plaza 📚"
     assert feria["image_url"] == "https://villanueva.example.org/feria.jpg"

@@ -209,3 +209,56 @@ def test_the_largest_declared_size_wins_and_icons_never_do(project, feed_server)
     assert image["pixel"] == "https://x.example.org/fotos/plaza.png"  # resolved against the link
     told = why(project, next(r["id"] for r in rows(project) if r["guid"] == "icon-only"))
     assert "image: none (sent as text with a link preview)" in told
+
+
+# --- dates that are not dates ---------------------------------------------------------------
+
+def sources_listing(project: Path) -> str:
+    result = HubRunner(project / "hub.toml")("sources")
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_non_rfc_dates_are_read_and_untrustworthy_ones_replaced(project, feed_server) -> None:
+    feed_server.documents["/slash.xml"] = rss([
+        item("Pleno de marzo", guid="s1", link="https://x.example.org/s1", date="2026/3/19 14:33:00"),
+        item("Bando de fiestas", guid="s2", link="https://x.example.org/s2", date="2026/3/18 9:05:00"),
+        item("Día europeo", guid="s3", link="https://x.example.org/s3", date="18/03/2026 10:00"),
+    ])
+    feed_server.documents["/same.xml"] = rss([
+        item(f"Aviso {n}", guid=f"a{n}", link=f"https://x.example.org/a{n}",
+             date="Mon, 01 Jan 2018 00:00:00 GMT") for n in range(4)])
+    feed_server.documents["/future.xml"] = rss([
+        item("Desde el futuro", guid="f1", link="https://x.example.org/f1",
+             date="Fri, 01 Jan 2100 10:00:00 GMT"),
+        item("Sin fecha", guid="f2", link="https://x.example.org/f2", date=""),
+        item("Normal", guid="f3", link="https://x.example.org/f3")])
+    write_config(project / "hub.toml", config(feed_server, "/slash.xml", "/same.xml", "/future.xml"))
+    poll(project)
+    when = {r["guid"]: r["published_at"][:16] for r in rows(project)}
+    assert (when["s1"], when["s2"], when["s3"]) == ("2026-03-19 14:33", "2026-03-18 09:05",
+                                                    "2026-03-18 10:00")
+    fetched = f"{NOW:%Y-%m-%d %H:%M}"
+    assert {when[f"a{n}"] for n in range(4)} == {fetched}, "one instant for all: a template's date"
+    assert (when["f1"], when["f2"]) == (fetched, fetched) and when["f3"] != fetched
+    listing = sources_listing(project)
+    assert "warning:      same: all 4 items carry the same date (2018-01-01 00:00 UTC)" in listing
+    assert "future: 1 item(s) dated in the future (up to 2100-01-01 10:00 UTC)" in listing
+    assert "future: 1 item(s) without a readable date" in listing
+    assert "warning" not in listing.split("same [rss]")[0], "slash's dates were all fine"
+    f1 = next(r for r in rows(project) if r["guid"] == "f1")
+    assert f"published: {NOW:%Y-%m-%d %H:%M} UTC" in why(project, f1["id"])
+
+
+# --- links: no trackers to subscribers ------------------------------------------------------
+
+def test_tracking_parameters_are_not_sent(project, feed_server) -> None:
+    feed_server.documents["/t.xml"] = rss([item(
+        "Mercado", guid="t1",
+        link="https://x.example.org/mercado?id=7&amp;utm_source=rss&amp;xtor=RSS-3208&amp;fbclid=Ab1#fotos")])
+    write_config(project / "hub.toml", config(feed_server, "/t.xml"))
+    poll(project)
+    (row,) = rows(project)
+    assert row["url"] == "https://x.example.org/mercado?id=7#fotos"
+    assert row["canonical_url"] == "https://x.example.org/mercado?id=7"
+    assert "link: https://x.example.org/mercado?id=7#fotos" in why(project, row["id"])

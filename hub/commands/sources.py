@@ -50,6 +50,8 @@ def list_sources(app: App) -> None:
             click.echo(f"  last error:   {row.last_error} ({row.consecutive_failures} in a row{since})")
         else:
             click.echo("  last error:   none")
+        for warning in ((row.cursor or {}).get("hub:warnings") or []) if row else []:
+            click.echo(f"  warning:      {warning}")
         click.echo(f"  items:        {row.item_count if row else 0}")
         next_poll = "now" if not row or row.next_poll_at is None else _when(row.next_poll_at, tz)
         click.echo(f"  next poll:    {next_poll if opts.enabled else 'never (disabled)'}")

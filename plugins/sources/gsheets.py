@@ -37,6 +37,7 @@ from hub.text import (
     html_to_plain,
     html_to_whatsapp,
     sendable_image,
+    strip_tracking,
     truncate,
 )
 
@@ -228,7 +229,7 @@ def rows_to_items(rows: list[list[str]], options: GSheetsOptions,
 
 
 def _row_item(cell: dict[str, str], options: GSheetsOptions, when: datetime) -> NewsItem:
-    url = absolute_url(cell.get("url", "")) or ""
+    url = strip_tracking(absolute_url(cell.get("url", "")) or "")
     title = truncate(html_to_plain(cell.get("title", "")), 500)
     text = cell.get("text", "")
     tags = [t.strip() for t in re.split(r"[,;]", cell.get("tags", "")) if t.strip()]

@@ -29,10 +29,12 @@ from hub.text import (
     first_image,
     html_to_plain,
     sendable_image,
+    strip_tracking,
     truncate,
     whatsapp_and_image,
 )
 from hub.xmlsafe import defuse_xml
+from plugins.sources.dates import looks_year_first, parse_loose_date, vet_dates
 from plugins.sources.jsonfeed import looks_like_json_feed, parse_json_feed
 
 MAX_TITLE = 500
@@ -99,7 +101,7 @@ def parse_feed(body: bytes, base_url: str, content_type: str, settings: dict[str
         except (ValueError, RecursionError) as exc:
             raise SourceError(f"{base_url}: not a readable JSON Feed: {exc}") from None
         entries = _distinct_ids(parse_json_feed(document, base_url))
-        return [_item(e, settings, now) for e in entries], warnings
+        return [_item(e, settings, now) for e in _vetted(entries, now, name, warnings)], warnings
     safe, changed = defuse_xml(body)
     if changed:
         warnings.append(f"{name}: the feed's DOCTYPE/ENTITY declarations were removed before parsing")
@@ -114,7 +116,17 @@ def parse_feed(body: bytes, base_url: str, content_type: str, settings: dict[str
     if parsed.bozo:
         warnings.append(f"{name}: feed is malformed but readable ({parsed.bozo_exception})")
     entries = _distinct_ids([_from_feedparser(e, base_url) for e in parsed.entries])
-    return [_item(e, settings, now) for e in entries], warnings
+    return [_item(e, settings, now) for e in _vetted(entries, now, name, warnings)], warnings
+
+
+def _vetted(entries: list[dict[str, Any]], now: datetime, name: str,
+            warnings: list[str]) -> list[dict[str, Any]]:
+    """Entries whose untrustworthy dates are dropped (the fetch time stands in), with a warning."""
+    times, said = vet_dates([e["time"] for e in entries], now, name)
+    warnings.extend(said)
+    for entry, when in zip(entries, times, strict=True):
+        entry["time"] = when
+    return entries
 
 
 def _distinct_ids(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -150,7 +162,7 @@ def _from_feedparser(entry: Any, base_url: str) -> dict[str, Any]:
         "content": content,
         "author": entry.get("author") or None,
         "tags": [t.get("term") or t.get("label") or "" for t in entry.get("tags") or []],
-        "time": _struct_time(entry),
+        "time": _entry_time(entry),
         "image": _feed_image(entry, base),
         "base": base,
     }
@@ -222,7 +234,7 @@ def _item(entry: dict[str, Any], settings: dict[str, Any], now: datetime) -> New
     title = truncate(title, MAX_TITLE)
     summary_html = entry["summary"][:MAX_RAW]
     content_html = entry["content"][:MAX_RAW] if settings.get("full_text", True) else ""
-    link = _unwrap_redirect(entry["link"])
+    link = strip_tracking(_unwrap_redirect(entry["link"]))
     body_html = content_html or summary_html
     text, inline_image = whatsapp_and_image(body_html, link or entry.get("base", ""))
     text = truncate(text, MAX_TEXT)
@@ -267,6 +279,18 @@ def _unwrap_redirect(link: str) -> str:
         if target and absolute_url(target[0]):
             return target[0]
     return link
+
+
+def _entry_time(entry: Any) -> datetime | None:
+    """feedparser's date, unless the raw text is one it misreads (``2020/1/10``) or cannot
+    read at all (``10/01/2020``): those are parsed here."""
+    for key in ("published", "updated", "created"):
+        raw = dict.get(entry, key)
+        if isinstance(raw, str) and raw.strip():
+            if looks_year_first(raw) or not dict.get(entry, key + "_parsed"):
+                return parse_loose_date(raw)
+            break
+    return _struct_time(entry)
 
 
 def _struct_time(entry: Any) -> datetime | None:

@@ -30,6 +30,7 @@ from hub.text import (
     html_to_plain,
     html_to_whatsapp,
     sendable_image,
+    strip_tracking,
     truncate,
 )
 
@@ -174,7 +175,7 @@ def _rendered(post: dict[str, Any], key: str) -> str:
 
 def _post_item(post: dict[str, Any], name: str, tags: list[str], categories_as_tags: bool,
                now: datetime) -> NewsItem | None:
-    link = absolute_url(str(post.get("link") or "")) or ""
+    link = strip_tracking(absolute_url(str(post.get("link") or "")) or "")
     if post.get("id") is None and not link:
         return None
     embedded = post.get("_embedded") if isinstance(post.get("_embedded"), dict) else {}
