@@ -138,7 +138,7 @@ async def poll_once(
     pool = _parse_pool(len(due), workers)
     contexts = {
         s.name: FetchContext(client, _to_state(states[s.name], s), clock, config.base_dir,
-                             fetcher=fetcher, pool=pool)
+                             fetcher=fetcher.for_source(allow_private=_allows_private(s)), pool=pool)
         for s in due
     }
     reports: dict[str, SourceReport] = {}
@@ -188,6 +188,11 @@ def _parse_pool(due: int, workers: int | None) -> Executor | None:
     return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
 
 
+def _allows_private(source: Source) -> bool:
+    """A source reaches loopback and private addresses only when its options say so."""
+    return getattr(source.options, "allow_private", False) is True
+
+
 def _note_move(source: Source, row: SourceRow, ctx: FetchContext) -> None:
     if ctx.state.url and ctx.state.url != (row.url or _configured_url(source)):
         message = (f"{source.name}: moved permanently to {ctx.state.url}; the stored URL is updated "
@@ -214,7 +219,7 @@ def _is_due(row: SourceRow, source: Source, now: datetime) -> bool:
     if row.next_poll_at is None or row.next_poll_at <= now:
         return True
     if row.consecutive_failures == 0 and row.last_polled_at is not None:
-        return row.last_polled_at + parse_interval(source.options.every) <= now
+        return row.last_polled_at + _interval(row, source) <= now
     return False
 
 
@@ -454,7 +459,7 @@ def _mark_success(row: SourceRow, source: Source, ctx: FetchContext, now: dateti
                   status: int | None) -> None:
     row.type = row.type or type(source).__name__
     row.url, row.etag, row.last_modified = ctx.state.url, ctx.state.etag, ctx.state.last_modified
-    row.cursor = {**ctx.state.cursor, **_notes(row, ctx, status)}
+    row.cursor = {**ctx.state.cursor, **_notes(row, ctx, status, parse_interval(source.options.every))}
     row.origin_url = _configured_url(source)
     row.polls += 1
     row.state = "ok"
@@ -464,19 +469,37 @@ def _mark_success(row: SourceRow, source: Source, ctx: FetchContext, now: dateti
     row.last_status = status
     row.last_success_at = now
     row.last_polled_at = now
-    row.next_poll_at = now + parse_interval(source.options.every)
+    row.next_poll_at = now + _interval(row, source)
+
+
+def _interval(row: SourceRow, source: Source) -> timedelta:
+    """``every``, or longer when the server asked for it (kept in the row's notes)."""
+    every = parse_interval(source.options.every)
+    wait = (row.cursor or {}).get(WAIT)
+    return max(every, timedelta(seconds=float(wait))) if isinstance(wait, int | float) else every
 
 
 WARNINGS = "hub:warnings"  # kept in the source's cursor for `hub sources`; never shown to the source
+WAIT = "hub:wait"  # seconds the server asked to be left alone, when longer than `every`
+MAX_WAIT = timedelta(days=1)  # a server asking for more is still polled daily
 
 
-def _notes(row: SourceRow, ctx: FetchContext, status: int | None) -> dict[str, Any]:
+def _notes(row: SourceRow, ctx: FetchContext, status: int | None, every: timedelta
+           ) -> dict[str, Any]:
     """What the hub keeps beside the source's own cursor: the last parsed poll's warnings (a
-    304 parsed nothing, so the warnings of the document it confirms still stand)."""
+    304 parsed nothing, so the warnings of the document it confirms still stand), and how long
+    the server asked not to be polled (``Cache-Control``/``Expires``/``<ttl>``) when that is
+    longer than ``every``: the hub never polls faster than a server asks."""
+    notes: dict[str, Any] = {}
     warnings = ctx.warnings[-10:]
     if status == 304 and not warnings:
         warnings = list((row.cursor or {}).get(WARNINGS) or [])
-    return {WARNINGS: warnings} if warnings else {}
+    if warnings:
+        notes[WARNINGS] = warnings
+    hint = ctx.fetcher.wait_hint if ctx.fetcher is not None else None
+    if hint is not None and timedelta(seconds=hint) > every:
+        notes[WAIT] = min(hint, MAX_WAIT.total_seconds())
+    return notes
 
 
 def backoff_delay(every: timedelta, failures: int, retry_after: float | None = None) -> timedelta:

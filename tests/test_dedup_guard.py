@@ -30,8 +30,9 @@ def _rss(items: list[tuple[str, str, str, int]]) -> Document:
 def _config(server, backfill: int = 0, extra: str = "") -> str:
     return (
         '[hub]\ndatabase_url = "sqlite:///hub.db"\n\n'
-        f'[[sources]]\ntype = "rss"\nname = "blog"\nurl = "{server.url("/blog.xml")}"\n\n'
-        f'[[sources]]\ntype = "rss"\nname = "web"\nurl = "{server.url("/web.xml")}"\n\n'
+        f'[[sources]]\ntype = "rss"\nname = "blog"\nurl = "{server.url("/blog.xml")}"\n'
+        'allow_private = true\n\n'
+        f'[[sources]]\ntype = "rss"\nname = "web"\nurl = "{server.url("/web.xml")}"\nallow_private = true\n\n'
         f'[[filters]]\ntype = "dedup"\nbackfill = {backfill}\n{extra}\n'
         '[[filters]]\ntype = "guard"\nminimum = 5\n\n[sinks.console]\n'
     )

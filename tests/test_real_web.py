@@ -9,6 +9,8 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from hub.app import App
 from hub.clock import FakeClock
 from hub.loopback import Document, LoopbackServer
@@ -40,7 +42,7 @@ def item(title: str, *, guid: str | None = None, link: str = "https://town.examp
 def config(server: LoopbackServer, *paths: str, filters: str = "", extra: str = "") -> str:
     sources = "".join(
         f'[[sources]]\ntype = "rss"\nname = "{Path(p).stem}"\nurl = "{server.url(p)}"\n'
-        f'{extra}\n' for p in paths)
+        f'allow_private = true\n{extra}\n' for p in paths)
     return f'[hub]\ndatabase_url = "sqlite:///hub.db"\n\n{sources}{filters}'
 
 
@@ -262,3 +264,117 @@ def test_tracking_parameters_are_not_sent(project, feed_server) -> None:
     assert row["url"] == "https://x.example.org/mercado?id=7#fotos"
     assert row["canonical_url"] == "https://x.example.org/mercado?id=7"
     assert "link: https://x.example.org/mercado?id=7#fotos" in why(project, row["id"])
+
+
+# --- private addresses ----------------------------------------------------------------------
+
+def test_a_source_at_127_0_0_1_is_refused_without_allow_private(project, feed_server) -> None:
+    feed_server.documents["/intranet.xml"] = rss([item("Secreto", guid="x")])
+    write_config(project / "hub.toml", config(feed_server, "/intranet.xml").replace(
+        "allow_private = true\n", ""))
+    report = poll(project)
+    assert report.sources[0].error is not None
+    assert "refused: 127.0.0.1 is a private or local address" in report.sources[0].error
+    assert "allow_private = true" in report.sources[0].error
+    assert feed_server.requests == [], "refused before connecting"
+    assert rows(project) == []
+    assert "refused: 127.0.0.1" in sources_listing(project)
+
+
+def _public_dns(monkeypatch, names: dict[str, str]) -> None:
+    """Host names answer as ``names`` says, with no DNS query leaving the machine."""
+    import ipaddress
+
+    import hub.netguard
+
+    real = hub.netguard.resolve
+
+    async def resolve(host: str, port: int) -> list:
+        if host in names:
+            return [ipaddress.ip_address(names[host])]
+        return await real(host, port)
+
+    monkeypatch.setattr(hub.netguard, "resolve", resolve)
+
+
+def _mock_client(answers: dict[str, httpx.Response], seen: list[str]) -> httpx.AsyncClient:
+    """A client whose transport answers from ``answers``: no socket is opened at all."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return answers.get(str(request.url), httpx.Response(404))
+    return httpx.AsyncClient(transport=httpx.MockTransport(handle), follow_redirects=False)
+
+
+def test_a_redirect_to_the_metadata_service_is_refused_before_connecting(project, monkeypatch) -> None:
+    _public_dns(monkeypatch, {"news.town.example": "93.184.216.34"})
+    seen: list[str] = []
+    metadata = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+    client = _mock_client({"http://news.town.example/feed.xml": httpx.Response(
+        302, headers={"Location": metadata})}, seen)
+    write_config(project / "hub.toml", '[hub]\ndatabase_url = "sqlite:///hub.db"\n[[sources]]\n'
+                 'type = "rss"\nname = "town"\nurl = "http://news.town.example/feed.xml"\n')
+    app = App(project / "hub.toml")
+    report = asyncio.run(poll_once(app.config, app.store, app.registry, clock=FakeClock(NOW),
+                                   client=client))
+    assert seen == ["http://news.town.example/feed.xml"], "169.254.169.254 never asked"
+    assert "refused: 169.254.169.254 is a private or local address" in (report.sources[0].error or "")
+
+
+def test_a_host_name_resolving_to_loopback_is_private_too(project, monkeypatch) -> None:
+    _public_dns(monkeypatch, {"intranet.town.example": "127.0.0.1"})
+    seen: list[str] = []
+    write_config(project / "hub.toml", '[hub]\ndatabase_url = "sqlite:///hub.db"\n[[sources]]\n'
+                 'type = "rss"\nname = "town"\nurl = "http://intranet.town.example/feed.xml"\n')
+    app = App(project / "hub.toml")
+    report = asyncio.run(poll_once(app.config, app.store, app.registry, clock=FakeClock(NOW),
+                                   client=_mock_client({}, seen)))
+    assert seen == [] and "refused: intranet.town.example is a private" in (report.sources[0].error or "")
+
+
+# --- the server's pace: Cache-Control, Expires, <ttl>, Retry-After ----------------------------
+
+def _next_poll(project: Path, name: str) -> datetime:
+    db = open_db(project / "hub.db")
+    value = db.execute("SELECT next_poll_at FROM sources WHERE name = ?", (name,)).fetchone()[0]
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+def test_cache_control_and_ttl_slow_the_polls_and_say_so(project, feed_server) -> None:
+    feed_server.documents["/cached.xml"] = Document(
+        rss([item("Uno", guid="c1")]).body, headers={"Cache-Control": "public, max-age=3600"})
+    feed_server.documents["/ttl.xml"] = rss([item("Dos", guid="t1")], channel="<ttl>120</ttl>")
+    feed_server.documents["/short.xml"] = Document(
+        rss([item("Tres", guid="s1")]).body, headers={"Cache-Control": "max-age=60"})
+    write_config(project / "hub.toml", config(feed_server, "/cached.xml", "/ttl.xml", "/short.xml"))
+    clock = FakeClock(NOW)
+    poll(project, clock, force=False)
+    assert _next_poll(project, "cached") == NOW + timedelta(hours=1)
+    assert _next_poll(project, "ttl") == NOW + timedelta(hours=2)
+    assert _next_poll(project, "short") == NOW + timedelta(minutes=10), "never slower than asked"
+    listing = sources_listing(project)
+    assert "every:        10 minutes, but polled every 60 minutes at most, as the server asks" in listing
+    assert "polled every 2 hours at most" in listing
+
+    clock.advance(minutes=30)  # `every` has passed, the server's hour has not
+    asked = len(feed_server.requests)
+    report = poll(project, clock, force=False)
+    assert {s.name for s in report.sources if not s.skipped} == {"short"}
+    assert [t for t, _ in feed_server.requests[asked:]] == ["/short.xml"]
+
+
+def test_expires_is_honoured_against_the_servers_date(project, feed_server) -> None:
+    feed_server.documents["/exp.xml"] = Document(rss([item("Uno", guid="e1")]).body, headers={
+        "Date": "Fri, 20 Mar 2026 09:00:00 GMT", "Expires": "Fri, 20 Mar 2026 09:45:00 GMT"})
+    write_config(project / "hub.toml", config(feed_server, "/exp.xml"))
+    poll(project)
+    assert _next_poll(project, "exp") == NOW + timedelta(minutes=45)
+
+
+def test_retry_after_on_429_and_503_is_honoured(project, feed_server) -> None:
+    feed_server.documents["/busy.xml"] = Document(b"busy", status=503, headers={"Retry-After": "5400"})
+    feed_server.documents["/slow.xml"] = Document(b"slow", status=429, headers={  # a date: the
+        "Retry-After": "Fri, 20 Mar 2026 12:00:00 GMT", "Date": "Fri, 20 Mar 2026 09:00:00 GMT"})
+    write_config(project / "hub.toml", config(feed_server, "/busy.xml", "/slow.xml"))
+    poll(project)
+    assert _next_poll(project, "busy") == NOW + timedelta(minutes=90)
+    assert _next_poll(project, "slow") == NOW + timedelta(hours=3)  # server's own Date the base

@@ -23,7 +23,7 @@ def _poll_fixture(shared, project, server, name: str, content_type: str = "appli
     server.documents[f"/feeds/{name}"] = Document(body, content_type=content_type)
     write_config(project / "hub.toml", (
         '[hub]\ndatabase_url = "sqlite:///hub.db"\n[[sources]]\ntype = "rss"\nname = "feed"\n'
-        f'url = "{server.url("/feeds/" + name)}"\ntags = ["noticias"]\n'))
+        f'url = "{server.url("/feeds/" + name)}"\nallow_private = true\ntags = ["noticias"]\n'))
     app = App(project / "hub.toml")
     report = asyncio.run(poll_once(app.config, app.store, app.registry, clock=FakeClock(NOW)))
     db = open_db(project / "hub.db")
@@ -190,7 +190,7 @@ def test_golden_spanish_item_exactly_as_subscribers_will_read_it(project, feed_s
     feed_server.documents["/feed/"] = Document(body)
     write_config(project / "hub.toml", (
         '[hub]\ndatabase_url = "sqlite:///hub.db"\n[[sources]]\ntype = "rss"\nname = "ayto"\n'
-        f'url = "{feed_server.url("/feed/")}"\ntags = ["noticias"]\n'))
+        f'url = "{feed_server.url("/feed/")}"\nallow_private = true\ntags = ["noticias"]\n'))
     app = App(project / "hub.toml")
     after = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)  # a date later than now would not be trusted
     report = asyncio.run(poll_once(app.config, app.store, app.registry, clock=FakeClock(after)))

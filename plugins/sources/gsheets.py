@@ -28,7 +28,7 @@ from pydantic import Field, field_validator
 
 import hub
 from hub.config import known_time_zone, secret_from_env
-from hub.contracts import FetchContext, FetchResult, Source, SourceOptions
+from hub.contracts import FetchContext, FetchResult, Source
 from hub.errors import SourceError
 from hub.news import NewsItem
 from hub.text import (
@@ -40,6 +40,7 @@ from hub.text import (
     strip_tracking,
     truncate,
 )
+from plugins.sources.common import WebSourceOptions
 
 FIELDS = ("id", "title", "url", "text", "image", "tags", "publish_at", "status")
 DEFAULT_HEADERS: dict[str, list[str]] = {
@@ -57,7 +58,7 @@ _PUBLISHED = re.compile(r"/spreadsheets/d/e/([A-Za-z0-9_-]+)")
 _SERIAL_EPOCH = datetime(1899, 12, 30)
 
 
-class GSheetsOptions(SourceOptions):
+class GSheetsOptions(WebSourceOptions):
     """``[[sources]] type = "gsheets"``."""
 
     sheet: str = Field(min_length=1, description="the sheet's address as the browser shows it")

@@ -19,7 +19,7 @@ import feedparser
 from pydantic import Field
 
 import hub
-from hub.contracts import FetchContext, FetchResult, Source, SourceOptions
+from hub.contracts import FetchContext, FetchResult, Source
 from hub.errors import SourceError
 from hub.news import NewsItem
 from hub.text import (
@@ -34,6 +34,7 @@ from hub.text import (
     whatsapp_and_image,
 )
 from hub.xmlsafe import defuse_xml
+from plugins.sources.common import WebSourceOptions
 from plugins.sources.dates import looks_year_first, parse_loose_date, vet_dates
 from plugins.sources.jsonfeed import looks_like_json_feed, parse_json_feed
 
@@ -45,7 +46,7 @@ MAX_TAG = 80
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
 
 
-class RssOptions(SourceOptions):
+class RssOptions(WebSourceOptions):
     """``[[sources]] type = "rss"``."""
 
     url: str = Field(min_length=1, description="the feed's URL, or a file path next to hub.toml")
@@ -65,16 +66,18 @@ class RssSource(Source):
         now = ctx.clock.now()
         if "://" not in url:
             body = _read_local(ctx.base_dir / url)
-            items, warnings = parse_feed(body, Path(url).as_posix(), "application/xml",
-                                         self._settings(), now)
+            items, warnings, _ttl = parse_feed(body, Path(url).as_posix(), "application/xml",
+                                               self._settings(), now)
             ctx.warnings.extend(warnings)
             return FetchResult(items)
         fetched = await ctx.get(url, timeout=self.options.timeout, max_bytes=self.options.max_bytes)
         if fetched.not_modified:
             return FetchResult([], not_modified=True)
-        items, warnings = await ctx.offload(parse_feed, fetched.body, fetched.url,
-                                            fetched.content_type, self._settings(), now)
+        items, warnings, ttl = await ctx.offload(parse_feed, fetched.body, fetched.url,
+                                                 fetched.content_type, self._settings(), now)
         ctx.warnings.extend(warnings)
+        if ttl and ctx.fetcher is not None:
+            ctx.fetcher.ask_to_wait(ttl * 60.0)  # RSS <ttl>: minutes the feed may be cached
         return FetchResult(items)
 
     def _settings(self) -> dict[str, Any]:
@@ -84,15 +87,16 @@ class RssSource(Source):
     def parse(self, body: bytes, *, base_url: str, ctx: FetchContext,
               content_type: str | None = None) -> list[NewsItem]:
         """Parse a document in this process (kept for callers of the foundation's API)."""
-        items, warnings = parse_feed(body, base_url, content_type or "", self._settings(),
-                                     ctx.clock.now())
+        items, warnings, _ttl = parse_feed(body, base_url, content_type or "", self._settings(),
+                                           ctx.clock.now())
         ctx.warnings.extend(warnings)
         return items
 
 
 def parse_feed(body: bytes, base_url: str, content_type: str, settings: dict[str, Any],
-               now: datetime) -> tuple[list[NewsItem], list[str]]:
-    """Items and warnings from one feed document; ``SourceError`` when it yields nothing usable."""
+               now: datetime) -> tuple[list[NewsItem], list[str], int | None]:
+    """Items, warnings and the feed's ``<ttl>`` (minutes) from one document; ``SourceError``
+    when it yields nothing usable."""
     name = settings["name"]
     warnings: list[str] = []
     if looks_like_json_feed(body, content_type):
@@ -101,7 +105,7 @@ def parse_feed(body: bytes, base_url: str, content_type: str, settings: dict[str
         except (ValueError, RecursionError) as exc:
             raise SourceError(f"{base_url}: not a readable JSON Feed: {exc}") from None
         entries = _distinct_ids(parse_json_feed(document, base_url))
-        return [_item(e, settings, now) for e in _vetted(entries, now, name, warnings)], warnings
+        return [_item(e, settings, now) for e in _vetted(entries, now, name, warnings)], warnings, None
     safe, changed = defuse_xml(body)
     if changed:
         warnings.append(f"{name}: the feed's DOCTYPE/ENTITY declarations were removed before parsing")
@@ -110,13 +114,20 @@ def parse_feed(body: bytes, base_url: str, content_type: str, settings: dict[str
                               resolve_relative_uris=False)
     if not parsed.entries:
         if parsed.get("version") and not parsed.bozo:
-            return [], warnings  # a well-formed feed with no posts yet
+            return [], warnings, _ttl(parsed)  # a well-formed feed with no posts yet
         reason = parsed.get("bozo_exception") or "the document holds no entries"
         raise SourceError(f"{base_url}: not a readable feed: {reason}")
     if parsed.bozo:
         warnings.append(f"{name}: feed is malformed but readable ({parsed.bozo_exception})")
     entries = _distinct_ids([_from_feedparser(e, base_url) for e in parsed.entries])
-    return [_item(e, settings, now) for e in _vetted(entries, now, name, warnings)], warnings
+    items = [_item(e, settings, now) for e in _vetted(entries, now, name, warnings)]
+    return items, warnings, _ttl(parsed)
+
+
+def _ttl(parsed: Any) -> int | None:
+    """The channel's ``<ttl>`` in minutes, when it is a sane number (at most a week)."""
+    value = str((parsed.get("feed") or {}).get("ttl") or "").strip()
+    return int(value) if value.isdigit() and 0 < int(value) <= 7 * 24 * 60 else None
 
 
 def _vetted(entries: list[dict[str, Any]], now: datetime, name: str,

@@ -19,7 +19,7 @@ from pydantic import Field, field_validator
 
 import hub
 from hub.config import secret_from_env
-from hub.contracts import FetchContext, FetchResult, Source, SourceOptions
+from hub.contracts import FetchContext, FetchResult, Source
 from hub.errors import SourceError
 from hub.fetch import FetchError
 from hub.news import NewsItem
@@ -33,6 +33,7 @@ from hub.text import (
     strip_tracking,
     truncate,
 )
+from plugins.sources.common import WebSourceOptions
 
 API_REL = "https://api.w.org/"
 MAX_TITLE = 500
@@ -40,7 +41,7 @@ MAX_TEXT = 20_000
 _LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?([^";,]+)"?')
 
 
-class WordPressOptions(SourceOptions):
+class WordPressOptions(WebSourceOptions):
     """``[[sources]] type = "wordpress"``."""
 
     url: str = Field(min_length=1, description="the site's address, e.g. https://example.org")
