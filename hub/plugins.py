@@ -24,6 +24,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.sources.rss",
     "plugins.sources.wordpress",
     "plugins.sources.gsheets",
+    "plugins.sources.webpage",
     "plugins.filters.dedup",
     "plugins.filters.relevance",
     "plugins.filters.caps",
