@@ -223,8 +223,9 @@ def _load_links(session: Any, links: list[str], guids: list[str], prints: list[s
     for chunk in _chunks(links):
         corroborated = or_(col(ItemRow.guid).in_(guids), col(ItemRow.fingerprint).in_(prints)) \
             if prints else col(ItemRow.guid).in_(guids)
-        rows = session.exec(
-            select(ItemRow.id, ItemRow.source, ItemRow.canonical_url, ItemRow.guid, ItemRow.fingerprint)
+        rows = session.execute(
+            sa_select(col(ItemRow.id), col(ItemRow.source), col(ItemRow.canonical_url),
+                      col(ItemRow.guid), col(ItemRow.fingerprint))
             .where(col(ItemRow.canonical_url).in_(chunk), corroborated)).all()
         for id_, source, link, guid, print_ in rows:
             for key in ((link, "guid:" + guid), (link, "title:" + (print_ or ""))):

@@ -38,6 +38,7 @@ def parse_loose_date(text: str, zone: tzinfo = UTC) -> datetime | None:
     value = text.strip()
     if not value:
         return None
+    when: datetime | None
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
