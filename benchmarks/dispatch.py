@@ -35,14 +35,13 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from whatsapp_news_hub_plugins.sinks.whatsapp import WhatsAppOptions, WhatsAppSink  # noqa: E402
-
 from benchmarks.table import Row, emit  # noqa: E402
 from hub.contracts import OutgoingMessage, Pacing  # noqa: E402
 from hub.delivery.send import DispatchReport, dispatch_due  # noqa: E402
 from hub.simulator.process import SandboxProcess  # noqa: E402
 from hub.storage.store import Store  # noqa: E402
 from hub.storage.tables import DeliveryRow, SubscriberRow  # noqa: E402
+from whatsapp_news_hub_plugins.sinks.whatsapp import WhatsAppOptions, WhatsAppSink  # noqa: E402
 
 TOKEN = "benchmark-token"
 NOW = datetime.now(UTC)

@@ -96,7 +96,7 @@ def cpu_seconds() -> float:
 def write_config(folder: Path, urls: list[str], filters: list[str] | None = None) -> Path:
     lines = ['[hub]\ndatabase_url = "sqlite:///hub.db"\n']
     for i, url in enumerate(urls):
-        lines.append(f'[[sources]]\ntype = "rss"\nname = "feed{i}"\nurl = "{url}"\n')
+        lines.append(f'[[sources]]\ntype = "rss"\nname = "feed{i}"\nurl = "{url}"\nallow_private = true\n')
     for name in filters or []:
         lines.append(f'[[filters]]\ntype = "{name}"\n')
     path = folder / "hub.toml"

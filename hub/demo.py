@@ -138,8 +138,9 @@ class Demo:
             "# Written by `hub demo`: the Cloud API simulator and the feed lived on 127.0.0.1.\n"
             f'[hub]\ndatabase_url = "sqlite:///{(self.folder / "demo.db").as_posix()}"\n'
             'sink = "whatsapp"\ntimezone = "Europe/Madrid"\n\n'
-            f'[[sources]]\ntype = "rss"\nname = "villanueva"\nurl = "{feed_url}"\ntags = ["noticias"]\n\n'
-            '[[filters]]\ntype = "dedup"\nbackfill = 5\n\n'
+            f'[[sources]]\ntype = "rss"\nname = "villanueva"\nurl = "{feed_url}"\n'
+            'allow_private = true\ntags = ["noticias"]\n\n'
+            '[[filters]]\ntype = "dedup"\nbackfill = 5\nbackfill_within = "7 days"\n\n'
             '[[routines]]\nname = "noticias"\nevery = "4 hours"\nmode = "each"\nmax_items = 2\n\n'
             "[sinks.whatsapp]\n"
             f'phone_number_id = "{sim.simulator.config.phone_number_id}"\n'

@@ -7,6 +7,7 @@ hundreds of feeds, building bs4 trees cost more than feedparser itself) and walk
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import lxml.html
@@ -170,23 +171,60 @@ def first_image(html: str, base_url: str = "") -> str | None:
 
 
 def _first_image_in(root: etree._Element, base_url: str) -> str | None:
+    """The first ``<img>`` worth a message: not a pixel, not an icon, a JPEG or PNG."""
     for img in root.iter("img"):
         src = str(img.get("src") or img.get("data-src") or "").strip()
         if not src or src.startswith("data:"):
             continue
-        if any(_tiny(img.get(side)) for side in ("width", "height")):
-            continue
+        sides = [_pixels(img.get(side)) for side in ("width", "height")]
+        declared = [side for side in sides if side is not None]
+        if declared and (min(declared) <= 2 or max(declared) < MIN_IMAGE_SIDE):
+            continue  # a tracking pixel (a side of 1 or 2 px), or an icon (every side small)
         if any(hint in src.lower() for hint in _PIXEL_HINTS):
             continue
-        url = absolute_url(src, base_url)
+        url = sendable_image(absolute_url(src, base_url))
         if url:
             return url
     return None
 
 
-def _tiny(value: object) -> bool:
+def _pixels(value: object) -> int | None:
+    """A declared pixel size (``"16"``, ``"16px"``), or None."""
     text = str(value or "").strip().removesuffix("px")
-    return text.isdigit() and int(text) <= 2
+    return int(text) if text.isdigit() else None
+
+
+MIN_IMAGE_SIDE = 100  # px: a declared side smaller than this is an icon, a button, a pixel
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # Meta's limit for an image message
+IMAGE_TYPES = ("image/jpeg", "image/jpg", "image/png")  # what Meta's image messages accept
+_SENDABLE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".png")
+_OTHER_EXTENSIONS = (".gif", ".webp", ".avif", ".svg", ".svgz", ".ico", ".bmp", ".tif", ".tiff",
+                     ".heic", ".heif", ".jxl", ".mp4", ".webm", ".mp3", ".m4a", ".pdf")
+_ICON_HINTS = ("favicon", "/icons/", "/emoji/", "emoji.", "/smilies/", "spacer.", "blank.")
+
+
+def sendable_image(url: str | None, *, mime: str | None = None, size: object = None) -> str | None:
+    """``url`` when WhatsApp can send it as an image message, else None (text with a link
+    preview is better than a refused or broken image).
+
+    Meta's image messages take JPEG and PNG up to 5 MB: a declared type or size says so when a
+    feed gives them; otherwise the file name's extension does (no extension is given the
+    benefit of the doubt: many image CDNs have none). Icons and emoji are never the story's image.
+    """
+    if not url:
+        return None
+    kind = (mime or "").split(";")[0].strip().lower()
+    if kind and kind not in IMAGE_TYPES:
+        return None
+    declared = str(size or "").strip()
+    if declared.isdigit() and int(declared) > MAX_IMAGE_BYTES:
+        return None
+    path = urlsplit(url).path.lower()
+    if not kind and path.endswith(_OTHER_EXTENSIONS) and not path.endswith(_SENDABLE_EXTENSIONS):
+        return None
+    if any(hint in path for hint in _ICON_HINTS):
+        return None
+    return url
 
 
 def absolute_url(url: str, base_url: str = "") -> str | None:
@@ -213,6 +251,22 @@ def truncate(text: str, limit: int, ellipsis: str = "…") -> str:
     return cut.rstrip(" \n.,;:—-") + ellipsis
 
 
+def strip_tracking(url: str) -> str:
+    """``url`` without known tracking parameters (``utm_*``, ``fbclid``, ``xtor``…), otherwise
+    exactly as given: this is the link subscribers receive, so nobody is tracked through it."""
+    if "?" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if not _TRACKING_PARAMS.match(k)]
+    if len(kept) == len(pairs):
+        return url
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), parts.fragment))
+
+
 def canonical_url(url: str) -> str:
     """Lowercase scheme and host, no fragment, no tracking parameters, no default port."""
     if not url:
@@ -233,3 +287,35 @@ def canonical_url(url: str) -> str:
     )
     path = parts.path or "/"
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+class _Separators(dict[int, str]):
+    """``str.translate`` table, filled on first sight of each character: punctuation, symbols,
+    spaces, controls and ``_`` become a space; letters, digits and marks of any script stay."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        value = " " if char == "_" or unicodedata.category(char)[0] in "PSZC" else char
+        self[code] = value
+        return value
+
+
+_SEPARATORS = _Separators()
+_LATIN_MARKS = re.compile(r"(?<=[a-zA-Z])[\u0300-\u036f]+")
+_ASCII_WORDS = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789" else 32 for c in range(256))
+
+
+def normalise(text: str) -> str:
+    """Text reduced to what makes two titles the same story: compatibility forms folded (NFKC),
+    case folded, accents off Latin letters only (``canción`` = ``cancion``, but ``й`` stays ``й``),
+    and runs of anything but letters, digits and marks, of every script, as one space.
+
+    ASCII text takes a pure-C path (``bytes.translate``): most titles are ASCII, and a
+    per-character loop over a long post would cost milliseconds.
+    """
+    folded = text.casefold()
+    if folded.isascii():
+        return " ".join(folded.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split())
+    folded = unicodedata.normalize("NFKD", folded).casefold()
+    folded = unicodedata.normalize("NFC", _LATIN_MARKS.sub("", folded))
+    return " ".join(folded.translate(_SEPARATORS).split())

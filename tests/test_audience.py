@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import select
-from whatsapp_news_hub_plugins.sinks.console import ConsoleSink
 
 from hub.config import AudienceConfig, AwayConfig
 from hub.delivery.plan import plan_each
@@ -26,6 +25,7 @@ from tests.audience_kit import (
     preference,
     template_button,
 )
+from whatsapp_news_hub_plugins.sinks.console import ConsoleSink
 
 
 def _news(hub: Hub, title: str, tags: list[str], routine: str = "mañanas") -> int:

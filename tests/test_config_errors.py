@@ -27,7 +27,8 @@ CASES = [
     ),
     pytest.param(
         VALID_SOURCE + '[[sources]]\ntype = "mastodon"\nname = "m"\n', "sources[1].type",
-        "unknown source type 'mastodon' (expected one of: gsheets, rss, wordpress", id="unknown-type",
+        "unknown source type 'mastodon' (expected one of: gsheets, rss, webpage, wordpress",
+        id="unknown-type",
     ),
     pytest.param(
         '[sinks.console]\ntoken = "EAAG-very-secret"\n', "sinks.console.token",

@@ -27,7 +27,7 @@ def _sample() -> bytes:
 
 def _config(url: str, every: str = "10 minutes") -> str:
     return (f'[hub]\ndatabase_url = "sqlite:///hub.db"\n\n[[sources]]\ntype = "rss"\nname = "blog"\n'
-            f'url = "{url}"\nevery = "{every}"\n')
+            f'url = "{url}"\nevery = "{every}"\nallow_private = true\n')
 
 
 def _poll(project, clock=None, **kwargs):
@@ -160,8 +160,10 @@ def test_each_source_keeps_its_own_interval(project, feed_server) -> None:
     write_config(project / "hub.toml", (
         '[hub]\ndatabase_url = "sqlite:///hub.db"\n'
         f'[[sources]]\ntype = "rss"\nname = "fast"\nurl = "{feed_server.url("/a.xml")}"\n'
+        'allow_private = true\n'
         'every = "5 minutes"\n'
-        f'[[sources]]\ntype = "rss"\nname = "slow"\nurl = "{feed_server.url("/b.xml")}"\nevery = "1 hour"\n'))
+        f'[[sources]]\ntype = "rss"\nname = "slow"\nurl = "{feed_server.url("/b.xml")}"\n'
+        'allow_private = true\nevery = "1 hour"\n'))
     _poll(project, clock=clock)
     clock.advance(minutes=6)
     report = {s.name: s for s in _poll(project, clock=clock).sources}
@@ -189,7 +191,7 @@ def test_compressed_feeds_are_decoded(project, feed_server, encoding) -> None:
 def _get_many(server: LoopbackServer, paths: list[str], policy: FetchPolicy) -> list:
     async def run() -> list:
         async with make_client(policy) as client:
-            fetcher = Fetcher(client, policy)
+            fetcher = Fetcher(client, policy, allow_private=True)  # the loopback server
             return await asyncio.gather(*(fetcher.get(server.url(p)) for p in paths),
                                         return_exceptions=True)
     return asyncio.run(run())
@@ -230,7 +232,8 @@ def test_many_sources_are_parsed_in_a_process_pool(project, feed_server) -> None
     feeds = ""
     for i in range(9):
         feed_server.documents[f"/{i}.xml"] = Document(_sample().replace(b"villanueva-", f"f{i}-".encode()))
-        feeds += f'[[sources]]\ntype = "rss"\nname = "s{i}"\nurl = "{feed_server.url(f"/{i}.xml")}"\n'
+        feeds += (f'[[sources]]\ntype = "rss"\nname = "s{i}"\nurl = "{feed_server.url(f"/{i}.xml")}"\n'
+                  'allow_private = true\n')
     feed_server.documents["/8.xml"] = Document(b"<html>not a feed</html>", content_type="text/html")
     write_config(project / "hub.toml", '[hub]\ndatabase_url = "sqlite:///hub.db"\n' + feeds)
     report = _poll(project, workers=2)

@@ -7,7 +7,6 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from whatsapp_news_hub_plugins.sources.gsheets import csv_url
 
 from hub.app import App
 from hub.intake.pipeline import poll_once
@@ -15,6 +14,7 @@ from hub.loopback import Document
 from hub.timekeeping.clock import FakeClock
 from tests.backend import open_db
 from tests.conftest import write_config
+from whatsapp_news_hub_plugins.sources.gsheets import csv_url
 
 SHEET = "/spreadsheets/d/1AbCdEfGhIjKlMnOpQrStUv/edit#gid=123"
 CSV_PATH = "/spreadsheets/d/1AbCdEfGhIjKlMnOpQrStUv/export?format=csv&gid=123"
@@ -35,7 +35,7 @@ CALENDAR = (
 
 def _config(server, extra: str = "") -> str:
     return ('[hub]\ndatabase_url = "sqlite:///hub.db"\n[[sources]]\ntype = "gsheets"\nname = "agenda"\n'
-            f'sheet = "{server.url(SHEET)}"\n{extra}')
+            f'sheet = "{server.url(SHEET)}"\nallow_private = true\n{extra}')
 
 
 def _poll(project, clock=None):
@@ -61,7 +61,7 @@ def test_ready_rows_whose_time_has_come_become_items(project, feed_server) -> No
     rows = _items(project)
     assert sorted(rows) == ["Corte de agua", "Feria del libro"]
     feria = rows["Feria del libro"]
-    assert feria["url"] == "https://villanueva.example.org/feria?utm_source=sheet"
+    assert feria["url"] == "https://villanueva.example.org/feria"  # utm_source is not sent
     assert feria["canonical_url"] == "https://villanueva.example.org/feria"
     assert feria["text"] == "*Del 4 al 10* de mayo, en la plaza 📚"
     assert feria["image_url"] == "https://villanueva.example.org/feria.jpg"

@@ -66,7 +66,7 @@ def test_hostile_document_is_refused_or_neutralised_fast(project, feed_server, c
     feed_server.use_etags = False  # the second poll must fetch and parse again
     write_config(project / "hub.toml", (
         '[hub]\ndatabase_url = "sqlite:///hub.db"\n[[sources]]\ntype = "rss"\nname = "evil"\n'
-        f'url = "{feed_server.url("/feed.xml")}"\n'))
+        f'url = "{feed_server.url("/feed.xml")}"\nallow_private = true\n'))
     app = App(project / "hub.toml")
     config, store, registry = app.config, app.store, app.registry
 
@@ -106,7 +106,7 @@ def test_feed_with_nothing_readable_is_a_source_failure_with_a_reason(project, f
     feed_server.documents["/feed.xml"] = Document(b"\x00\x01 binary junk", content_type="application/xml")
     write_config(project / "hub.toml", (
         '[hub]\ndatabase_url = "sqlite:///hub.db"\n[[sources]]\ntype = "rss"\nname = "junk"\n'
-        f'url = "{feed_server.url("/feed.xml")}"\n'))
+        f'url = "{feed_server.url("/feed.xml")}"\nallow_private = true\n'))
     app = App(project / "hub.toml")
     report = asyncio.run(poll_once(app.config, app.store, app.registry))
     assert "not a readable feed" in report.sources[0].error

@@ -12,8 +12,9 @@ from tests.conftest import write_config
 def _config(feed_url: str) -> str:
     return (
         '[hub]\ndatabase_url = "sqlite:///data/hub.db"\n\n'
-        f'[[sources]]\ntype = "rss"\nname = "villanueva"\nurl = "{feed_url}"\n'
-        'tags = ["noticias"]\n\n[[filters]]\ntype = "dedup"\nbackfill = 5\n\n[sinks.console]\n'
+        f'[[sources]]\ntype = "rss"\nname = "villanueva"\nurl = "{feed_url}"\nallow_private = true\n'
+        'tags = ["noticias"]\n\n[[filters]]\ntype = "dedup"\nbackfill = 5\n'
+        'backfill_within = "36500 days"\n\n[sinks.console]\n'
     )
 
 

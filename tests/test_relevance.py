@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from whatsapp_news_hub_plugins.filters.relevance import RelevanceFilter, RelevanceOptions
 
 from hub.contracts import Drop, FilterContext, Keep
 from hub.news import NewsItem
 from hub.timekeeping.clock import FakeClock
+from whatsapp_news_hub_plugins.filters.relevance import RelevanceFilter, RelevanceOptions
 
 NOW = datetime(2026, 10, 12, 9, 0, tzinfo=UTC)
 

@@ -11,7 +11,9 @@ from tests.conftest import write_config
 def _config(server) -> str:
     return ('[hub]\ndatabase_url = "sqlite:///hub.db"\ntimezone = "Europe/Madrid"\n'
             f'[[sources]]\ntype = "rss"\nname = "blog"\nurl = "{server.url("/feed.xml")}"\n'
+            'allow_private = true\n'
             f'[[sources]]\ntype = "rss"\nname = "broken"\nurl = "{server.url("/nothing.xml")}"\n'
+            'allow_private = true\n'
             f'[[sources]]\ntype = "rss"\nname = "later"\nurl = "{server.url("/x.xml")}"\nenabled = false\n')
 
 

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from whatsapp_news_hub_plugins.sinks.whatsapp import WhatsAppOptions, WhatsAppSink
 
 from hub.cloudapi import limits
 from hub.cloudapi import messages as wa
 from hub.contracts import OutgoingMessage
+from whatsapp_news_hub_plugins.sinks.whatsapp import WhatsAppOptions, WhatsAppSink
 
 jsonschema = pytest.importorskip("jsonschema")
 yaml = pytest.importorskip("yaml")

@@ -40,7 +40,7 @@ def _serve(shared, server, *, link_header: bool = True) -> None:
 def _poll(project, server, extra: str = ""):
     write_config(project / "hub.toml", (
         '[hub]\ndatabase_url = "sqlite:///hub.db"\n[[sources]]\ntype = "wordpress"\nname = "web"\n'
-        f'url = "{server.url("/")}"\n{extra}'))
+        f'url = "{server.url("/")}"\nallow_private = true\n{extra}'))
     app = App(project / "hub.toml")
     clock = FakeClock(datetime(2026, 4, 1, tzinfo=UTC))
     return asyncio.run(poll_once(app.config, app.store, app.registry, clock=clock, force=True))

@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from whatsapp_news_hub_plugins.sinks.whatsapp import WhatsAppOptions, WhatsAppSink
-
 from hub.audience.consent import record_opt_in
 from hub.delivery.render import render_digest, render_item
 from hub.delivery.send import DispatchReport, dispatch_due
@@ -19,6 +17,7 @@ from hub.storage.store import Store
 from hub.storage.tables import DeliveryRow, SubscriberRow
 from hub.timekeeping.clock import FakeClock
 from tests.backend import db_url
+from whatsapp_news_hub_plugins.sinks.whatsapp import WhatsAppOptions, WhatsAppSink
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 TEMPLATE = {"name": "news_update", "language": "es", "body": ["{title}", "{url}"]}

@@ -98,6 +98,10 @@ def why(app: App, item_id: int) -> None:
         counts = dict(session.exec(
             select(DeliveryRow.status, func.count()).where(mine).group_by(DeliveryRow.status)).all())
     click.echo(f"#{row.id} {row.title}\n  source: {row.source}  guid: {row.guid}")
+    click.echo(f"  link: {row.url or 'none'}")
+    click.echo(f"  image: {row.image_url or 'none (sent as text with a link preview)'}")
+    click.echo(f"  published: {_utc(row.published_at) if row.published_at else 'unknown'}"
+               f" (fetched {_utc(row.fetched_at) if row.fetched_at else 'unknown'})")
     click.echo(f"  status: {row.status}" + (f" — {row.reason}" if row.reason else ""))
     for decision in row.decisions or []:
         click.echo(f"  · {decision}")

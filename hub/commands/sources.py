@@ -42,7 +42,12 @@ def list_sources(app: App) -> None:
         url = (row.url if row and row.url else None) or getattr(opts, "url", None) \
             or getattr(opts, "sheet", "")
         click.echo(f"  url:          {url}")
-        click.echo(f"  every:        {opts.every}")
+        wait = (row.cursor or {}).get("hub:wait") if row else None
+        if isinstance(wait, int | float):
+            click.echo(f"  every:        {opts.every}, but polled every {_span(wait)} at most, "
+                       "as the server asks (Cache-Control, Expires or <ttl>)")
+        else:
+            click.echo(f"  every:        {opts.every}")
         click.echo(f"  last success: {_when(row.last_success_at if row else None, tz)}"
                    + (f" (HTTP {row.last_status})" if row and row.last_status and not row.last_error else ""))
         if row and row.last_error:
@@ -50,6 +55,8 @@ def list_sources(app: App) -> None:
             click.echo(f"  last error:   {row.last_error} ({row.consecutive_failures} in a row{since})")
         else:
             click.echo("  last error:   none")
+        for warning in ((row.cursor or {}).get("hub:warnings") or []) if row else []:
+            click.echo(f"  warning:      {warning}")
         click.echo(f"  items:        {row.item_count if row else 0}")
         next_poll = "now" if not row or row.next_poll_at is None else _when(row.next_poll_at, tz)
         click.echo(f"  next poll:    {next_poll if opts.enabled else 'never (disabled)'}")
@@ -73,6 +80,13 @@ def reset_source(app: App, name: str) -> None:
             row.failing_since = None
             row.next_poll_at = None
     click.echo(f"{name}: failures forgotten; it will be polled on the next `hub poll --once`")
+
+
+def _span(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 120:
+        return f"{minutes} minutes"
+    return f"{minutes / 60:g} hours"
 
 
 def _when(moment: datetime | None, tz: object) -> str:

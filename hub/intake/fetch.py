@@ -12,6 +12,13 @@ One :class:`Fetcher` (one ``httpx.AsyncClient``) serves a whole poll. Each reque
 - follows redirects itself, so a chain of permanent ones (301/308) is reported as the new URL to
   store, while temporary ones (302/303/307) are followed and forgotten.
 
+- goes only to public addresses: every address a host name resolves to is checked before
+  connecting, at each redirect hop too, so a feed cannot point the hub at 127.0.0.1, the local
+  network or a cloud metadata service (169.254.169.254) unless its source says
+  ``allow_private = true`` (:mod:`hub.netguard`);
+- notes how long the server asks to be left alone (``Cache-Control: max-age``, ``Expires``),
+  which the poll honours when it schedules the next one.
+
 Errors are :class:`FetchError` (a ``SourceError``) carrying the HTTP status and any
 ``Retry-After``, which the poll's back-off honours. Behind the one client, connections live in
 several small pools chosen by origin (:class:`ShardedTransport`), because one httpcore pool
@@ -36,6 +43,7 @@ import httpx
 
 from hub import __version__
 from hub.errors import SourceError
+from hub.netguard import PrivateAddress, check_public
 
 if TYPE_CHECKING:
     from hub.contracts import SourceState
@@ -147,12 +155,32 @@ class ShardedTransport(httpx.AsyncBaseTransport):
 
 
 class Fetcher:
-    """Fetches URLs for one poll through one client, politely and within bounds."""
+    """Fetches URLs for one poll through one client, politely and within bounds.
 
-    def __init__(self, client: httpx.AsyncClient, policy: FetchPolicy | None = None) -> None:
+    ``allow_private`` lets this fetcher reach loopback and private addresses; the poll gives
+    each source its own view (:meth:`for_source`) sharing the client and the per-host gates.
+    ``wait_hint`` is the longest freshness a server declared for a document fetched with
+    validators (seconds): the poll does not ask again sooner.
+    """
+
+    def __init__(self, client: httpx.AsyncClient, policy: FetchPolicy | None = None, *,
+                 allow_private: bool = False) -> None:
         self.client = client
         self.policy = policy or FetchPolicy()
+        self.allow_private = allow_private
+        self.wait_hint: float | None = None
         self._hosts: dict[tuple[str, str, int | None], asyncio.Semaphore] = {}
+
+    def for_source(self, *, allow_private: bool) -> Fetcher:
+        """A view for one source: same client and host gates, its own address policy and hints."""
+        view = Fetcher(self.client, self.policy, allow_private=allow_private)
+        view._hosts = self._hosts
+        return view
+
+    def ask_to_wait(self, seconds: float) -> None:
+        """Record that the document's publisher asks not to be polled for ``seconds``."""
+        if seconds > 0 and (self.wait_hint is None or seconds > self.wait_hint):
+            self.wait_hint = seconds
 
     def _gate(self, url: str) -> asyncio.Semaphore:
         parts = urlsplit(url)
@@ -187,6 +215,8 @@ class Fetcher:
                 request_headers["If-Modified-Since"] = state.last_modified
         try:
             fetched = await self._follow(url, request_headers, auth, limit, deadline)
+        except PrivateAddress as exc:
+            raise FetchError(f"{url}: {exc}") from None
         except TimeoutError:
             raise FetchError(f"{url}: no complete answer within {deadline:g} s") from None
         except httpx.HTTPError as exc:
@@ -197,6 +227,10 @@ class Fetcher:
                 return fetched
             state.etag = fetched.headers.get("ETag")
             state.last_modified = fetched.headers.get("Last-Modified")
+        if state is not None and fetched.status in (200, 304):
+            fresh = freshness(fetched.headers)
+            if fresh:
+                self.ask_to_wait(fresh)
         return fetched
 
     async def _follow(self, url: str, headers: dict[str, str], auth: httpx.Auth | tuple[str, str] | None,
@@ -211,6 +245,8 @@ class Fetcher:
         for _hop in range(self.policy.max_redirects + 1):
             async with self._gate(current), asyncio.timeout(deadline - spent):
                 started = loop.time()
+                if not self.allow_private:
+                    await check_public(current)  # before connecting, at every hop
                 request = self.client.build_request("GET", current, headers=headers)
                 response = await self.client.send(request, auth=auth, stream=True)
                 try:
@@ -232,7 +268,9 @@ class Fetcher:
                     if status >= 400:
                         raise FetchError(f"{current}: HTTP {status} {response.reason_phrase}".rstrip(),
                                          status=status,
-                                         retry_after=parse_retry_after(response.headers.get("Retry-After")))
+                                         retry_after=parse_retry_after(
+                                             response.headers.get("Retry-After"),
+                                             _http_date(response.headers.get("Date"))))
                     body = await read_capped(response, limit)
                     return Fetched(current, status, body, response.headers, moved_to, redirects)
                 finally:
@@ -311,6 +349,36 @@ def _decoder(encoding: str, limit: int, url: str) -> Callable[[bytes], bytes]:
 
         return debrotli
     raise FetchError(f"{url}: the server used a Content-Encoding we did not ask for: {encoding!r}")
+
+
+def freshness(headers: httpx.Headers, now: datetime | None = None) -> float | None:
+    """Seconds the server says its answer stays fresh: ``Cache-Control: max-age`` (or
+    ``s-maxage``), else ``Expires`` (against the server's ``Date`` when it sends one)."""
+    control = headers.get("Cache-Control", "").lower()
+    ages = {}
+    for part in control.split(","):
+        name, _, value = part.strip().partition("=")
+        ages[name.strip()] = value.strip().strip('"')
+    if "no-store" in ages or "no-cache" in ages:
+        return None
+    for name in ("s-maxage", "max-age"):
+        if ages.get(name, "").isdigit():
+            return float(ages[name])
+    expires = _http_date(headers.get("Expires"))
+    if expires is None:
+        return None
+    base = _http_date(headers.get("Date")) or now or datetime.now(UTC)
+    return max(0.0, (expires - base).total_seconds())
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

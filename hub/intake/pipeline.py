@@ -7,13 +7,11 @@ acknowledged (its ETag stored) without being stored itself.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import functools
 import hashlib
 import logging
 import multiprocessing as mp
 import os
-import unicodedata
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,6 +37,7 @@ from hub.news import NewsItem
 from hub.plugins import Registry
 from hub.storage.store import Store
 from hub.storage.tables import ItemRow, SourceRow
+from hub.text import normalise as _normalise
 from hub.timekeeping.clock import Clock, SystemClock
 from hub.timekeeping.durations import parse_interval
 
@@ -80,7 +79,21 @@ def build_sources(config: HubConfig, registry: Registry) -> list[Source]:
 
 
 def build_filters(config: HubConfig, registry: Registry) -> list[tuple[str, Filter]]:
-    return [(f.type, _instantiate(registry, "filters", f)) for f in config.enabled_filters()]
+    filters = [(f.type, _instantiate(registry, "filters", f)) for f in config.enabled_filters()]
+    _share_max_age(filters)
+    return filters
+
+
+def _share_max_age(filters: list[tuple[str, Any]]) -> None:
+    """A filter's ``max_age`` (relevance) tells the others what counts as fresh (dedup's
+    backfill), so one setting answers "how old is too old to send"."""
+    ages = [parse_interval(age) for _, flt in filters
+            if isinstance(age := getattr(flt.options, "max_age", None), str)]
+    if ages:
+        for _, flt in filters:
+            follow = getattr(flt, "follow_max_age", None)
+            if callable(follow):
+                follow(min(ages))
 
 
 def _instantiate(registry: Registry, kind: str, section: PluginSection) -> object:
@@ -125,7 +138,7 @@ async def poll_once(
     pool = _parse_pool(len(due), workers)
     contexts = {
         s.name: FetchContext(client, _to_state(states[s.name], s), clock, config.base_dir,
-                             fetcher=fetcher, pool=pool)
+                             fetcher=fetcher.for_source(allow_private=_allows_private(s)), pool=pool)
         for s in due
     }
     reports: dict[str, SourceReport] = {}
@@ -175,6 +188,11 @@ def _parse_pool(due: int, workers: int | None) -> Executor | None:
     return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
 
 
+def _allows_private(source: Source) -> bool:
+    """A source reaches loopback and private addresses only when its options say so."""
+    return getattr(source.options, "allow_private", False) is True
+
+
 def _note_move(source: Source, row: SourceRow, ctx: FetchContext) -> None:
     if ctx.state.url and ctx.state.url != (row.url or _configured_url(source)):
         message = (f"{source.name}: moved permanently to {ctx.state.url}; the stored URL is updated "
@@ -201,7 +219,7 @@ def _is_due(row: SourceRow, source: Source, now: datetime) -> bool:
     if row.next_poll_at is None or row.next_poll_at <= now:
         return True
     if row.consecutive_failures == 0 and row.last_polled_at is not None:
-        return row.last_polled_at + parse_interval(source.options.every) <= now
+        return row.last_polled_at + _interval(row, source) <= now
     return False
 
 
@@ -211,7 +229,7 @@ def _to_state(row: SourceRow, source: Source) -> SourceState:
     if row.origin_url and configured and row.origin_url != configured:
         return SourceState()
     return SourceState(url=row.url, etag=row.etag, last_modified=row.last_modified,
-                       cursor=dict(row.cursor or {}))
+                       cursor={k: v for k, v in (row.cursor or {}).items() if not k.startswith("hub:")})
 
 
 def _get_row(session, source: Source) -> SourceRow:  # noqa: ANN001 - Session
@@ -441,7 +459,7 @@ def _mark_success(row: SourceRow, source: Source, ctx: FetchContext, now: dateti
                   status: int | None) -> None:
     row.type = row.type or type(source).__name__
     row.url, row.etag, row.last_modified = ctx.state.url, ctx.state.etag, ctx.state.last_modified
-    row.cursor = dict(ctx.state.cursor)
+    row.cursor = {**ctx.state.cursor, **_notes(row, ctx, status, parse_interval(source.options.every))}
     row.origin_url = _configured_url(source)
     row.polls += 1
     row.state = "ok"
@@ -451,7 +469,37 @@ def _mark_success(row: SourceRow, source: Source, ctx: FetchContext, now: dateti
     row.last_status = status
     row.last_success_at = now
     row.last_polled_at = now
-    row.next_poll_at = now + parse_interval(source.options.every)
+    row.next_poll_at = now + _interval(row, source)
+
+
+def _interval(row: SourceRow, source: Source) -> timedelta:
+    """``every``, or longer when the server asked for it (kept in the row's notes)."""
+    every = parse_interval(source.options.every)
+    wait = (row.cursor or {}).get(WAIT)
+    return max(every, timedelta(seconds=float(wait))) if isinstance(wait, int | float) else every
+
+
+WARNINGS = "hub:warnings"  # kept in the source's cursor for `hub sources`; never shown to the source
+WAIT = "hub:wait"  # seconds the server asked to be left alone, when longer than `every`
+MAX_WAIT = timedelta(days=1)  # a server asking for more is still polled daily
+
+
+def _notes(row: SourceRow, ctx: FetchContext, status: int | None, every: timedelta
+           ) -> dict[str, Any]:
+    """What the hub keeps beside the source's own cursor: the last parsed poll's warnings (a
+    304 parsed nothing, so the warnings of the document it confirms still stand), and how long
+    the server asked not to be polled (``Cache-Control``/``Expires``/``<ttl>``) when that is
+    longer than ``every``: the hub never polls faster than a server asks."""
+    notes: dict[str, Any] = {}
+    warnings = ctx.warnings[-10:]
+    if status == 304 and not warnings:
+        warnings = list((row.cursor or {}).get(WARNINGS) or [])
+    if warnings:
+        notes[WARNINGS] = warnings
+    hint = ctx.fetcher.wait_hint if ctx.fetcher is not None else None
+    if hint is not None and timedelta(seconds=hint) > every:
+        notes[WAIT] = min(hint, MAX_WAIT.total_seconds())
+    return notes
 
 
 def backoff_delay(every: timedelta, failures: int, retry_after: float | None = None) -> timedelta:
@@ -489,31 +537,6 @@ def _record_failure(store: Store, source: Source, clock: Clock, error: BaseExcep
         failures = row.consecutive_failures
     log.warning("%s: poll failed (%d in a row, next try in %s): %s", source.name, failures, delay,
                 message)
-
-
-def _fold_non_ascii(error: UnicodeError) -> tuple[str, int]:
-    """Encoding error handler: a combining mark goes, any other non-ASCII character is a space."""
-    assert isinstance(error, UnicodeEncodeError)
-    run = error.object[error.start:error.end]
-    return "".join("" if unicodedata.combining(c) else " " for c in run), error.end
-
-
-codecs.register_error("hub-fold", _fold_non_ascii)
-_SPACE_BUT_ALNUM = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789" else 32
-                         for c in range(256))
-
-
-def _normalise(text: str) -> str:
-    """Lowercase, accents off, runs of anything but a-z0-9 as one space.
-
-    Done in C passes (NFKD, ASCII encoding with an error handler for the rare non-ASCII runs,
-    ``bytes.translate``): a per-character loop or a regex over a long post cost milliseconds.
-    """
-    text = text.lower()
-    if not text.isascii():
-        text = unicodedata.normalize("NFKD", text)
-    folded = text.encode("ascii", "hub-fold").translate(_SPACE_BUT_ALNUM)
-    return " ".join(folded.decode("ascii").split())
 
 
 def fingerprint(item: NewsItem) -> str:

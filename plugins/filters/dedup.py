@@ -1,20 +1,26 @@
 """The ``dedup`` filter: one story is one item, however many times and places it appears.
 
-The same story is recognised by its guid (from any source), its canonical link (scheme and host
-lowercased, tracking parameters and fragment removed — so the feed's link and the WordPress
-API's link of one post meet), or its normalised title within a few days of the first one.
+A duplicate is the same story, not a coincidence of one field. A guid is unique within its
+source only (the pipeline already treats a source's repeated guid as the same item), so two
+sources' "1" and "1" are two stories. Two items are one story when they share their canonical
+link (scheme and host lowercased, tracking parameters and fragment removed — so the feed's link
+and the WordPress API's link of one post meet) *and* their guid or their title; or when their
+normalised titles match within a few days. A link alone proves nothing: podcasts, forums and
+town halls give every item their home page as ``<link>``.
+
 A new source does not flood: what its first poll finds is recorded as seen, not sent, except
-the newest ``backfill`` items.
+the newest ``backfill`` items that are still fresh (within ``backfill_within``, by default the
+relevance filter's ``max_age`` when one is set, else three days).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import Field, field_validator
-from sqlalchemy import func, union_all
+from sqlalchemy import func, or_, union_all
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
@@ -32,6 +38,9 @@ class DedupOptions(FilterOptions):
     """``[[filters]] type = "dedup"``."""
 
     backfill: int = Field(0, ge=0, le=100, description="on a source's first poll, send its newest N")
+    backfill_within: str | None = Field(
+        None, description="only items published this recently are backfilled; default: the "
+        "relevance filter's max_age, else 3 days")
     resend_edited: bool = Field(False, description="send an edited post again after it was sent")
     same_title_within: str | None = Field(
         "3 days", description="same normalised title this close in time is the same story; "
@@ -45,13 +54,24 @@ class DedupOptions(FilterOptions):
             return value
         return None
 
+    @field_validator("backfill_within")
+    @classmethod
+    def _fresh(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_interval(value)
+        return value
+
+
+DEFAULT_FRESH = timedelta(days=3)
+
 
 class DedupFilter(Filter):
-    """Drops a story already stored (by guid, canonical link or title) and a new source's backlog.
+    """Drops a story already stored (same link and guid or title; same title lately) and a new
+    source's backlog.
 
-    ``prepare`` reads, for a whole batch, the stored rows sharing a guid, a canonical link or a
-    title fingerprint with any of its items (a few ``IN`` queries); ``stored`` remembers the
-    batch's own rows, so a story twice in one batch is still one item.
+    ``prepare`` reads, for a whole batch, the stored rows sharing a canonical link (with a guid
+    or a title fingerprint) or a title fingerprint with any of its items (a few ``IN`` queries);
+    ``stored`` remembers the batch's own rows, so a story twice in one batch is still one item.
     """
 
     Options = DedupOptions
@@ -59,20 +79,24 @@ class DedupFilter(Filter):
 
     def __init__(self, options: DedupOptions) -> None:
         super().__init__(options)
-        self._sources: set[str] | None = None
         self._span = parse_interval(self.options.same_title_within) if self.options.same_title_within \
             else None
+        self._fresh = parse_interval(self.options.backfill_within) if self.options.backfill_within \
+            else DEFAULT_FRESH
         self._reset()
 
+    def follow_max_age(self, max_age: timedelta) -> None:
+        """The relevance filter's ``max_age``: what backfill counts as fresh, unless set here."""
+        if not self.options.backfill_within:
+            self._fresh = max_age
+
     def _reset(self) -> None:
-        self._looked_up: set[str] = set()  # guids whose stored matches are loaded
-        self._guids: dict[str, _Match] = {}
-        self._links: dict[str, _Match] = {}
+        self._looked_up: set[tuple[str, str]] = set()  # (source, guid) whose matches are loaded
+        self._links: dict[tuple[str, str], _Match] = {}  # (link, "guid:…"/"title:…") → oldest row
         # fingerprint → (oldest stored row in the loaded span or None, the span's ends)
         self._prints: dict[str, tuple[_Stamped | None, datetime, datetime]] = {}
         # this batch's own rows: the id is asked for only when a reason needs it
-        self._batch_guids: dict[str, _Pending] = {}
-        self._batch_links: dict[str, _Pending] = {}
+        self._batch_links: dict[tuple[str, str], _Pending] = {}
         self._batch_prints: dict[str, list[tuple[_Pending, datetime]]] = {}
 
     def prepare(self, items: list[NewsItem], ctx: FilterContext) -> None:
@@ -81,44 +105,46 @@ class DedupFilter(Filter):
 
     def stored(self, item: NewsItem, row_id: Callable[[], int], ctx: FilterContext) -> None:
         pending = (row_id, item.source)
-        self._batch_guids.setdefault(item.guid, pending)
-        if item.canonical_url:
-            self._batch_links.setdefault(item.canonical_url, pending)
         print_ = fingerprint(item)
+        for key in _link_keys(item, print_):
+            self._batch_links.setdefault(key, pending)
         if print_:
             stamp = item.published_at or ctx.clock.now()
             self._batch_prints.setdefault(print_, []).append((pending, stamp))
 
     def check(self, item: NewsItem, ctx: FilterContext) -> Verdict:
-        if item.guid not in self._looked_up:  # not in the prepared batch (or never prepared)
+        if (item.source, item.guid) not in self._looked_up:  # not in the prepared batch
             self._load([item], ctx)
         duplicate = self._duplicate(item, ctx)
         if duplicate:
             return Drop(duplicate)
-        if ctx.first_poll and item.guid not in self._backfill(ctx.batch):
+        if ctx.first_poll and item.guid not in self._backfill(ctx):
             return Drop(f"already published when the hub started watching {item.source} "
-                        f"(first poll; backfill = {self.options.backfill})", status="seen")
+                        f"(first poll; {self._backfill_rule(item, ctx)})", status="seen")
         return Keep(item, note="new story")
+
+    def _backfill_rule(self, item: NewsItem, ctx: FilterContext) -> str:
+        rule = f"backfill = {self.options.backfill}"
+        if self.options.backfill and item.published_at and \
+                item.published_at < ctx.clock.now() - self._fresh:
+            rule += f", and only items of the last {_days(self._fresh)} are backfilled"
+        return rule
 
     def resends_edits(self) -> bool:
         return self.options.resend_edited
 
     def _load(self, items: list[NewsItem], ctx: FilterContext) -> None:
-        """Read the oldest stored row sharing a guid, a link or a title fingerprint with each of
-        ``items``: one grouped query per kind (a popular title may have many rows)."""
+        """Read the oldest stored row sharing a link and a guid or title, or a title fingerprint,
+        with each of ``items``: a few queries per batch (a popular title may have many rows)."""
         session = ctx.session
-        if self._sources is None:  # once per poll: lets the (source, guid) index serve the lookup
-            self._sources = set(session.exec(select(ItemRow.source).distinct()))
-        self._sources.update(item.source for item in items)
-        guids = sorted({item.guid for item in items} - self._looked_up)
-        self._looked_up.update(guids)
+        self._looked_up.update((item.source, item.guid) for item in items)
+        prints = {p: item.published_at or ctx.clock.now() for item in items if (p := fingerprint(item))}
         links = sorted({item.canonical_url for item in items if item.canonical_url})
-        self._guids.update(_oldest(session, ItemRow.guid, guids,
-                                   col(ItemRow.source).in_(sorted(self._sources))))
-        self._links.update(_oldest(session, ItemRow.canonical_url, links))
+        if links:
+            guids = sorted({item.guid for item in items if item.canonical_url})
+            _load_links(session, links, guids, sorted(prints), self._links)
         if not self._span:
             return
-        prints = {p: item.published_at or ctx.clock.now() for item in items if (p := fingerprint(item))}
         if prints:
             low, high = min(prints.values()) - self._span, max(prints.values()) + self._span
             stamp = func.coalesce(ItemRow.published_at, ItemRow.fetched_at)
@@ -126,15 +152,12 @@ class DedupFilter(Filter):
             self._prints.update((p, (found.get(p), low, high)) for p in prints)
 
     def _duplicate(self, item: NewsItem, ctx: FilterContext) -> str | None:
-        found = self._guids.get(item.guid) or _written(self._batch_guids.get(item.guid))
-        if found is not None:
-            return f"duplicate of item #{found[0]} from {found[1]} (same guid)"
-        if item.canonical_url:
-            found = (self._links.get(item.canonical_url)
-                     or _written(self._batch_links.get(item.canonical_url)))
-            if found is not None:
-                return f"duplicate of item #{found[0]} from {found[1]} (same link)"
         print_ = fingerprint(item)
+        for key in _link_keys(item, print_):
+            found = self._links.get(key) or _written(self._batch_links.get(key))
+            if found is not None:
+                what = "guid" if key[1].startswith("guid:") else "title"
+                return f"duplicate of item #{found[0]} from {found[1]} (same link and {what})"
         if self._span and print_:
             when = item.published_at or ctx.clock.now()
             low, high = when - self._span, when + self._span
@@ -162,10 +185,13 @@ class DedupFilter(Filter):
         ).first()
         return None if row is None else (row[0], row[1])
 
-    def _backfill(self, batch: list[NewsItem]) -> set[str]:
+    def _backfill(self, ctx: FilterContext) -> set[str]:
+        """The newest ``backfill`` items of the first poll, among those still fresh."""
         if not self.options.backfill:
             return set()
-        ranked = sorted(batch, key=lambda item: item.published_at or _EPOCH, reverse=True)
+        since = ctx.clock.now() - self._fresh
+        fresh = [item for item in ctx.batch if item.published_at and item.published_at >= since]
+        ranked = sorted(fresh, key=lambda item: item.published_at or _EPOCH, reverse=True)
         return {item.guid for item in ranked[: self.options.backfill]}
 
 
@@ -178,24 +204,38 @@ def _written(pending: _Pending | None) -> _Match | None:
     return None if pending is None else (pending[0](), pending[1])
 
 
-def _keep_first(found: dict[str, _Match], key: str, match: _Match) -> None:
-    """The oldest stored row is the one a duplicate is reported against."""
-    if key not in found or match < found[key]:
-        found[key] = match
+def _link_keys(item: NewsItem, print_: str) -> list[tuple[str, str]]:
+    """What makes a shared link the same story: the same guid, or the same title."""
+    if not item.canonical_url:
+        return []
+    keys = [(item.canonical_url, "guid:" + item.guid)]
+    if print_:
+        keys.append((item.canonical_url, "title:" + print_))
+    return keys
 
 
-def _oldest(session: Any, column: Any, values: list[str], *where: Any) -> dict[str, Any]:
-    """For each of ``values`` of ``column``, the oldest matching row's (id, source, time)."""
-    ids: dict[str, int] = {}
-    for chunk in _chunks(values):
-        ids.update(session.exec(select(column, func.min(ItemRow.id))
-                                .where(col(column).in_(chunk), *where).group_by(column)).all())
-    rows: dict[int, _Stamped] = {}
-    for chunk in _chunks(sorted(ids.values())):
-        rows.update((r[0], (r[0], r[1], r[2] or r[3])) for r in session.exec(
-            select(ItemRow.id, ItemRow.source, ItemRow.published_at, ItemRow.fetched_at)
-            .where(col(ItemRow.id).in_(chunk))))
-    return {value: rows[id_] for value, id_ in ids.items()}
+def _load_links(session: Any, links: list[str], guids: list[str], prints: list[str],
+                found: dict[tuple[str, str], _Match]) -> None:
+    """Stored rows sharing one of ``links`` and one of ``guids`` or ``prints``, oldest kept.
+
+    Only rows that also share a guid or a title are read: a home page used as every item's
+    link may be shared by thousands of rows."""
+    for chunk in _chunks(links):
+        corroborated = or_(col(ItemRow.guid).in_(guids), col(ItemRow.fingerprint).in_(prints)) \
+            if prints else col(ItemRow.guid).in_(guids)
+        rows = session.execute(
+            sa_select(col(ItemRow.id), col(ItemRow.source), col(ItemRow.canonical_url),
+                      col(ItemRow.guid), col(ItemRow.fingerprint))
+            .where(col(ItemRow.canonical_url).in_(chunk), corroborated)).all()
+        for id_, source, link, guid, print_ in rows:
+            for key in ((link, "guid:" + guid), (link, "title:" + (print_ or ""))):
+                if key[1] != "title:" and (key not in found or id_ < found[key][0]):
+                    found[key] = (id_, source)
+
+
+def _days(span: timedelta) -> str:
+    days = span.total_seconds() / 86400
+    return f"{days:g} day(s)" if days >= 1 else f"{span.total_seconds() / 3600:g} hour(s)"
 
 
 def _first_titled(session: Any, prints: list[str], *where: Any) -> dict[str, _Stamped]:

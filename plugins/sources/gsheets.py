@@ -28,10 +28,19 @@ from pydantic import Field, field_validator
 
 import hub
 from hub.config import known_time_zone, secret_from_env
-from hub.contracts import FetchContext, FetchResult, Source, SourceOptions
+from hub.contracts import FetchContext, FetchResult, Source
 from hub.errors import SourceError
 from hub.news import NewsItem
-from hub.text import absolute_url, canonical_url, html_to_plain, html_to_whatsapp, truncate
+from hub.text import (
+    absolute_url,
+    canonical_url,
+    html_to_plain,
+    html_to_whatsapp,
+    sendable_image,
+    strip_tracking,
+    truncate,
+)
+from whatsapp_news_hub_plugins.sources.common import WebSourceOptions
 
 FIELDS = ("id", "title", "url", "text", "image", "tags", "publish_at", "status")
 DEFAULT_HEADERS: dict[str, list[str]] = {
@@ -49,7 +58,7 @@ _PUBLISHED = re.compile(r"/spreadsheets/d/e/([A-Za-z0-9_-]+)")
 _SERIAL_EPOCH = datetime(1899, 12, 30)
 
 
-class GSheetsOptions(SourceOptions):
+class GSheetsOptions(WebSourceOptions):
     """``[[sources]] type = "gsheets"``."""
 
     sheet: str = Field(min_length=1, description="the sheet's address as the browser shows it")
@@ -221,7 +230,7 @@ def rows_to_items(rows: list[list[str]], options: GSheetsOptions,
 
 
 def _row_item(cell: dict[str, str], options: GSheetsOptions, when: datetime) -> NewsItem:
-    url = absolute_url(cell.get("url", "")) or ""
+    url = strip_tracking(absolute_url(cell.get("url", "")) or "")
     title = truncate(html_to_plain(cell.get("title", "")), 500)
     text = cell.get("text", "")
     tags = [t.strip() for t in re.split(r"[,;]", cell.get("tags", "")) if t.strip()]
@@ -241,7 +250,7 @@ def _row_item(cell: dict[str, str], options: GSheetsOptions, when: datetime) -> 
         title=title,
         summary=truncate(html_to_plain(text), 20_000),
         text=truncate(html_to_whatsapp(text), 20_000),
-        image_url=absolute_url(cell.get("image", "")),
+        image_url=sendable_image(absolute_url(cell.get("image", ""))),
         tags=all_tags,
         published_at=when,
     )

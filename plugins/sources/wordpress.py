@@ -19,11 +19,21 @@ from pydantic import Field, field_validator
 
 import hub
 from hub.config import secret_from_env
-from hub.contracts import FetchContext, FetchResult, Source, SourceOptions
+from hub.contracts import FetchContext, FetchResult, Source
 from hub.errors import SourceError
 from hub.intake.fetch import FetchError
 from hub.news import NewsItem
-from hub.text import absolute_url, canonical_url, first_image, html_to_plain, html_to_whatsapp, truncate
+from hub.text import (
+    absolute_url,
+    canonical_url,
+    first_image,
+    html_to_plain,
+    html_to_whatsapp,
+    sendable_image,
+    strip_tracking,
+    truncate,
+)
+from whatsapp_news_hub_plugins.sources.common import WebSourceOptions
 
 API_REL = "https://api.w.org/"
 MAX_TITLE = 500
@@ -31,7 +41,7 @@ MAX_TEXT = 20_000
 _LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?([^";,]+)"?')
 
 
-class WordPressOptions(SourceOptions):
+class WordPressOptions(WebSourceOptions):
     """``[[sources]] type = "wordpress"``."""
 
     url: str = Field(min_length=1, description="the site's address, e.g. https://example.org")
@@ -166,7 +176,7 @@ def _rendered(post: dict[str, Any], key: str) -> str:
 
 def _post_item(post: dict[str, Any], name: str, tags: list[str], categories_as_tags: bool,
                now: datetime) -> NewsItem | None:
-    link = absolute_url(str(post.get("link") or "")) or ""
+    link = strip_tracking(absolute_url(str(post.get("link") or "")) or "")
     if post.get("id") is None and not link:
         return None
     embedded = post.get("_embedded") if isinstance(post.get("_embedded"), dict) else {}
@@ -204,10 +214,13 @@ def _featured_image(embedded: dict[str, Any]) -> str | None:
             continue
         sizes = (media.get("media_details") or {}).get("sizes") or {}
         for size in ("large", "medium_large", "full"):
-            found = absolute_url(str((sizes.get(size) or {}).get("source_url") or ""))
+            chosen = sizes.get(size) or {}
+            found = sendable_image(absolute_url(str(chosen.get("source_url") or "")),
+                                   mime=chosen.get("mime_type"), size=chosen.get("filesize"))
             if found:
                 return found
-        found = absolute_url(str(media.get("source_url") or ""))
+        found = sendable_image(absolute_url(str(media.get("source_url") or "")),
+                               mime=media.get("mime_type"))
         if found:
             return found
     return None
