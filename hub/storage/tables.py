@@ -215,6 +215,7 @@ class StatusEventRow(SQLModel, table=True):
     category: str | None = None
     at: datetime | None = _when()
     received_at: datetime | None = _when(nullable=False)
+    action: str | None = None  # for ``failed``: the hub.contracts.Action read from its code
 
 
 class RoutineStateRow(SQLModel, table=True):
