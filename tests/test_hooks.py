@@ -16,8 +16,21 @@ from click.testing import CliRunner
 import hub
 from hub.audience.consent import record_opt_in
 from hub.config import HubConfig
-from hub.contracts import (Action, Drop, FetchContext, FetchResult, Filter, FilterContext, Keep,
-                           OutgoingMessage, Pacing, SendResult, Sink, Source, Verdict)
+from hub.contracts import (
+    Action,
+    Drop,
+    FetchContext,
+    FetchResult,
+    Filter,
+    FilterContext,
+    Keep,
+    OutgoingMessage,
+    Pacing,
+    SendResult,
+    Sink,
+    Source,
+    Verdict,
+)
 from hub.delivery import account
 from hub.delivery.send import DispatchReport, dispatch_due
 from hub.events import Events
@@ -82,7 +95,7 @@ class SinkWorld:
         self.listener = Listener()
         pm, registry = load([SmsPlugin(), self.listener])
         registered = registry.get("sinks", "sms")
-        assert registered is not None
+        assert registered is not None and issubclass(registered.cls, Sink)
         self.sink = registered.cls(registered.cls.Options())
         self.clock = FakeClock(START)
         self.store = Store(db_url(tmp_path / "hub.db"))
@@ -167,8 +180,8 @@ def test_plugins_hear_each_outcome_at_send_time(world: SinkWorld) -> None:
                            SendResult(ok=False, error_code=503, action=Action.RETRY),
                            SendResult(ok=False, error_code=400, action=Action.FAIL)]
     world.dispatch()
-    assert sorted(world.listener.deliveries) == sorted([(sent, "sent", "sent"), (retried, "planned", "retrying"),
-                                                       (failed, "failed", "failed")])
+    assert sorted(world.listener.deliveries) == sorted([
+        (sent, "sent", "sent"), (retried, "planned", "retrying"), (failed, "failed", "failed")])
 
 
 def test_no_listener_no_rows_read(tmp_path: Path) -> None:
