@@ -9,6 +9,7 @@ from pathlib import Path
 from hub.config import HubConfig, load_config
 from hub.contracts import Sink
 from hub.errors import ConfigError
+from hub.events import Events
 from hub.plugins import HubPluginManager, Registry, load
 from hub.storage.store import Store
 
@@ -39,6 +40,7 @@ class App:
     @cached_property
     def store(self) -> Store:
         store = Store(self.config.database_url)
+        store.events = Events(self.pm)  # plugins hear what is committed, whoever commits it
         self.pm.hook.startup(config=self.config, store=store)
         return store
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -213,18 +214,61 @@ class OutgoingMessage:
     marketing_stopped: bool = False  # the person stopped marketing messages (131050)
 
 
+class Action(Enum):
+    """What the dispatcher does about a failed send; the sink decides, knowing its API.
+
+    A sink maps its API's answers to these (the WhatsApp sink reads Cloud API codes through
+    :mod:`hub.cloudapi.codes`); the delivery engine acts on the action alone, so a third-party
+    sink has every power a built-in one has. Also what a failed status settles to.
+    """
+
+    RETRY = "retry"                      # transient: again later, after back-off (and ``retry_after``)
+    SLOW_DOWN = "slow_down"              # the API's throughput limit: every send waits ``retry_after``
+                                         # (1 s if unset), and this one is retried like RETRY
+    WAIT_PERSON = "wait_person"          # only this person waits: again after the per-person gap
+    WAIT_DAY = "wait_day"                # only this person waits, for 24 hours
+    TEMPLATE = "template"                # resend at once as the approved template (once)
+    MARKETING_STOPPED = "marketing_stopped"  # fail, and mark the person: no more templated news
+    FAIL = "fail"                        # this delivery cannot succeed as it is
+    PAUSE = "pause"                      # hold all sending; one message probes until it works
+    STOP = "stop"                        # stop all sending until an admin resumes it
+
+
 @dataclass(frozen=True)
 class SendResult:
-    """A sink's answer for one message."""
+    """A sink's answer for one message: sent (with its id), in doubt, or failed with an action.
+
+    A failure without an ``action`` is retried with back-off when the API was called, and fails
+    the delivery when it was not (``called=False``: the sink refused it itself).
+    """
 
     ok: bool
     message_id: str | None = None
-    error_code: int | None = None
+    error_code: int | None = None  # the API's own code, stored and counted, never acted on
     error_detail: str | None = None
     retry_after: float | None = None
     in_doubt: bool = False  # the request may have reached the API: never resend blindly
     sent_as: str | None = None  # the shape sent: text, image, template, interactive
     called: bool = True  # False when the sink answered without calling the API
+    action: Action | None = None  # what the dispatcher does about a failure (see Action)
+
+
+CALLBACK_PREFIX = "hub:delivery:"
+
+
+def callback_for(delivery_id: int) -> str:
+    """What a sink sends along and its API echoes in statuses, so a status names its delivery
+    even when the send's answer was lost (the Cloud API's ``biz_opaque_callback_data``)."""
+    return f"{CALLBACK_PREFIX}{delivery_id}"
+
+
+def delivery_id_from_callback(data: str | None) -> int | None:
+    """The delivery id in echoed callback data (``hub:delivery:42``, or a bare ``42``), else None."""
+    text = (data or "").strip()
+    if text.startswith(CALLBACK_PREFIX):
+        text = text[len(CALLBACK_PREFIX):]
+    fits = text.isascii() and text.isdigit() and len(text) <= 18  # a row id, never past 64 bits
+    return int(text) if fits else None
 
 
 @dataclass(frozen=True)

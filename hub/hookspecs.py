@@ -8,12 +8,16 @@ third-party plugin can do anything a built-in can.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:
     import click
+
+    from hub.config import HubConfig
+    from hub.storage.store import Store
+    from hub.storage.tables import DeliveryRow, SubscriberRow
 
 hookspec = pluggy.HookspecMarker("hub")
 hookimpl = pluggy.HookimplMarker("hub")
@@ -55,7 +59,7 @@ def register_commands(cli: click.Group) -> None:
 
 
 @hookspec
-def startup(config: Any, store: Any) -> None:
+def startup(config: HubConfig, store: Store) -> None:
     """Fires once a command has loaded a valid config and opened the store.
 
     :param config: the validated :class:`hub.config.HubConfig`.
@@ -64,18 +68,22 @@ def startup(config: Any, store: Any) -> None:
 
 
 @hookspec
-def on_delivery_status(delivery: Any, status: str) -> None:
-    """Fires after a delivery's state changed and was committed (``sent``, ``read``, ``failed``…).
+def on_delivery_status(delivery: DeliveryRow, status: str) -> None:
+    """Fires for every outcome of a delivery, once committed: at send time and by status webhook.
 
-    :param delivery: the :class:`hub.storage.tables.Delivery` row, detached from its session.
-    :param status: the new state.
+    :param delivery: the :class:`hub.storage.tables.DeliveryRow`, read after the commit and
+        detached from its session.
+    :param status: ``sent``, ``delivered``, ``read``, ``failed``; ``retrying`` (it will be sent
+        again: a back-off, a wait, the template instead); ``in_doubt`` (sent, the answer lost:
+        its status webhook settles it); ``skipped`` (not sent: opted out, a cap, a hold).
     """
 
 
 @hookspec
-def on_subscriber_change(subscriber: Any, change: str) -> None:
-    """Fires after a subscriber joined, left, or changed topics, once committed.
+def on_subscriber_change(subscriber: SubscriberRow, change: str) -> None:
+    """Fires after a person joined, left, changed topics or was forgotten, once committed —
+    whether by message (the webhook), by an admin (``hub subscribers …``) or by an import.
 
-    :param subscriber: the :class:`hub.storage.tables.Subscriber` row, detached from its session.
+    :param subscriber: the :class:`hub.storage.tables.SubscriberRow`, detached from its session.
     :param change: ``subscribed``, ``unsubscribed``, ``topics`` or ``forgotten``.
     """

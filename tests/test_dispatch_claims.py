@@ -12,10 +12,10 @@ from sqlmodel import select
 
 from hub.contracts import Pacing, SendResult
 from hub.delivery.send import claim_due, record_outcome
-from hub.delivery.settle import settle_from_status
 from hub.simulator import Fault
 from hub.storage.tables import DeliveryRow
 from hub.timekeeping.clock import FakeClock
+from tests.status_kit import apply_posted, apply_status
 from tests.wa_world import START, World
 
 
@@ -35,10 +35,7 @@ def settle_all(world: World) -> None:
     """Stand-in for the hub's webhook: apply each posted status as it would."""
     with world.store.write() as session:
         for status in posted_statuses(world):
-            errors = status.get("errors") or [{}]
-            settle_from_status(session, status=status["status"], wamid=status["id"], at=world.clock.now(),
-                               callback_data=status.get("biz_opaque_callback_data"),
-                               error_code=errors[0].get("code"), error_detail=errors[0].get("message"))
+            apply_posted(session, status, world.clock.now())
 
 
 def test_the_claim_is_committed_before_the_call_and_the_wamid_after(world: World) -> None:
@@ -93,12 +90,12 @@ def test_statuses_move_forward_only_and_repeats_are_harmless(world: World) -> No
     wamid = world.delivery(delivery).wamid
     at = world.clock.now()
     with world.store.write() as session:
-        read = settle_from_status(session, status="read", wamid=wamid, at=at + timedelta(minutes=2))
+        read = apply_status(session, status="read", wamid=wamid, at=at + timedelta(minutes=2))
         assert read.changed
-        settle_from_status(session, status="delivered", wamid=wamid, at=at + timedelta(minutes=1))
-        again = settle_from_status(session, status="read", wamid=wamid, at=at + timedelta(minutes=2))
-        failed = settle_from_status(session, status="failed", wamid=wamid, at=at, error_code=131026)
-        unknown = settle_from_status(session, status="sent", wamid="wamid.other", at=at)
+        apply_status(session, status="delivered", wamid=wamid, at=at + timedelta(minutes=1))
+        again = apply_status(session, status="read", wamid=wamid, at=at + timedelta(minutes=2))
+        failed = apply_status(session, status="failed", wamid=wamid, at=at, error_code=131026)
+        unknown = apply_status(session, status="sent", wamid="wamid.other", at=at)
     assert not again.changed and not failed.changed and unknown.delivery is None
     row = world.delivery(delivery)
     # The late "delivered" keeps the state at read, but tells when it was delivered.
@@ -110,8 +107,8 @@ def test_a_status_that_overtakes_the_answer_is_not_undone(world: World) -> None:
     delivery = world.plan(world.subscribe("34600000001"))
     claim_due(world.store, world.clock)
     with world.store.write() as session:
-        settle_from_status(session, status="delivered", wamid="wamid.A", at=START,
-                           callback_data=f"hub:delivery:{delivery}")
+        apply_status(session, status="delivered", wamid="wamid.A", at=START,
+                     callback_data=f"hub:delivery:{delivery}")
         record_outcome(session, delivery, SendResult(ok=True, message_id="wamid.A"), START, Pacing())
     row = world.delivery(delivery)
     assert row.status == "delivered" and row.wamid == "wamid.A"
@@ -169,8 +166,7 @@ def test_signed_statuses_reach_a_receiver_and_settle_every_delivery(tmp_path, cl
                 assert is_valid(body, headers[HEADER], "s3cret")
                 for entry in json.loads(body)["entry"]:
                     for status in entry["changes"][0]["value"]["statuses"]:
-                        settle_from_status(session, status=status["status"], wamid=status["id"], at=START,
-                                           callback_data=status["biz_opaque_callback_data"])
+                        apply_posted(session, status, START)
             rows = session.exec(select(DeliveryRow).where(DeliveryRow.id.in_(deliveries))).all()
         assert {r.status for r in rows} == {"read"}
     finally:

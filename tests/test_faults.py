@@ -22,7 +22,6 @@ from sqlmodel import SQLModel, select
 
 from hub.config import AudienceConfig
 from hub.delivery import account
-from hub.delivery.settle import settle_from_status
 from hub.simulator import Fault
 from hub.storage.tables import StatusEventRow
 from hub.timekeeping.clock import FakeClock
@@ -30,6 +29,7 @@ from hub.web.signature import HEADER, sign
 from hub.web.webhook import build_app
 from tests.audience_kit import SECRET, TOKEN, Switch, envelope
 from tests.backend import db_url
+from tests.status_kit import apply_posted
 from tests.wa_world import START, World
 
 PEOPLE = [f"346000000{n:02d}" for n in range(1, 11)]
@@ -69,8 +69,7 @@ def test_timeout_after_meta_accepted_is_settled_by_its_status_never_resent(world
     assert world.dispatch().in_doubt == 1
     with world.store.write() as session:  # the status webhook, as the hub's webhook applies it
         for status in _posted_statuses(world):
-            settle_from_status(session, status=status["status"], wamid=status["id"], at=world.clock.now(),
-                               callback_data=status.get("biz_opaque_callback_data"))
+            apply_posted(session, status, world.clock.now())
     row = world.delivery(delivery)
     assert row.status in ("delivered", "read") and row.wamid == world.sim.accepted[0].wamid
     world.clock.advance(hours=2)

@@ -19,7 +19,6 @@ from hub.audience.consent import record_opt_in
 from hub.config import AudienceConfig
 from hub.contracts import OutgoingMessage, SendResult
 from hub.delivery.replier import Replier
-from hub.delivery.settle import settle_from_status
 from hub.plugins import load
 from hub.storage.store import Store
 from hub.storage.tables import DeliveryRow, InboundMessageRow, StatusEventRow, SubscriberRow
@@ -37,6 +36,7 @@ from tests.audience_kit import (
     text_message,
 )
 from tests.backend import db_url
+from tests.status_kit import apply_status
 
 
 def test_verification_handshake_echoes_the_challenge_only_for_the_right_token(hub: Hub) -> None:
@@ -195,12 +195,12 @@ def test_read_and_delivered_settled_at_the_same_moment_end_read(hub: Hub) -> Non
     did = _delivery(hub, "wamid.T")
     t = hub.clock.now()
     with hub.store.write() as first:  # "read" is being settled and not yet committed …
-        settle_from_status(first, status="read", at=t + timedelta(seconds=1), wamid="wamid.T")
+        apply_status(first, status="read", at=t + timedelta(seconds=1), wamid="wamid.T")
         first.flush()
 
         def delivered_receipt() -> None:
             with hub.store.write() as second:
-                settle_from_status(second, status="delivered", at=t, wamid="wamid.T")
+                apply_status(second, status="delivered", at=t, wamid="wamid.T")
 
         other = threading.Thread(target=delivered_receipt)
         other.start()

@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from hub.audience.consent import record_opt_in
 from hub.audience.inbound import Audience
-from hub.cloudapi.messages import callback_for
+from hub.contracts import callback_for
 from hub.storage.store import Store
 from hub.storage.tables import DeliveryRow, StatusEventRow
 from hub.timekeeping.clock import FakeClock

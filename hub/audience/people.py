@@ -22,6 +22,7 @@ from sqlmodel import Session, SQLModel, col, select
 from hub.audience.consent import record_opt_in, record_opt_out
 from hub.delivery.statuses import FORGOTTEN_PREFIX, forgotten_wamid
 from hub.errors import HubError
+from hub.events import subscriber_changed
 from hub.storage.tables import ConsentEventRow, DeliveryRow, InboundMessageRow, StatusEventRow, SubscriberRow
 
 
@@ -65,8 +66,10 @@ def add(session: Session, phone: str, now: datetime, *, note: str, name: str | N
     if not note.strip():
         raise PeopleError("a consent note is required", hint='say how the person agreed, e.g. '
                           '--consent "signed form at the library, 2026-03-02"')
-    return record_opt_in(session, phone, now, channel=channel, note=note.strip(), name=name,
-                         topics=topics)
+    person = record_opt_in(session, phone, now, channel=channel, note=note.strip(), name=name,
+                           topics=topics)
+    subscriber_changed(session, person, "subscribed")
+    return person
 
 
 @dataclass
@@ -128,6 +131,7 @@ def set_topics(session: Session, person: SubscriberRow, topics: list[str], now: 
     person.topics = list(dict.fromkeys(topics))
     session.add(ConsentEventRow(subscriber_id=person.id, phone=person.phone, kind="topics",
                                 channel="cli", note=note, at=now))
+    subscriber_changed(session, person, "topics")
 
 
 def remove(session: Session, person: SubscriberRow, now: datetime) -> None:
@@ -137,6 +141,7 @@ def remove(session: Session, person: SubscriberRow, now: datetime) -> None:
     if person.status == "active":
         record_opt_out(session, person, now, channel="cli")
     skip_planned(session, person, now, "opted out")
+    subscriber_changed(session, person, "unsubscribed")
 
 
 def _plain(row: SQLModel) -> dict[str, Any]:
@@ -223,4 +228,5 @@ def forget(session: Session, phone: str, now: datetime) -> dict[str, int]:
         person.topics = []
         person.status = "forgotten"
         person.last_inbound_at = None
+        subscriber_changed(session, person, "forgotten")
     return counts

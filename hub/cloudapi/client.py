@@ -2,7 +2,7 @@
 
 Why not a plain ``httpx.AsyncClient``: its pool serialises badly under many requests in flight
 (encode/httpx#3215); on this machine it managed ~40 req/s at 200 in flight and 100 ms latency,
-while httpx on the ``httpx-aiohttp`` transport managed ~500-900 (benchmarks/dispatch.py).
+while httpx on an aiohttp transport managed ~500-900 (benchmarks/dispatch.py).
 :class:`GraphClient` goes further for the one request the hub repeats thousands of times a
 second: it posts through aiohttp itself with the URL and headers prepared once, and gives back an
 ``httpx.Response`` (failures as ``httpx`` errors), so callers keep httpx's API.
@@ -16,7 +16,6 @@ from typing import Any
 import aiohttp
 import httpx
 import yarl
-from httpx_aiohttp import AiohttpTransport
 from multidict import CIMultiDict
 
 from hub import __version__
@@ -24,22 +23,13 @@ from hub import __version__
 USER_AGENT = f"WhatsAppNewsHub/{__version__}"
 
 
-def make_client(*, connections: int, timeout: float, base_url: str = "") -> httpx.AsyncClient:
-    """A general client keeping up to ``connections`` requests in flight on kept-alive connections."""
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.AsyncClient(
-        transport=AiohttpTransport(limits=limits), base_url=base_url,
-        timeout=httpx.Timeout(timeout), headers={"User-Agent": USER_AGENT},
-    )
-
-
 class GraphClient:
     """POSTs JSON bodies to one Graph API endpoint with a bearer token, many at once.
 
     The answer is an ``httpx.Response`` and failures are ``httpx.TransportError``s, as from any
     httpx client; underneath, one ``aiohttp.ClientSession`` with a prepared URL and headers does the
-    work. Going through the ``httpx-aiohttp`` transport instead converted every request and answer
-    between the two libraries' types and cost about half the hub's CPU per message.
+    work. Going through an httpx transport over aiohttp (``httpx-aiohttp``) instead converted every
+    request and answer between the two libraries' types and cost about half the hub's CPU per message.
     """
 
     def __init__(self, url: str, token: str, *, connections: int, timeout: float) -> None:
@@ -99,8 +89,4 @@ def reached_server(exc: httpx.TransportError) -> bool:
     if isinstance(exc, httpx.ConnectError):
         return False
     cause = exc.__cause__
-    try:
-        import aiohttp
-    except ImportError:  # pragma: no cover - aiohttp ships with httpx-aiohttp
-        return not isinstance(exc, httpx.ConnectTimeout)
     return not isinstance(cause, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)

@@ -1,35 +1,26 @@
 """What to do about each Cloud API error ``code`` (Meta: act on the code, never on HTTP status).
 
-The table follows "Errors" in the team's Cloud API notes (Meta's error-codes page). Unknown codes
+The WhatsApp sink (and the webhook, for failed statuses) turns a code into the
+:class:`hub.contracts.Action` the delivery engine obeys; the engine itself knows no code. The table
+follows "Errors" in the team's Cloud API notes (Meta's error-codes page). Unknown codes
 fail the one delivery: retrying something not understood could loop or spam.
 """
 
 from __future__ import annotations
 
-from enum import Enum
+from hub.contracts import Action
 
-
-class Action(Enum):
-    RETRY = "retry"                      # transient: try again later, with back-off
-    WAIT_RECIPIENT = "wait_recipient"    # pair rate: only this recipient waits
-    WAIT_DAY = "wait_day"                # per-user marketing limit: not before 24 h
-    TEMPLATE = "template"                # outside the 24-hour window: send the template instead
-    MARKETING_STOPPED = "marketing_stopped"  # the person stopped marketing messages: never retry
-    FAIL = "fail"                        # this delivery cannot succeed as it is
-    PAUSE = "pause"                      # the token is bad: hold all sending until it works
-    STOP = "stop"                        # the account is restricted: stop everything, alert a human
-
-
-RETRY_CODES = frozenset({130429, 4, 80007, 131016, 131057, 131000, 1, 2})
+RETRY_CODES = frozenset({4, 80007, 131016, 131057, 131000, 1, 2})
 TABLE: dict[int, Action] = {
     **{code: Action.RETRY for code in RETRY_CODES},
-    131056: Action.WAIT_RECIPIENT,
-    131049: Action.WAIT_DAY,
-    131047: Action.TEMPLATE,
-    131050: Action.MARKETING_STOPPED,
-    190: Action.PAUSE,
+    130429: Action.SLOW_DOWN,            # the number's throughput: every send waits, this one retries
+    131056: Action.WAIT_PERSON,          # pair rate: only this recipient waits
+    131049: Action.WAIT_DAY,             # per-user marketing limit: not before 24 h
+    131047: Action.TEMPLATE,             # outside the 24-hour window: the template instead
+    131050: Action.MARKETING_STOPPED,    # the person stopped marketing messages: never retry
+    190: Action.PAUSE,                   # the token is bad: hold all sending until it works
     0: Action.PAUSE,
-    131031: Action.STOP,
+    131031: Action.STOP,                 # the account is restricted: stop, alert a human
     368: Action.STOP,
 }
 
@@ -76,7 +67,8 @@ TITLES: dict[int, str] = {
 
 
 def action_for(code: int | None) -> Action:
-    """The action for an API error code; ``None`` (no code: network, bare 5xx) is a retry."""
+    """The action for an API error code; ``None`` (no code: network, bare 5xx) is a retry.
+    Unknown codes fail the one delivery: retrying something not understood could loop or spam."""
     if code is None:
         return Action.RETRY
     return TABLE.get(code, Action.FAIL)

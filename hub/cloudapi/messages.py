@@ -16,7 +16,6 @@ from typing import Any
 from hub.cloudapi import limits
 from hub.text import truncate
 
-CALLBACK_PREFIX = "hub:delivery:"
 _SPACES = re.compile(r"[ \t\r\n\f\v]+")
 
 
@@ -26,19 +25,6 @@ def recipient(phone: str) -> str:
     if not digits:
         raise ValueError(f"not a phone number: {phone!r}")
     return "+" + digits
-
-
-def callback_for(delivery_id: int) -> str:
-    """The ``biz_opaque_callback_data`` that makes a status webhook name its delivery."""
-    return f"{CALLBACK_PREFIX}{delivery_id}"
-
-
-def delivery_id_from_callback(data: str | None) -> int | None:
-    """The delivery id carried by ``biz_opaque_callback_data``, or None if it is not ours."""
-    if not data or not data.startswith(CALLBACK_PREFIX):
-        return None
-    rest = data[len(CALLBACK_PREFIX):]
-    return int(rest) if rest.isdigit() else None
 
 
 def _base(to: str, kind: str, callback: str | None) -> dict[str, Any]:

@@ -23,11 +23,6 @@ REGION = click.option("--region", default=None, metavar="CC",
                       help="Country for numbers written without +code, e.g. ES.")
 
 
-def _changed(app: App, person: SubscriberRow, change: str) -> None:
-    """Tell plugins (statistics, audit) once the change is committed."""
-    app.pm.hook.on_subscriber_change(subscriber=person, change=change)
-
-
 def _number(raw: str, region: str | None) -> str:
     try:
         return people.normalise_phone(raw, region)
@@ -107,9 +102,8 @@ def add(app: App, number: str, note: str, name: str | None, topics: tuple[str, .
     """Subscribe one number, with the consent note that proves they agreed."""
     phone = _number(number, region)
     with app.store.write() as session:
-        person = people.add(session, phone, SystemClock().now(), note=note, name=name,
-                            topics=list(topics) or None)
-    _changed(app, person, "subscribed")
+        people.add(session, phone, SystemClock().now(), note=note, name=name,
+                   topics=list(topics) or None)
     click.echo(f"{mask_phone(phone)} subscribed")
 
 
@@ -146,7 +140,6 @@ def _retag(app: App, number: str, region: str | None, topics: tuple[str, ...], a
             t for t in current if t not in topics]
         people.set_topics(session, person, new, SystemClock().now(),
                           note=("tag " if adding else "untag ") + " ".join(topics))
-    _changed(app, person, "topics")
     click.echo(f"{mask_phone(phone)}: topics {', '.join(new) or 'all'}")
 
 
@@ -180,7 +173,6 @@ def remove(app: App, number: str, region: str | None) -> None:
     with app.store.write() as session:
         person = people.require(session, phone)
         people.remove(session, person, SystemClock().now())
-    _changed(app, person, "unsubscribed")
     click.echo(f"{mask_phone(phone)} unsubscribed")
 
 
@@ -214,10 +206,7 @@ def forget(app: App, number: str, yes: bool, region: str | None) -> None:
     if not yes:
         click.confirm(f"Erase everything about {mask_phone(phone)}? This cannot be undone", abort=True)
     with app.store.write() as session:
-        person = people.find(session, phone)  # the same row forget() anonymises
         counts = people.forget(session, phone, SystemClock().now())
-    if person is not None:
-        _changed(app, person, "forgotten")
     click.echo(f"{mask_phone(phone)} forgotten: " + ", ".join(f"{n} {k.replace('_', ' ')}"
                                                               for k, n in counts.items()))
 

@@ -1,4 +1,4 @@
-"""Sending the outbox through a sink: at most once per delivery, paced, retried by error code.
+"""Sending the outbox through a sink: at most once per delivery, paced, and as the sink says.
 
 At most once: a delivery is claimed (``sending``) and committed before the sink is called, and
 its message id recorded after. A crash in between leaves a claim that the status webhook settles
@@ -7,9 +7,10 @@ without any status for the sink's in-doubt timeout is sent again, because then M
 
 Pace: a token bucket at the sink's rate (80/s by default for the Cloud API), at least the sink's
 gap between two sends to one person (6 s), and up to ``concurrency`` requests in flight, so the
-pipe stays full at 100 ms latency. Answers are acted on by code (:mod:`hub.cloudapi.codes`):
-retried with back-off, delayed, failed, or all sending paused (bad token) or stopped (account
-restricted) — see :mod:`hub.delivery.account`.
+pipe stays full at 100 ms latency. A failed send is acted on by the :class:`~hub.contracts.Action`
+its sink chose (the sink knows its API; this module knows no API's codes): retried with back-off,
+delayed for one person, resent as the template, failed, or all sending slowed, paused or stopped
+(see :mod:`hub.delivery.account`).
 """
 
 from __future__ import annotations
@@ -30,14 +31,14 @@ from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlmodel import Session, select
 
-from hub.cloudapi.codes import Action, action_for
-from hub.contracts import OutgoingMessage, Pacing, SendResult, Sink
+from hub import events
+from hub.contracts import Action, OutgoingMessage, Pacing, SendResult, Sink
 from hub.delivery import account
 from hub.delivery.caps import Caps, ClaimGuard
 from hub.delivery.holds import hold_reason
 from hub.delivery.pacing import backoff
 from hub.delivery.paid_gate import PaidGate
-from hub.delivery.settle import RANK, settle_from_status
+from hub.delivery.settle import RANK
 from hub.delivery.shared_rate import bucket_for
 from hub.delivery.statuses import apply_waiting
 from hub.privacy import mask_phone
@@ -51,9 +52,12 @@ BATCH = 100
 FLUSH_EVERY = 0.2  # seconds between two writes of outcomes (a lost one is settled by statuses)
 GAP_MARGIN = 0.1  # seconds added to a person's gap within one run: requests do not arrive in step
 PRUNE_AT = 4_096  # people remembered for their gap before those whose gap is over are forgotten
+# What plugins hear of a send (``on_delivery_status``); a released claim or one a status already
+# settled is no news.
+HEARD_OUTCOMES = frozenset({"sent", "failed", "retrying", "in_doubt"})
 
 __all__ = ["BATCH", "DispatchReport", "claim_due", "count_due_now", "dispatch_due", "due_now",
-           "record_outcome", "record_sent", "settle_from_status", "worker_id"]
+           "record_outcome", "record_sent", "worker_id"]
 
 
 @dataclass
@@ -176,6 +180,7 @@ def _claim_batch(store: Store, clock: Clock, limit: int, recipient_gap: timedelt
                     values: dict[str, Any] = {"reason": hold.reason, "updated_at": now}
                     if hold.until is None:
                         values["status"] = "skipped"
+                        events.delivery_changed(session, row.id, "skipped")
                     else:
                         values["due_at"] = hold.until
                     connection.execute(sa_update(DeliveryRow.__table__).where(  # type: ignore[attr-defined]
@@ -192,6 +197,9 @@ def _claim_batch(store: Store, clock: Clock, limit: int, recipient_gap: timedelt
                 status="skipped", reason=reason, updated_at=now))
             if skipped is not None:
                 skipped.extend(ids)
+            if events.hears_deliveries(session):
+                for delivery_id in ids:
+                    events.delivery_changed(session, delivery_id, "skipped")
         if claimed and paid_gate is not None:  # the budget gate: paid messages only while it lasts
             claimed = paid_gate.admit(session, now, claimed)
         if claimed:
@@ -303,12 +311,15 @@ def message_for(claim: Claim, now: datetime) -> OutgoingMessage:
 
 
 def decide(result: SendResult) -> Action | None:
-    """The action an answer calls for; None for a success or an in-doubt network failure."""
+    """The action an answer calls for; None for a success or an in-doubt network failure.
+
+    The sink's own action, or by default: retried when the API was called, failed when not.
+    """
     if result.ok or result.in_doubt:
         return None
-    if not result.called:
-        return action_for(result.error_code) if result.error_code is not None else Action.FAIL
-    return action_for(result.error_code)
+    if result.action is not None:
+        return result.action
+    return Action.RETRY if result.called else Action.FAIL
 
 
 def record_outcome(session: Session, delivery_id: int, result: SendResult, now: datetime,
@@ -335,10 +346,10 @@ def record_outcome(session: Session, delivery_id: int, result: SendResult, now: 
         return "in_doubt"
     action = decide(result)
     retry_at: datetime | None = None
-    if action is Action.RETRY:
+    if action in (Action.RETRY, Action.SLOW_DOWN):
         wait = max(backoff(row.attempts), timedelta(seconds=result.retry_after or 0))
         retry_at = now + wait if row.attempts < pacing.max_attempts else None
-    elif action is Action.WAIT_RECIPIENT:
+    elif action is Action.WAIT_PERSON:
         gap = max(pacing.recipient_gap, timedelta(seconds=6), timedelta(seconds=result.retry_after or 0))
         retry_at = now + gap * row.attempts if row.attempts < pacing.max_attempts else None
     elif action is Action.WAIT_DAY:
@@ -535,18 +546,18 @@ class _Run:
             log.exception("delivery %s: the sink failed", message.delivery_id)
             result = SendResult(ok=False, in_doubt=True,
                                 error_detail=f"sink error: {type(exc).__name__}: {exc}")
-        if (not result.ok and result.error_code == 131047 and result.called and not message.force_template
+        if (decide(result) is Action.TEMPLATE and result.called and not message.force_template
                 and result.sent_as != "template"):
             self.report.fallbacks += 1  # outside the window after all: the template, at once, once
             await self.bucket.take()
             result = await self.sink.send(replace(message, force_template=True))
-            if result.ok or result.error_code != 131047:
+            if decide(result) is not Action.TEMPLATE:
                 await asyncio.to_thread(self._mark_template, message.delivery_id)
         action = decide(result)
         if result.error_code is not None:
             key = str(result.error_code)
             self.report.codes[key] = self.report.codes.get(key, 0) + 1
-        if result.error_code == 130429:
+        if action is Action.SLOW_DOWN:
             self.bucket.hold(result.retry_after or 1.0)
         if action in (Action.PAUSE, Action.STOP) and self.halt is None:
             self.halt = (action, result)
@@ -610,6 +621,10 @@ class _Run:
                 session.exec(select(DeliveryRow).where(DeliveryRow.id.in_([d for d, _ in others]))).all()  # type: ignore[union-attr]
             names = ["sent"] * len(sent) + [record_outcome(session, delivery_id, result, now, self.pacing)
                                             for delivery_id, result in others]
+            if events.hears_deliveries(session):  # plugins hear each outcome once it is committed
+                for (delivery_id, _), name in zip(sent + others, names, strict=True):
+                    if name in HEARD_OUTCOMES:
+                        events.delivery_changed(session, delivery_id, name)
             if halt is not None:
                 action, result = halt
                 reason = f"{result.error_code}: {result.error_detail}"

@@ -1,9 +1,10 @@
-"""Settling deliveries from status webhooks (``sent`` → ``delivered`` → ``read``, or ``failed``).
+"""The rules that move one delivery on a status: ``sent`` → ``delivered`` → ``read``, or ``failed``.
 
-The webhook calls :func:`settle_from_status` for each ``statuses[]`` entry. It finds the delivery
-by ``wamid``, or, when the send's answer was lost in a crash, by the delivery id the hub put in
-``biz_opaque_callback_data`` — which is how an in-doubt ``sending`` claim is settled instead of
-resent. States only move forward, so repeated or out-of-order webhooks are harmless.
+:class:`hub.delivery.statuses.StatusBatch` finds the delivery a status names (by ``wamid``, or by
+the delivery id echoed in the callback data when the send's answer was lost) and applies it here.
+States only move forward along :data:`RANK`, so repeated or out-of-order statuses are harmless; a
+``failed`` status is acted on by the :class:`~hub.contracts.Action` the webhook read from it, as a
+failed send is.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from hub.cloudapi.codes import Action, action_for
-from hub.cloudapi.messages import delivery_id_from_callback
+from hub.contracts import Action
 from hub.delivery.pacing import backoff
 from hub.storage.tables import DeliveryRow, SubscriberRow
 
-RANK = {"planned": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4}
+# The one order of delivery states: a state never moves down it. ``failed`` ranks below
+# ``delivered``: a message delivered or read has not failed, whatever arrives later.
+RANK = {"planned": 0, "sending": 1, "sent": 2, "failed": 3, "delivered": 4, "read": 5}
 DEFAULT_MAX_ATTEMPTS = 8
 DAY = timedelta(hours=24)
 
@@ -66,50 +68,21 @@ class Settled:
     note: str = ""
 
 
-def find_delivery(session: Session, wamid: str | None, callback_data: str | None = None,
-                  delivery_id: int | None = None) -> DeliveryRow | None:
-    """The delivery a status names: by wamid first, then by the id echoed in the callback data.
-
-    The row is locked (FOR UPDATE; SQLite's write transaction already is) and read afresh, so
-    two statuses about one message settled at once on PostgreSQL — ``delivered`` and ``read``
-    arrive together — apply one after the other instead of the later commit undoing the other.
-    """
-    if wamid:
-        row = session.exec(select(DeliveryRow).where(DeliveryRow.wamid == wamid)
-                           .with_for_update().execution_options(populate_existing=True)).first()
-        if row is not None:
-            return row
-    wanted = delivery_id if delivery_id is not None else delivery_id_from_callback(callback_data)
-    if wanted is None:
-        return None
-    row = session.get(DeliveryRow, wanted, with_for_update=True, populate_existing=True)
-    if row is None:
-        return None
-    if wamid and (row.superseded_wamid == wamid or (row.wamid and row.wamid != wamid)):
-        return None  # a late status about an earlier, replaced send
-    return row
-
-
-def settle_from_status(session: Session, *, status: str, at: datetime, wamid: str | None = None,
-                       callback_data: str | None = None, delivery_id: int | None = None,
+def settle_from_status(session: Session, row: DeliveryRow | DeliveryState, *, status: str, at: datetime,
+                       wamid: str | None = None, action: Action | None = None,
                        error_code: int | None = None, error_detail: str | None = None,
-                       now: datetime | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-                       row: DeliveryRow | DeliveryState | None = None) -> Settled:
-    """Apply one status webhook entry to its delivery, inside the caller's transaction.
+                       now: datetime | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Settled:
+    """Apply one status to its delivery ``row``, inside the caller's transaction.
 
     :param status: ``sent``, ``delivered``, ``read`` or ``failed`` (others are ignored).
     :param at: the status's own time (``timestamp``), as an aware datetime.
     :param wamid: ``statuses[].id``; recorded on an in-doubt claim that lacked it.
-    :param callback_data: ``statuses[].biz_opaque_callback_data``, naming our delivery id.
-    :param error_code: for ``failed``, ``statuses[].errors[0].code``; acted on like a send's answer.
-    :param row: the delivery, when the caller has already found it (no lookup then).
+    :param action: for ``failed``, what to do (set by the webhook from the error code); None retries.
+    :param error_code: for ``failed``, the API's code, stored with the delivery.
     """
     now = now or at
-    row = row or find_delivery(session, wamid, callback_data, delivery_id)
-    if row is None:
-        return Settled(None, False, "unknown message")
     if status == "failed":
-        return _failed(session, row, at, now, wamid, error_code, error_detail, max_attempts)
+        return _failed(session, row, at, now, wamid, action, error_code, error_detail, max_attempts)
     if status not in ("sent", "delivered", "read"):
         return Settled(row, False, f"status {status!r} ignored")
     if row.status in ("failed", "skipped"):
@@ -133,20 +106,20 @@ def settle_from_status(session: Session, *, status: str, at: datetime, wamid: st
 
 
 def _failed(session: Session, row: DeliveryRow | DeliveryState, at: datetime, now: datetime,
-            wamid: str | None, code: int | None, detail: str | None, max_attempts: int) -> Settled:
+            wamid: str | None, action: Action | None, code: int | None, detail: str | None,
+            max_attempts: int) -> Settled:
     if row.status in ("delivered", "read", "failed", "skipped"):
         return Settled(row, False, "already final")
     text = f"{code if code is not None else '?'}: {detail or 'failed'}"
     row.last_error, row.updated_at = text, now
-    action = action_for(code)
     replan_at: datetime | None = None
     if action is Action.TEMPLATE and not row.force_template:
         row.force_template, replan_at = True, now
     elif action is Action.WAIT_DAY:
         replan_at = now + DAY
-    elif action is Action.WAIT_RECIPIENT and row.attempts < max_attempts:
+    elif action is Action.WAIT_PERSON and row.attempts < max_attempts:
         replan_at = now + timedelta(seconds=6 * max(1, row.attempts))
-    elif action is Action.RETRY and row.attempts < max_attempts:
+    elif action in (None, Action.RETRY, Action.SLOW_DOWN) and row.attempts < max_attempts:
         replan_at = now + backoff(row.attempts)
     if replan_at is not None:
         row.superseded_wamid = wamid or row.wamid

@@ -1,10 +1,10 @@
-"""Status webhooks → delivery state, out of order but never backwards.
+"""Statuses stored and applied to deliveries in batches, out of order but never backwards.
 
 Meta sends ``sent``, ``delivered``, ``read`` (or ``failed``) for each message, repeats them for
 days and may send them in any order, or skip ``delivered`` when a message is read at once. A
-delivery only ever moves up the ranks below; a status for a wamid we do not know yet is matched
-through ``biz_opaque_callback_data`` (the delivery id, as a string) or kept until the wamid is
-recorded by the dispatcher (:func:`apply_waiting`).
+delivery only ever moves up :data:`hub.delivery.settle.RANK`; a status for a wamid we do not know
+yet is matched through the echoed callback data (:func:`hub.contracts.delivery_id_from_callback`)
+or kept until the dispatcher records the wamid (:func:`apply_waiting`).
 """
 
 from __future__ import annotations
@@ -18,17 +18,16 @@ from typing import Any, TypeVar
 from sqlalchemy import ARRAY, any_, bindparam, insert, update
 from sqlmodel import Session, select
 
-from hub.cloudapi.messages import delivery_id_from_callback
-from hub.delivery.settle import SETTLED_COLUMNS, STATE_COLUMNS, DeliveryState, settle_from_status
+from hub.contracts import Action, delivery_id_from_callback
+from hub.delivery.settle import RANK, SETTLED_COLUMNS, STATE_COLUMNS, DeliveryState, settle_from_status
 from hub.storage.tables import DeliveryRow, StatusEventRow
 
 T = TypeVar("T")
 _EVENTS = StatusEventRow.__table__  # type: ignore[attr-defined]
 _DELIVERIES = DeliveryRow.__table__  # type: ignore[attr-defined]
 _STATE_COLUMNS = [_DELIVERIES.c[name] for name in STATE_COLUMNS]
-_PENDING_COLUMNS = [_EVENTS.c[name] for name in ("id", "wamid", "status", "at", "error_code",
+_PENDING_COLUMNS = [_EVENTS.c[name] for name in ("id", "wamid", "status", "at", "action", "error_code",
                                                    "error_detail", "delivery_id")]
-RANK = {"planned": 0, "sending": 1, "sent": 2, "failed": 3, "delivered": 4, "read": 5}
 KNOWN = ("sent", "delivered", "read", "failed", "played")
 FORGOTTEN_PREFIX = "forgotten:"
 
@@ -45,7 +44,8 @@ def forgotten_wamid(wamid: str) -> str:
 
 @dataclass(frozen=True)
 class StatusUpdate:
-    """A status as parsed from the webhook; ``at`` is Meta's timestamp."""
+    """A status as parsed from the webhook; ``at`` is Meta's timestamp, and a ``failed`` one
+    carries the :class:`~hub.contracts.Action` the webhook read from its error code."""
 
     wamid: str
     status: str
@@ -57,19 +57,12 @@ class StatusUpdate:
     billable: bool | None = None  # the ``pricing`` object: what Meta says it charges
     pricing_type: str | None = None
     pricing_model: str | None = None
+    action: Action | None = None
 
 
 def status_key(update: StatusUpdate) -> str:
     """What makes a status unique: Meta repeats the same (wamid, status) for days."""
     return digest(f"status:{update.wamid}:{update.status}")
-
-
-def callback_delivery_id(biz_opaque: str | None) -> int | None:
-    """The delivery id we echoed in ``biz_opaque_callback_data`` (a bare number is accepted too)."""
-    delivery_id = delivery_id_from_callback(biz_opaque)
-    if delivery_id is None and biz_opaque and biz_opaque.strip().isdigit():
-        delivery_id = int(biz_opaque.strip())
-    return delivery_id
 
 
 class StatusBatch:
@@ -97,7 +90,7 @@ class StatusBatch:
         names = wamids + [forgotten_wamid(w) for w in wamids]
         for chunk in _chunks(names):
             self._load(self._among(_DELIVERIES.c.wamid, chunk))
-        wanted = {i for u in updates if (i := callback_delivery_id(u.biz_opaque)) is not None}
+        wanted = {i for u in updates if (i := delivery_id_from_callback(u.biz_opaque)) is not None}
         for chunk in _chunks(sorted(wanted - set(self.by_id))):
             self._load(self._among(_DELIVERIES.c.id, chunk))
         self.pending: dict[str, list[dict[str, Any]]] = {}  # events waiting for their wamid
@@ -136,7 +129,7 @@ class StatusBatch:
             row = self.by_wamid.get(name)
             if row is not None and row.wamid == name:
                 return row
-        delivery_id = callback_delivery_id(biz_opaque)
+        delivery_id = delivery_id_from_callback(biz_opaque)
         row = self.by_id.get(delivery_id) if delivery_id is not None else None
         if row is None or row.superseded_wamid == wamid or row.wamid not in (None, wamid):
             return None
@@ -156,14 +149,15 @@ class StatusBatch:
             "error_code": update.error_code, "category": update.category, "at": update.at,
             "billable": update.billable, "pricing_type": update.pricing_type,
             "pricing_model": update.pricing_model,
+            "action": update.action.value if update.action is not None else None,
             "error_detail": None if forgotten else update.error_detail, "received_at": now,
         }
         self.new_events.append(event)
         if delivery is None:
             self.pending.setdefault(update.wamid, []).append(event)
             return True, None
-        changed = settle(self.session, delivery, update.status, update.at, now, update.error_code,
-                         None if forgotten else update.error_detail,
+        changed = settle(self.session, delivery, update.status, update.at, now, update.action,
+                         update.error_code, None if forgotten else update.error_detail,
                          wamid=None if forgotten else update.wamid)
         if delivery.wamid and not forgotten:
             changed |= self._apply_waiting(delivery, now)
@@ -177,7 +171,8 @@ class StatusBatch:
         changed = False
         for event in sorted(waiting, key=lambda e: RANK.get(e["status"], 0)):
             event["delivery_id"] = delivery.id
-            changed |= settle(self.session, delivery, event["status"], event["at"] or now, now,
+            action = _action(event["action"])
+            changed |= settle(self.session, delivery, event["status"], event["at"] or now, now, action,
                               event["error_code"], event["error_detail"], wamid=delivery.wamid)
         return changed
 
@@ -210,6 +205,14 @@ def apply_waiting(session: Session, wamids: list[str], now: datetime) -> None:
     batch.flush()
 
 
+def _action(stored: str | None) -> Action | None:
+    """A stored action back as an :class:`Action`; an unknown one (a newer hub wrote it) retries."""
+    try:
+        return Action(stored) if stored else None
+    except ValueError:
+        return None
+
+
 def _chunks(values: list[T], size: int = 500) -> Iterator[list[T]]:
     """IN lists of bounded length (SQLite and PostgreSQL cap the bound parameters per query)."""
     for start in range(0, len(values), size):
@@ -217,15 +220,14 @@ def _chunks(values: list[T], size: int = 500) -> Iterator[list[T]]:
 
 
 def settle(session: Session, delivery: DeliveryRow | DeliveryState, status: str, at: datetime, now: datetime,
-           error_code: int | None = None, error_detail: str | None = None, *,
+           action: Action | None = None, error_code: int | None = None, error_detail: str | None = None, *,
            wamid: str | None = None) -> bool:
     """Apply one status to a found delivery with the dispatcher's own rules (:mod:`hub.delivery.settle`):
-    forward only, and a ``failed`` acted on by its code (131047 → the template, retries…)."""
+    forward only, and a ``failed`` acted on by its action (the template, a retry, a failure…)."""
     if delivery.status == "skipped":
         return False
     return settle_from_status(
-        session, status="read" if status == "played" else status, at=at, wamid=wamid,
-        delivery_id=delivery.id, error_code=error_code, error_detail=error_detail, now=now,
-        row=delivery,
+        session, delivery, status="read" if status == "played" else status, at=at, wamid=wamid,
+        action=action, error_code=error_code, error_detail=error_detail, now=now,
     ).changed
 

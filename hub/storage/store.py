@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 from hub.errors import StoreError
+from hub.events import Events
 from hub.storage import tables  # noqa: F401 - registers the tables on SQLModel.metadata
 
 BUSY_TIMEOUT_MS = 30_000
@@ -37,6 +38,8 @@ class Store:
         # When this process first dispatched from this store: the in-doubt timeout also counts
         # from here, since status webhooks cannot arrive while the process is down.
         self.dispatching_since: datetime | None = None
+        # Who hears what a write changed, after its commit (the App sets its plugins here).
+        self.events = Events()
         try:
             self.engine = _make_engine(url)
             if create:
@@ -69,6 +72,7 @@ class Store:
             sqlite_begin="IMMEDIATE", sqlite_synchronous="FULL" if durable else None)
         try:
             with Session(bind=connection, expire_on_commit=False) as session:
+                pending = self.events.begin(session)
                 try:
                     yield session
                     session.commit()
@@ -77,6 +81,8 @@ class Store:
                     raise
         finally:
             connection.close()
+        if pending is not None:  # committed: plugins hear of it (:mod:`hub.events`)
+            self.events.fire(self, pending)
 
     def dispose(self) -> None:
         self.engine.dispose()

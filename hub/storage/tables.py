@@ -218,6 +218,7 @@ class StatusEventRow(SQLModel, table=True):
     billable: bool | None = None  # pricing.billable: Meta charges this message (once delivered)
     pricing_type: str | None = None  # pricing.type: regular | free_customer_service | free_entry_point
     pricing_model: str | None = None  # pricing.pricing_model: PMP (per message) or CBP (before 2025-07)
+    action: str | None = None  # for ``failed``: the hub.contracts.Action read from its code
 
 
 class RoutineStateRow(SQLModel, table=True):

@@ -26,14 +26,16 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from hub import events
 from hub.audience.inbound import Audience
 from hub.config import AudienceConfig
 from hub.delivery import template_status
 from hub.delivery.replier import Replier
 from hub.delivery.statuses import StatusBatch, digest
+from hub.events import Events
 from hub.privacy import mask_phone
 from hub.storage.store import Store
-from hub.storage.tables import DeliveryRow, InboundMessageRow, SubscriberRow
+from hub.storage.tables import InboundMessageRow, SubscriberRow
 from hub.timekeeping.clock import Clock, SystemClock
 from hub.web.group_commit import GroupCommit
 from hub.web.signature import HEADER, is_valid
@@ -44,7 +46,7 @@ log = logging.getLogger("hub.web.webhook")
 
 @dataclass
 class Effects:
-    """What one post changed, for logs, tests and the plugin hooks fired after the commit."""
+    """What one post changed, for logs and tests (plugins hear it through :mod:`hub.events`)."""
 
     stored: int = 0
     repeats: int = 0
@@ -88,7 +90,10 @@ class Inbox:
                         effects.statuses += int(new)
                         effects.repeats += int(not new)
                         if delivery is not None:
+                            # A failed status that replans the delivery is a retry, not its end.
                             effects.deliveries.append((delivery.id, delivery.status))
+                            status = "retrying" if delivery.status == "planned" else delivery.status
+                            events.delivery_changed(session, delivery.id, status)
                 results.append(effects)
             if batch is not None:
                 batch.flush()
@@ -114,6 +119,8 @@ class Inbox:
                     outcome = self.audience.handle(session, inbound, row.id, now)
                 row.action = outcome.action
                 effects.people.extend(outcome.changes)
+                for person, change in outcome.changes:  # kept only once the savepoint held
+                    events.subscriber_changed(session, person, change)
             except SQLAlchemyError:
                 raise
             except Exception as exc:  # a bug in handling must not lose the message itself
@@ -131,9 +138,12 @@ def build_app(store: Store, audience_config: AudienceConfig, zone: ZoneInfo, *, 
               clock: Clock | None = None, pm: Any = None, replier: Replier | None = None) -> Starlette:
     """The ASGI app.
 
-    ``pm`` (a plugin manager) hears ``on_delivery_status``/``on_subscriber_change`` after each
-    commit; ``replier``, when given, runs beside the app and sends planned replies at once.
+    ``pm`` (a plugin manager), when given, hears this store's ``on_delivery_status`` and
+    ``on_subscriber_change`` after each commit (:mod:`hub.events`); ``replier``, when given, runs
+    beside the app and sends planned replies at once.
     """
+    if pm is not None:
+        store.events = Events(pm)
     inbox = Inbox(store, Audience(audience_config, zone), clock or SystemClock())
     committer: GroupCommit[Parsed, Effects] = GroupCommit(inbox.accept_many)
 
@@ -162,8 +172,6 @@ def build_app(store: Store, audience_config: AudienceConfig, zone: ZoneInfo, *, 
         except SQLAlchemyError as exc:
             log.error("webhook not stored, Meta will retry: %s", exc.__class__.__name__)
             return PlainTextResponse("not stored, try again", status_code=500)
-        if pm is not None:
-            _fire_hooks(pm, store, effects)
         if replier is not None and effects.stored:
             replier.poke()
         return PlainTextResponse("ok")
@@ -191,22 +199,3 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _fire_hooks(pm: Any, store: Store, effects: Effects) -> None:
-    if effects.deliveries and pm.hook.on_delivery_status.get_hookimpls():
-        with store.read() as session:  # rows only for plugins that listen
-            rows = {row.id: row for row in session.exec(select(DeliveryRow).where(
-                DeliveryRow.id.in_([i for i, _ in effects.deliveries])))}  # type: ignore[union-attr]
-        for delivery_id, status in effects.deliveries:
-            _safely(pm.hook.on_delivery_status, delivery=rows[delivery_id], status=status)
-    for person, change in effects.people:
-        _safely(pm.hook.on_subscriber_change, subscriber=person, change=change)
-
-
-def _safely(hook: Any, **kwargs: Any) -> None:
-    try:
-        hook(**kwargs)
-    except Exception:  # a plugin's bug must not turn a stored webhook into a retry
-        log.exception("a plugin failed in %s", getattr(hook, "name", "a hook"))
-

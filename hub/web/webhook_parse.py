@@ -3,7 +3,9 @@
 The envelope (``object``, ``entry[].changes[].field/value``) must be there, or the post is not a
 WhatsApp webhook (400). Inside it everything is optional: an unknown message type or change field
 becomes a record of type ``unknown``/``field:<name>`` that is stored and otherwise ignored, and a
-message without ``wa_id`` (business-scoped user ids) is stored with ``phone=None``.
+message without ``wa_id`` (business-scoped user ids) is stored with ``phone=None``. A failed
+status's Cloud API error code is turned here into the :class:`~hub.contracts.Action` the delivery
+engine acts on (:mod:`hub.cloudapi.codes`), as the WhatsApp sink does for a failed send.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.cloudapi.codes import action_for
 from hub.cloudapi.templates import TemplateUpdate, parse_template_update
 from hub.delivery.statuses import StatusUpdate
 
@@ -236,12 +239,14 @@ def parse_status(raw: dict[str, Any], now: datetime) -> StatusUpdate | None:
         detail = ": ".join(dict.fromkeys(parts))[:2000] or None
     pricing = _obj(raw.get("pricing"))
     opaque = raw.get("biz_opaque_callback_data")
+    status = status.lower()
     return StatusUpdate(
-        wamid=wamid, status=status.lower(), at=timestamp(raw.get("timestamp"), now),
+        wamid=wamid, status=status, at=timestamp(raw.get("timestamp"), now),
         biz_opaque=str(opaque) if opaque not in (None, "") else None, error_code=code,
         error_detail=detail, category=_str(pricing.get("category")),
         billable=pricing["billable"] if isinstance(pricing.get("billable"), bool) else None,
         pricing_type=_str(pricing.get("type")), pricing_model=_str(pricing.get("pricing_model")),
+        action=action_for(code) if status == "failed" else None,
     )
 
 

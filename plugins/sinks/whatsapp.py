@@ -4,7 +4,10 @@ Each planned delivery becomes one ``POST <base_url>/<version>/<phone_number_id>/
 free-form (text with link preview, or image with caption) while the person's 24-hour
 customer-service window is open, the configured approved template otherwise. The request
 carries the delivery id in ``biz_opaque_callback_data`` so a status webhook can settle a claim
-whose answer was lost. Pacing, retries and error handling by code live in :mod:`hub.delivery.send`.
+whose answer was lost. Each Cloud API error ``code`` is turned here into the
+:class:`hub.contracts.Action` the dispatcher obeys (:mod:`hub.cloudapi.codes`: retry, wait for the
+person, resend as the template, pause or stop all sending…); pacing and retries live in
+:mod:`hub.delivery.send`.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 import hub
 from hub.cloudapi import messages as wa
 from hub.cloudapi.client import GraphClient, reached_server
+from hub.cloudapi.codes import action_for
 from hub.config import secret_from_env
-from hub.contracts import OutgoingMessage, Pacing, SendResult, Sink, SinkOptions
+from hub.contracts import Action, OutgoingMessage, Pacing, SendResult, Sink, SinkOptions, callback_for
 from hub.privacy import mask_phone
 from hub.timekeeping.durations import parse_interval
 
@@ -177,7 +181,7 @@ class WhatsAppSink(Sink):
 
     def build(self, message: OutgoingMessage) -> dict[str, Any]:
         """The request body for ``message``: free-form inside the window, else the template."""
-        callback = wa.callback_for(message.delivery_id)
+        callback = callback_for(message.delivery_id)
         body = message.body
         free = not message.force_template and in_window(message.last_inbound_at, _now(message))
         if body.get("kind") == "interactive":
@@ -266,12 +270,12 @@ class WhatsAppSink(Sink):
         templated = message.force_template or not in_window(message.last_inbound_at, _now(message))
         free_form_only = message.body.get("kind") in ("interactive", "reply")
         if message.marketing_stopped and templated and not free_form_only:
-            return SendResult(ok=False, error_code=131050, called=False,
+            return SendResult(ok=False, error_code=131050, called=False, action=action_for(131050),
                               error_detail="this person stopped marketing messages; not sent")
         try:
             payload = self.build(message)
         except ValueError as exc:  # BuildError, or a number that is not one
-            return SendResult(ok=False, error_detail=str(exc), called=False)
+            return SendResult(ok=False, error_detail=str(exc), called=False, action=Action.FAIL)
         return await self.post(payload)
 
     async def post(self, payload: dict[str, Any]) -> SendResult:
@@ -286,7 +290,7 @@ class WhatsAppSink(Sink):
             # Only a refused connection proves nothing left; anything else may have been accepted.
             doubt = reached_server(exc) if isinstance(exc, httpx.TransportError) else True
             return SendResult(ok=False, error_detail=f"network: {type(exc).__name__}: {exc}".rstrip(": "),
-                              in_doubt=doubt, sent_as=kind)
+                              in_doubt=doubt, sent_as=kind, action=Action.RETRY)
         return parse_answer(response, kind)
 
 
@@ -295,7 +299,7 @@ class BuildError(ValueError):
 
 
 def parse_answer(response: httpx.Response, kind: str | None = None) -> SendResult:
-    """Read Meta's answer by its ``code``, whatever the HTTP status says."""
+    """Read Meta's answer by its ``code``, whatever the HTTP status says, and say what to do."""
     retry_after = _retry_after(response.headers.get("Retry-After"))
     try:
         data = response.json()
@@ -307,7 +311,8 @@ def parse_answer(response: httpx.Response, kind: str | None = None) -> SendResul
         data_part = error.get("error_data")
         details = data_part.get("details") if isinstance(data_part, dict) else None
         text = f"{error.get('message') or ''}" + (f": {details}" if details else "")
-        return SendResult(ok=False, error_code=code if isinstance(code, int) else None,
+        code = code if isinstance(code, int) else None
+        return SendResult(ok=False, error_code=code, action=action_for(code),
                           error_detail=text or f"HTTP {response.status_code}", retry_after=retry_after,
                           sent_as=kind)
     if response.is_success and isinstance(data, dict):
@@ -320,7 +325,7 @@ def parse_answer(response: httpx.Response, kind: str | None = None) -> SendResul
     # resent after the in-doubt timeout. Other pages (500, 503, 429) are retried with back-off.
     doubt = response.status_code in (502, 504) or response.is_success
     return SendResult(ok=False, error_detail=f"HTTP {response.status_code}: {snippet}".strip(),
-                      retry_after=retry_after, sent_as=kind, in_doubt=doubt)
+                      retry_after=retry_after, sent_as=kind, in_doubt=doubt, action=Action.RETRY)
 
 
 def _retry_after(value: str | None) -> float | None:
