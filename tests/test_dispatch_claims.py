@@ -1,9 +1,13 @@
-"""At most once per delivery: claim before the call, wamid after, statuses settle what a crash
-left in doubt, and a claim with no status is resent only after the in-doubt timeout."""
+"""At most once per delivery: claim before the call, requested just before it, wamid after;
+statuses settle what a crash left in doubt, a requested claim with no status is resent only after
+the in-doubt timeout, and one never requested goes back to the others at once."""
 
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +15,7 @@ import pytest
 from sqlmodel import select
 
 from hub.contracts import Pacing, SendResult
+from hub.delivery.claims import LEASE, Ask, mark_requested
 from hub.delivery.send import claim_due, record_outcome
 from hub.simulator import Fault
 from hub.storage.tables import DeliveryRow
@@ -46,7 +51,8 @@ def test_the_claim_is_committed_before_the_call_and_the_wamid_after(world: World
     with world.store.read() as session:  # another connection sees the claim: it is committed
         row = session.get(DeliveryRow, delivery)
         assert (row.status, row.attempts, row.claimed_at, row.wamid) == ("sending", 1, START, None)
-    # What a crash here leaves: a claim with no answer. A new run does not send it blindly.
+    assert mark_requested(world.store, [Ask(delivery, person, True)], world.clock.now()) == [True]
+    # What a crash here leaves: a request that may have reached Meta. A new run does not resend it.
     assert world.dispatch().sent == 0 and world.sim.requests == 0
     world.clock.advance(minutes=29)
     assert world.dispatch().sent == 0
@@ -56,6 +62,42 @@ def test_the_claim_is_committed_before_the_call_and_the_wamid_after(world: World
     row = world.delivery(delivery)
     assert row.status == "sent" and row.attempts == 2 and row.wamid == world.sim.accepted[0].wamid
     assert len(world.sim.received_by("34600000001")) == 1
+
+
+def test_a_claim_never_requested_goes_to_another_run_when_its_lease_ends(world: World) -> None:
+    """A crash between claim and request: nothing reached Meta, so nothing waits for a status."""
+    person = world.subscribe("34600000001")
+    delivery = world.plan(person)
+    assert [c.id for c in claim_due(world.store, world.clock)] == [delivery]
+    assert world.dispatch().sent == 0  # its worker's lease still runs
+    world.clock.advance(seconds=LEASE.total_seconds() + 1)
+    assert world.dispatch().sent == 1
+    assert world.delivery(delivery).attempts == 2 and len(world.sim.received_by("34600000001")) == 1
+
+
+def test_a_dead_process_s_unrequested_claims_are_planned_again_at_once(world: World) -> None:
+    person = world.subscribe("34600000001")
+    delivery = world.plan(person)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    with world.store.write() as session:
+        row = session.get(DeliveryRow, delivery)
+        row.status, row.claimed_at, row.claimed_by = "sending", START, f"{socket.gethostname()}:{dead}"
+        row.lease_until, row.attempts = START + LEASE, 1
+    assert world.dispatch().sent == 1  # no wait for the lease: its process is gone
+    assert world.delivery(delivery).status == "sent"
+
+
+def test_a_claim_taken_over_after_its_lease_is_not_requested_by_its_first_worker(world: World) -> None:
+    person = world.subscribe("34600000001")
+    delivery = world.plan(person)
+    claim_due(world.store, world.clock)
+    world.clock.advance(seconds=LEASE.total_seconds() + 1)
+    assert claim_due(world.store, world.clock)  # another worker, or this one again
+    ask = [Ask(delivery, person, True)]
+    assert mark_requested(world.store, ask, world.clock.now(), "elsewhere:1") == [False]
+    assert mark_requested(world.store, ask, world.clock.now()) == [True]
+    assert mark_requested(world.store, ask, world.clock.now()) == [False]  # requested once only
 
 
 def test_a_lost_answer_is_settled_by_the_status_webhook_not_resent(world: World) -> None:

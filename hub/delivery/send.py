@@ -18,23 +18,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, false, func, or_, true
+from sqlalchemy import and_, bindparam, func, or_, true
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlmodel import Session, select
 
 from hub import events
+from hub.audience.optouts import OptOuts, optouts
 from hub.contracts import Action, OutgoingMessage, Pacing, SendResult, Sink
 from hub.delivery import account
 from hub.delivery.caps import Caps, ClaimGuard
+from hub.delivery.claims import LEASE, RENEW_EVERY, Ask, LastMoment, in_doubt, orphaned, release_dead, renew
+from hub.delivery.claims import worker_id as worker_id
 from hub.delivery.holds import hold_reason
 from hub.delivery.pacing import backoff
 from hub.delivery.paid_gate import PaidGate
@@ -82,10 +83,6 @@ class DispatchReport:
         return done / self.elapsed if self.elapsed > 0 else 0.0
 
 
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 @dataclass(frozen=True)
 class Claim:
     """A claimed delivery and what sending it needs to know about its person."""
@@ -109,8 +106,10 @@ class Claim:
 def _claimable(now: datetime, recipient_gap: timedelta, in_doubt_after: timedelta | None):  # noqa: ANN202
     ready = and_(DeliveryRow.status == "planned", DeliveryRow.due_at <= now,
                  or_(DeliveryRow.next_try_at.is_(None), DeliveryRow.next_try_at <= now))  # type: ignore[union-attr]
-    stale = (and_(DeliveryRow.status == "sending", DeliveryRow.claimed_at <= now - in_doubt_after)
-             if in_doubt_after is not None else false())
+    d = DeliveryRow.__table__.c  # type: ignore[attr-defined]
+    stale = orphaned(now, d)  # claimed, never requested, its worker gone: at once
+    if in_doubt_after is not None:  # requested, and no status came: Meta never took it
+        stale = or_(stale, in_doubt(now, d, in_doubt_after))
     rested = (or_(SubscriberRow.last_sent_at.is_(None),  # type: ignore[union-attr]
                   SubscriberRow.last_sent_at <= now - recipient_gap)
               if recipient_gap > timedelta(0) else true())
@@ -151,7 +150,8 @@ def _claim_batch(store: Store, clock: Clock, limit: int, recipient_gap: timedelt
     with store.write() as session:
         connection = session.connection()
         rows = connection.execute(
-            sa_select(d.id, d.subscriber_id, d.body, d.status, d.attempts, d.force_template, s.phone,
+            sa_select(d.id, d.subscriber_id, d.body, d.status, d.requested_at, d.attempts,
+                      d.force_template, s.phone,
                       s.status.label("person"), s.opted_in_at, s.last_inbound_at, s.marketing_stopped,
                       s.paused_until, s.rhythm)
             .select_from(DeliveryRow.__table__.join(  # type: ignore[attr-defined]
@@ -186,7 +186,7 @@ def _claim_batch(store: Store, clock: Clock, limit: int, recipient_gap: timedelt
                     connection.execute(sa_update(DeliveryRow.__table__).where(  # type: ignore[attr-defined]
                         d.id == row.id).values(**values))
                     continue
-            if row.status == "sending":
+            if row.status == "sending" and row.requested_at is not None:
                 log.warning("delivery %s: no status within %s of its send; sending it again",
                             row.id, in_doubt_after)
             people.add(row.subscriber_id)
@@ -206,7 +206,7 @@ def _claim_batch(store: Store, clock: Clock, limit: int, recipient_gap: timedelt
             ids = [claim.id for claim in claimed]
             connection.execute(sa_update(DeliveryRow.__table__).where(d.id.in_(ids)).values(  # type: ignore[attr-defined]
                 status="sending", claimed_at=now, claimed_by=worker_id(), attempts=d.attempts + 1,
-                next_try_at=None, updated_at=now))
+                requested_at=None, lease_until=now + LEASE, next_try_at=None, updated_at=now))
             connection.execute(sa_update(SubscriberRow.__table__).where(  # type: ignore[attr-defined]
                 s.id.in_([claim.subscriber_id for claim in claimed])).values(last_sent_at=now))
     return claimed
@@ -382,12 +382,13 @@ def _unreserve(session: Session, row: DeliveryRow) -> None:
 
 
 def release(session: Session, delivery_ids: list[int], now: datetime) -> None:
-    """Give back claims that were never sent (a halt, a crash of this run): planned again."""
+    """Give back claims that were never requested (a halt, a crash of this run): planned again."""
     for delivery_id in delivery_ids:
         row = session.get(DeliveryRow, delivery_id)
-        if row is not None and row.status == "sending":
+        if row is not None and row.status == "sending" and row.requested_at is None:
             _unreserve(session, row)
             row.status, row.claimed_at, row.claimed_by, row.updated_at = "planned", None, None, now
+            row.lease_until = None
             row.attempts = max(0, row.attempts - 1)
 
 
@@ -433,6 +434,10 @@ class _Run:
         self._wake = asyncio.Event()
         self.last_send: dict[str, float] = {}  # phone → monotonic time of this run's last send to it
         self._prune_at = PRUNE_AT
+        self.optouts: OptOuts = optouts(store)
+        self.requests = LastMoment(store, clock)  # the two-phase claim's second phase
+        self.stopped: list[int] = []  # requested, then found opted out in this process: skipped
+        self._renewed = time.monotonic()
 
     def _claim(self, limit: int) -> list[Claim]:
         skipped: list[int] = []
@@ -456,6 +461,7 @@ class _Run:
         return self.pacing.in_doubt_after if now - since >= self.pacing.in_doubt_after else None
 
     async def go(self, probe: bool) -> None:
+        await asyncio.to_thread(release_dead, self.store, self.clock.now())
         if probe and not await self._probe():
             return
         workers = [asyncio.create_task(self._worker()) for _ in range(max(1, self.pacing.concurrency))]
@@ -538,8 +544,20 @@ class _Run:
         if self.halt is not None or self.stop.is_set():
             return  # left in ``unsent``: released, never in doubt
         self.unsent.discard(message.delivery_id)
-        if gap:
-            self._sent_to(message.phone, time.monotonic(), gap + GAP_MARGIN)
+        news = claim.body.get("kind") != "reply"
+        if not await self.requests.ask(Ask(claim.id, claim.subscriber_id, news)):
+            self.report.skipped += 1  # opted out since the claim, or no longer this worker's
+            return
+        with self.optouts.sending(claim.subscriber_id) if news else contextlib.nullcontext(True) as allowed:
+            if not allowed:  # a BAJA answered 200 in this process since the store was read
+                self.stopped.append(claim.id)
+                return
+            if gap:
+                self._sent_to(message.phone, time.monotonic(), gap + GAP_MARGIN)
+            result = await self._request(message)
+        self._act_on(message, result)
+
+    async def _request(self, message: OutgoingMessage) -> SendResult:
         try:
             result = await self.sink.send(message)
         except Exception as exc:  # a sink's bug: whether it sent is unknown, so never resend blindly
@@ -553,6 +571,9 @@ class _Run:
             result = await self.sink.send(replace(message, force_template=True))
             if decide(result) is not Action.TEMPLATE:
                 await asyncio.to_thread(self._mark_template, message.delivery_id)
+        return result
+
+    def _act_on(self, message: OutgoingMessage, result: SendResult) -> None:
         action = decide(result)
         if result.error_code is not None:
             key = str(result.error_code)
@@ -589,8 +610,14 @@ class _Run:
 
     async def _flush(self) -> None:
         outcomes, self.outcomes = self.outcomes, []
+        stopped, self.stopped = self.stopped, []
         halt = self.halt
         unsent = sorted(self.unsent) if halt is not None else []
+        if time.monotonic() - self._renewed >= RENEW_EVERY and self.unsent:
+            self._renewed = time.monotonic()
+            await asyncio.to_thread(renew, self.store, sorted(self.unsent), self.clock.now())
+        if stopped:
+            await asyncio.to_thread(self._skip_stopped, stopped)
         if not outcomes and not unsent and halt is None:
             return
         names = await asyncio.to_thread(self._write, outcomes, halt, unsent)
@@ -607,6 +634,15 @@ class _Run:
                 self.report.released += 1
         if self.progress is not None:
             self.progress(self.report)
+
+    def _skip_stopped(self, delivery_ids: list[int]) -> None:
+        """Requested claims never sent because the person opted out meanwhile: skipped."""
+        d = DeliveryRow.__table__.c  # type: ignore[attr-defined]
+        with self.store.write() as session:
+            session.connection().execute(sa_update(DeliveryRow.__table__).where(  # type: ignore[attr-defined]
+                d.id.in_(delivery_ids), d.status == "sending").values(
+                status="skipped", reason="opted out", updated_at=self.clock.now()))
+        self.report.skipped += len(delivery_ids)
 
     def _write(self, outcomes: list[tuple[int, SendResult]], halt: tuple[Action, SendResult] | None,
                unsent: list[int]) -> list[str]:

@@ -168,6 +168,10 @@ class DeliveryRow(SQLModel, table=True):
     force_template: bool = False  # Meta said 131047: the window is closed, send the template
     sent_as: str | None = None  # text | image | template | interactive
     superseded_wamid: str | None = None  # a failed earlier send's wamid; its late statuses are ignored
+    # Two-phase claim (hub/delivery/claims.py): set just before the request is handed to the API.
+    # A ``sending`` row without it never reached Meta and goes back to the others at once.
+    requested_at: datetime | None = _when()
+    lease_until: datetime | None = _when()  # an unrequested claim is its worker's until then
 
 
 class InboundMessageRow(SQLModel, table=True):

@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from hub import events
 from hub.audience.inbound import Audience
+from hub.audience.optouts import optouts
 from hub.config import AudienceConfig
 from hub.delivery import template_status
 from hub.delivery.replier import Replier
@@ -172,6 +173,7 @@ def build_app(store: Store, audience_config: AudienceConfig, zone: ZoneInfo, *, 
         except SQLAlchemyError as exc:
             log.error("webhook not stored, Meta will retry: %s", exc.__class__.__name__)
             return PlainTextResponse("not stored, try again", status_code=500)
+        await _honour_now(store, effects)
         if replier is not None and effects.stored:
             replier.poke()
         return PlainTextResponse("ok")
@@ -199,3 +201,18 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _honour_now(store: Store, effects: Effects) -> None:
+    """Before the 200: this process's dispatcher sends no more news to who just left, and any
+    request to them already under way is done (see :mod:`hub.audience.optouts`)."""
+    if not effects.people:
+        return
+    registry = optouts(store)
+    for person, change in effects.people:
+        if change == "subscribed" and person.id is not None:
+            registry.joined([person.id])
+    left = [person.id for person, change in effects.people if change == "unsubscribed" and person.id]
+    if left:
+        await registry.left(left)
+
