@@ -122,7 +122,8 @@ def rows(engine: Engine, like: Snapshot | None = None) -> Snapshot:
             names = (like[name][0] if like is not None else
                      tuple(c.name for c in table.c if c.name in SQLModel.metadata.tables[name].c))
             cols = [table.c[n] for n in names]
-            found[name] = (names, sorted(tuple(map(repr, r)) for r in connection.execute(select(*cols)).all()))
+            listed = connection.execute(select(*cols)).all()
+            found[name] = (names, sorted(tuple(map(repr, r)) for r in listed))
         return found
 
 

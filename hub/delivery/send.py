@@ -38,7 +38,7 @@ from hub.delivery.holds import hold_reason
 from hub.delivery.pacing import TokenBucket, backoff
 from hub.delivery.settle import RANK, settle_from_status
 from hub.delivery.statuses import apply_waiting
-from hub.privacy import mask_phone
+from hub.privacy import mask_person
 from hub.storage.store import Store
 from hub.storage.tables import DeliveryRow, StatusEventRow, SubscriberRow
 from hub.timekeeping.clock import Clock, SystemClock
@@ -92,12 +92,13 @@ class Claim:
     phone: str
     last_inbound_at: datetime | None
     marketing_stopped: bool
+    user_id: str | None = None  # the BSUID, sent to when Meta never shared the number
 
     @classmethod
     def of(cls, delivery: DeliveryRow, subscriber: SubscriberRow) -> Claim:
         return cls(delivery.id or 0, subscriber.id or 0, delivery.body or {}, delivery.attempts,
-                   delivery.force_template, subscriber.phone, subscriber.last_inbound_at,
-                   subscriber.marketing_stopped)
+                   delivery.force_template, subscriber.phone or "", subscriber.last_inbound_at,
+                   subscriber.marketing_stopped, subscriber.user_id)
 
 
 def _claimable(now: datetime, recipient_gap: timedelta, in_doubt_after: timedelta | None):  # noqa: ANN202
@@ -146,7 +147,7 @@ def _claim_batch(store: Store, clock: Clock, limit: int, recipient_gap: timedelt
         rows = connection.execute(
             sa_select(d.id, d.subscriber_id, d.body, d.status, d.attempts, d.force_template, s.phone,
                       s.status.label("person"), s.opted_in_at, s.last_inbound_at, s.marketing_stopped,
-                      s.paused_until, s.rhythm)
+                      s.paused_until, s.rhythm, s.user_id)
             .select_from(DeliveryRow.__table__.join(  # type: ignore[attr-defined]
                 SubscriberRow.__table__, s.id == d.subscriber_id))  # type: ignore[attr-defined]
             .where(due, rested).order_by(d.due_at, d.id).limit(limit)
@@ -183,7 +184,8 @@ def _claim_batch(store: Store, clock: Clock, limit: int, recipient_gap: timedelt
                             row.id, in_doubt_after)
             people.add(row.subscriber_id)
             claimed.append(Claim(row.id, row.subscriber_id, row.body or {}, row.attempts + 1,
-                                 row.force_template, row.phone, row.last_inbound_at, row.marketing_stopped))
+                                 row.force_template, row.phone or "", row.last_inbound_at,
+                                 row.marketing_stopped, row.user_id))
         for reason, ids in dropped.items():
             connection.execute(sa_update(DeliveryRow.__table__).where(d.id.in_(ids)).values(  # type: ignore[attr-defined]
                 status="skipped", reason=reason, updated_at=now))
@@ -294,6 +296,7 @@ def message_for(claim: Claim, now: datetime) -> OutgoingMessage:
         delivery_id=claim.id, phone=claim.phone, text=body.get("text", ""),
         items=body.get("items", []), last_inbound_at=claim.last_inbound_at, now=now, body=body,
         force_template=claim.force_template, marketing_stopped=claim.marketing_stopped,
+        user_id=claim.user_id,
     )
 
 
@@ -415,7 +418,7 @@ class _Run:
         self.claimed = 0
         self.finished = False
         self._wake = asyncio.Event()
-        self.last_send: dict[str, float] = {}  # phone → monotonic time of this run's last send to it
+        self.last_send: dict[str, float] = {}  # number or BSUID → monotonic time of this run's last send
         self._prune_at = PRUNE_AT
 
     def _claim(self, limit: int) -> list[Claim]:
@@ -513,8 +516,8 @@ class _Run:
     async def _send(self, claim: Claim) -> None:
         message = message_for(claim, self.clock.now())
         gap = self.pacing.recipient_gap.total_seconds()
-        if gap and message.phone in self.last_send:  # a claim waited in the queue: keep real 6 s too
-            wait = self.last_send[message.phone] + gap + GAP_MARGIN - time.monotonic()
+        if gap and message.address in self.last_send:  # a claim waited in the queue: keep real 6 s too
+            wait = self.last_send[message.address] + gap + GAP_MARGIN - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
         await self.bucket.take()
@@ -522,7 +525,7 @@ class _Run:
             return  # left in ``unsent``: released, never in doubt
         self.unsent.discard(message.delivery_id)
         if gap:
-            self._sent_to(message.phone, time.monotonic(), gap + GAP_MARGIN)
+            self._sent_to(message.address, time.monotonic(), gap + GAP_MARGIN)
         try:
             result = await self.sink.send(message)
         except Exception as exc:  # a sink's bug: whether it sent is unknown, so never resend blindly
@@ -547,7 +550,8 @@ class _Run:
             log.error("sending %s: %s", "paused" if action is Action.PAUSE else "stopped",
                       result.error_detail)
         if not result.ok and not result.in_doubt:
-            log.warning("delivery %s to %s: %s %s", message.delivery_id, mask_phone(message.phone),
+            log.warning("delivery %s to %s: %s %s", message.delivery_id,
+                        mask_person(message.phone, message.user_id),
                         result.error_code, result.error_detail)
         self.outcomes.append((message.delivery_id, result))
 
