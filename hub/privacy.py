@@ -36,6 +36,11 @@ def mask_person(phone: str | None, user_id: str | None = None) -> str:
     return "?"
 
 
+def mask_any(ident: str) -> str:
+    """A number or a business-scoped user id, masked as what it is."""
+    return mask_user_id(ident) if _BSUID.fullmatch(ident) or "." in ident else mask_phone(ident)
+
+
 def mask_phones_in(text: str) -> str:
     """Mask every phone-number-looking run of digits, and every BSUID, in a log line."""
     text = _BSUID.sub(lambda m: mask_user_id(m.group(0)), text)
