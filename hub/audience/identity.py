@@ -99,6 +99,7 @@ def resolve(session: Session, ids: Ids, now: datetime, *, create: bool = True) -
 
 def link(session: Session, person: SubscriberRow, ids: Ids, now: datetime) -> None:
     """Attach every identifier in ``ids`` to ``person`` (a new number replaces the old one)."""
+    assert person.id is not None, "flush the person before linking identifiers to it"
     if ids.phone and person.phone != ids.phone:
         person.phone = ids.phone
     known = set(session.exec(select(PersonIdRow.value).where(
