@@ -199,6 +199,23 @@ def test_a_new_business_scoped_user_id_finds_the_same_person(tmp_path: Path, loo
     assert (person.user_id, person.status) == ("ES.200", "unsubscribed")
 
 
+def test_a_changed_number_already_known_as_a_contact_stays_one_person(
+        tmp_path: Path, loopback: Switch) -> None:
+    hub = Hub(tmp_path / "hub.db", loopback)
+    hub.say("ALTA", phone=PHONE)
+    hub.clock.advance(minutes=1)
+    hub.say("hola", phone="34699000000")  # the new number wrote once before: a mere contact
+    hub.clock.advance(minutes=1)
+    change = text_message("x", PHONE, "Lucía", hub.clock.now())
+    message = change["entry"][0]["changes"][0]["value"]["messages"][0]
+    message.update({"type": "system", "system": {"body": "User changed number", "type": "user_changed_number",
+                                                 "wa_id": "34699000000"}})
+    del message["text"]
+    assert hub.post(change).status_code == 200
+    [person] = _people(hub)
+    assert (person.phone, person.status) == ("34699000000", "active")
+
+
 # ---- end to end through the simulator -----------------------------------------------------------
 
 @pytest.fixture

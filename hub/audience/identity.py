@@ -101,6 +101,9 @@ def link(session: Session, person: SubscriberRow, ids: Ids, now: datetime) -> No
     """Attach every identifier in ``ids`` to ``person`` (a new number replaces the old one)."""
     assert person.id is not None, "flush the person before linking identifiers to it"
     if ids.phone and person.phone != ids.phone:
+        holder = session.exec(select(SubscriberRow).where(SubscriberRow.phone == ids.phone)).first()
+        if holder is not None and holder.id != person.id:
+            merge(session, person, holder, now)  # the new number was someone's row: the same person
         person.phone = ids.phone
     known = set(session.exec(select(PersonIdRow.value).where(
         col(PersonIdRow.value).in_(ids.user_ids()))).all())
