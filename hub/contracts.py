@@ -201,7 +201,11 @@ class Filter(ABC):
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """One planned delivery, ready for a sink: who, what, and the delivery id to echo back."""
+    """One planned delivery, ready for a sink: who, what, and the delivery id to echo back.
+
+    ``phone`` is empty when Meta never shared the person's number: ``user_id`` (their
+    business-scoped user id) is then the only way to reach them.
+    """
 
     delivery_id: int
     phone: str
@@ -212,6 +216,12 @@ class OutgoingMessage:
     body: dict[str, Any] = field(default_factory=dict)  # the whole planned body (kind, buttons…)
     force_template: bool = False  # set after a 131047: the window is closed whatever we believe
     marketing_stopped: bool = False  # the person stopped marketing messages (131050)
+    user_id: str | None = None  # business-scoped user id (BSUID), for a person without a number
+
+    @property
+    def address(self) -> str:
+        """Whom to send to: the number when known (Meta's advice), else the BSUID."""
+        return self.phone or self.user_id or ""
 
 
 class Action(Enum):

@@ -33,7 +33,7 @@ from hub.loopback import Document, LoopbackServer
 from hub.pricing.country import country_of
 from hub.pricing.money import show
 from hub.pricing.spent import spent
-from hub.privacy import mask_phone
+from hub.privacy import mask_any
 from hub.routines import Routines
 from hub.simulator import SimulatorConfig, SimulatorServer
 from hub.stats import build_report
@@ -67,8 +67,11 @@ PEOPLE = [
     Person("34600000006", "Pablo", "¡Alta!"),
     Person("34600000007", "Elena", "ALTA deportes"),
     Person("34600000008", "Óscar", "alta cultura obras"),
+    # A WhatsApp username hides Sara's number: Meta names her by a business-scoped user id only.
+    Person("ES.20481632641282565120", "Sara", "ALTA deportes"),
 ]
-LEAVER = PEOPLE[1]
+USERNAMES = {"ES.20481632641282565120": "@sara"}
+LEAVER, NO_NUMBER = PEOPLE[1], PEOPLE[-1]
 
 
 def run_demo(keep: Path | None = None) -> None:
@@ -94,7 +97,7 @@ class Demo:
         os.environ.update({TOKEN_ENV: token, SECRET_ENV: secret, VERIFY_ENV: secrets.token_urlsafe(8)})
         self.sim_config = SimulatorConfig(
             token=token, app_secret=secret, clock=self.clock, read_share=0.7, read_after=25 * 60, seed=7,
-            phones={p.phone: p.name for p in PEOPLE})
+            phones={p.phone: p.name for p in PEOPLE}, usernames=dict(USERNAMES))
 
     def say(self, text: str) -> None:
         local = self.clock.now().astimezone(self.app.config.tz) if hasattr(self, "app") else None
@@ -122,6 +125,7 @@ class Demo:
                 self._routine_run(hours=2, minutes=25)  # to 12:00, the routine's slot
                 self.clock.advance(hours=1, minutes=10)
                 self._leave(LEAVER)
+                self._leave(NO_NUMBER)
                 feeds.documents["/feed.xml"] = later
                 self.clock.advance(hours=2, minutes=25)
                 self._poll("The feed has changed; polling again")
@@ -173,12 +177,13 @@ class Demo:
         wanted = {p.phone for p in PEOPLE}
         _wait(lambda: wanted <= {m.to for m in self.sim.simulator.accepted}, "the welcome messages")
         with self.app.store.read() as session:
-            rows = {r.phone: r for r in session.exec(select(SubscriberRow))}
+            rows = {r.phone or r.user_id: r for r in session.exec(select(SubscriberRow))}
         for person in PEOPLE:
             row = rows[person.phone]
             topics = ", ".join(row.topics or []) or "everything"
-            click.echo(f"  {person.name:<7} {mask_phone(person.phone)}  «{person.says}»".ljust(48)
-                       + f"→ {row.status}, topics: {topics}")
+            hidden = f" ({USERNAMES[person.phone]}, number hidden)" if person.phone in USERNAMES else ""
+            click.echo(f"  {person.name:<7} {mask_any(person.phone)}  «{person.says}»".ljust(48)
+                       + f"→ {row.status}, topics: {topics}{hidden}")
         click.echo(f"  Consent recorded for each; {len(PEOPLE)} welcome messages arrived at their phones.\n")
 
     def _poll(self, what: str) -> None:
@@ -222,7 +227,8 @@ class Demo:
         before = len(self.sim.simulator.received_by(person.phone))
         self.sim.run(lambda: self.sim.simulator.inbound_text(person.phone, "BAJA", person.name))
         _wait(lambda: len(self.sim.simulator.received_by(person.phone)) > before, "the goodbye")
-        self.say(f"{person.name} {mask_phone(person.phone)} writes «BAJA»: unsubscribed at once, "
+        how = " from a username account (by business-scoped user id)" if person.phone in USERNAMES else ""
+        self.say(f"{person.name} {mask_any(person.phone)} writes «BAJA»{how}: unsubscribed at once, "
                  "one confirmation sent; nothing more will be sent to them.\n")
 
     def _stats(self, elapsed: float) -> None:

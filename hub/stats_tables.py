@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from hub.cloudapi.codes import label
 from hub.stats import Counts, Report
 
 
@@ -23,7 +24,7 @@ def _counts_table(title: str, rows: dict[str, Counts]) -> list[str]:
                      f"{c.failed:>6} {c.skipped:>7} {_pct(c.delivery_rate):>6} {_pct(c.read_rate):>6} "
                      f"{_minutes(c.median_time_to_read):>9}")
         if c.failed_by_code:
-            codes = ", ".join(f"{k}: {v}" for k, v in c.failed_by_code.items())
+            codes = ", ".join(f"{label(k)}: {v}" for k, v in c.failed_by_code.items())
             lines.append(f"      failed by code: {codes}")
         if c.skipped_by_reason:
             lines.append("      skipped: " + ", ".join(f"{k}: {v}" for k, v in c.skipped_by_reason.items()))

@@ -59,7 +59,8 @@ def test_demo_runs_end_to_end(tmp_path) -> None:
                             text=True, timeout=60, env={"HUB_LOAD_PLUGINS": "", "PATH": ""})
     out = result.stdout
     assert result.returncode == 0, result.stderr + out
-    assert "8 welcome messages arrived at their phones" in out
+    assert "9 welcome messages arrived at their phones" in out
+    assert "Sara    ES.••••20  «ALTA deportes»" in out and "(@sara, number hidden)" in out
     assert "Polling the sample feed: 5 new item(s) stored." in out
     assert "polling again: 2 new item(s) stored." in out
     assert "run #1:" in out and "run #2:" in out
@@ -68,11 +69,12 @@ def test_demo_runs_end_to_end(tmp_path) -> None:
     reached, delivered, read = map(int, figures[-1])
     assert reached > 0 and delivered > 0 and read > 0, out
     assert "Andrés +34•••••••02 writes «BAJA»: unsubscribed at once" in out
-    assert re.search(r"2026-11-26  new +8  left +1  net +\+7", out), out  # the stats show who left
-    assert re.search(r"noticias#1 +reached +\d+  left +1 ", out), out  # …after the run that preceded
+    assert "Sara ES.••••20 writes «BAJA» from a username account" in out
+    assert re.search(r"2026-11-26  new +9  left +2  net +\+7", out), out  # the stats show who left
+    assert re.search(r"noticias#1 +reached +\d+  left +2 ", out), out  # …after the run that preceded
     assert not re.search(r"noticias#1 .* 0:00:00\n", out), "people read some minutes later"
     assert "/dashboard" in out and "HUB_DASHBOARD_TOKEN" in out
-    assert "3460000000" not in out, "phone numbers are masked"
+    assert "3460000000" not in out and "20481632641282565120" not in out, "numbers and BSUIDs are masked"
     assert (keep / "hub.toml").is_file() and (keep / "demo.db").is_file()
 
 

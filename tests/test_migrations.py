@@ -16,7 +16,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import MetaData, create_engine, insert, inspect, select, text
+from sqlalchemy import MetaData, create_engine, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
@@ -52,9 +52,11 @@ def schema(connection: Connection) -> dict[str, Any]:
                               for u in inspector.get_unique_constraints(table)),
         }
     if connection.dialect.name == "sqlite":
-        # The stored CREATE text, whitespace aside (ALTER TABLE ADD COLUMN writes it on one line).
+        # The stored CREATE text, whitespace aside (ALTER TABLE ADD COLUMN writes it on one line)
+        # and the quotes SQLite puts around a table's name when a batch migration renames its copy.
         found["sqlite_master"] = sorted(
-            (kind, name, re.sub(r"\s+", " ", sql or "")) for kind, name, sql in connection.exec_driver_sql(
+            (kind, name, re.sub(r'^CREATE TABLE "(\w+)"', r"CREATE TABLE \1", re.sub(r"\s+", " ", sql or "")))
+            for kind, name, sql in connection.exec_driver_sql(
                 "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").all())
     return found
 
@@ -68,55 +70,61 @@ def drop_everything(engine: Engine) -> None:
 HEAD = migrate.head()
 
 
+def _insert(connection: Connection, row: Any) -> Any:
+    """Insert a model row through the columns the database has now (an older schema lacks the
+    columns later revisions add); returns its id."""
+    table = MetaData()
+    table.reflect(bind=connection, only=[row.__tablename__])
+    present = table.tables[row.__tablename__]
+    values = {name: value for name, value in row.model_dump().items()
+              if name in present.c and not (name == "id" and value is None)}
+    model_table = type(row).__table__
+    result = connection.execute(model_table.insert().values(
+        {name: value for name, value in values.items() if name in model_table.c}))
+    return result.inserted_primary_key[0]
+
+
 def fill(store: Store) -> None:
     """A little of everything an older hub would have stored."""
-    with store.write() as session:
-        session.add(SourceRow(name="town", type="rss", url="http://127.0.0.1/feed", cursor={"page": 2}))
-        people = [SubscriberRow(phone=f"3460000000{i}", created_at=NOW, opted_in_at=NOW, topics=["news"])
+    with store.engine.begin() as connection:
+        _insert(connection, SourceRow(name="town", type="rss", url="http://127.0.0.1/feed",
+                                      cursor={"page": 2}))
+        people = [_insert(connection, SubscriberRow(phone=f"3460000000{i}", created_at=NOW,
+                                                    opted_in_at=NOW, topics=["news"]))
                   for i in range(3)]
-        session.add_all(people)
-        items = [ItemRow(source="town", guid=f"g{i}", title=f"Story {i}", fetched_at=NOW,
-                         published_at=NOW, tags=["news"]) for i in range(4)]
-        session.add_all(items)
-        session.flush()
-        # Core insert naming the baseline's columns only: later revisions add columns to this table.
-        session.connection().execute(insert(DeliveryRow.__table__), [  # type: ignore[attr-defined]
-            {"key": f"item:{item.id}:{person.id}", "subscriber_id": person.id, "item_id": item.id,
-             "body": {"text": item.title}, "created_at": NOW, "due_at": NOW, "attempts": 0,
-             "status": "planned" if item.id % 2 else "sent", "force_template": False}
-            for item in items for person in people])
-        session.add(ConsentEventRow(subscriber_id=people[0].id, phone=people[0].phone, kind="opt_in",
-                                    channel="whatsapp", words="ALTA", at=NOW))
+        items = [_insert(connection, ItemRow(source="town", guid=f"g{i}", title=f"Story {i}",
+                                             fetched_at=NOW, published_at=NOW, tags=["news"]))
+                 for i in range(4)]
+        for item in items:
+            for person in people:
+                _insert(connection, DeliveryRow(key=f"item:{item}:{person}", subscriber_id=person,
+                                                item_id=item, body={"text": f"Story {item}"},
+                                                created_at=NOW, due_at=NOW,
+                                                status="planned" if item % 2 else "sent"))
+        _insert(connection, ConsentEventRow(subscriber_id=people[0], phone="34600000000",
+                                            kind="opt_in", channel="whatsapp", words="ALTA", at=NOW))
 
 
-def kept(after: dict[str, Any], before: dict[str, Any]) -> bool:
-    """Every row there before is there after, read through the columns it had then; tables a
-    later revision added start empty."""
-    tables = {name for name in before if name != "columns"}
-    return ({name: after.get(name) for name in tables} == {name: before[name] for name in tables}
-            and not any(after[name] for name in set(after) - tables - {"columns"}))
+Snapshot = dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]]
 
 
-def rows(engine: Engine, like: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every row of every model table with rows, read through the columns the database has now —
-    or, with ``like`` (an earlier answer), through the columns it had then (a table gains columns
-    with later revisions, and later revisions add tables; rows written before keep their values)."""
+def rows(engine: Engine, like: Snapshot | None = None) -> Snapshot:
+    """Every row of every model table, read through the columns the database has now (a table
+    gains columns with later revisions; rows written before keep their values). With ``like``
+    (an earlier snapshot), only its tables and columns: what was there must still be there."""
     with engine.connect() as connection:
         present = MetaData()
-        # Only the model tables this revision has: later revisions add tables as well as columns.
-        present.reflect(bind=connection, only=lambda name, _: name in SQLModel.metadata.tables)
-        shared = {name: [c for c in present.tables[name].c
-                         if c.name in SQLModel.metadata.tables[name].c
-                         and (like is None or name not in like["columns"]
-                              or c.name in like["columns"][name])]
-                  for name in present.tables}
-        found: dict[str, Any] = {
-            name: sorted(tuple(map(repr, r)) for r in connection.execute(select(*cols)).all())
-            for name, cols in shared.items()}
-    found = {name: found_rows for name, found_rows in found.items() if found_rows}
-    found["columns"] = (like["columns"] if like is not None
-                        else {name: [c.name for c in cols] for name, cols in shared.items()})
-    return found
+        existing = set(inspect(connection).get_table_names())
+        wanted = list(like) if like is not None else list(SQLModel.metadata.tables)
+        present.reflect(bind=connection, only=[t for t in wanted if t in existing])
+        found: Snapshot = {}
+        for name, table in present.tables.items():
+            names = (like[name][0] if like is not None else
+                     tuple(c.name for c in table.c if c.name in SQLModel.metadata.tables[name].c))
+            cols = [table.c[n] for n in names]
+            listed = connection.execute(select(*cols)).all()
+            found[name] = (names, sorted(tuple(map(repr, r)) for r in listed))
+        return found
 
 
 def config_for(project: Path, url: str) -> HubRunner:
@@ -166,8 +174,8 @@ def test_an_older_store_is_upgraded_in_place_without_loss(store_url: str, projec
     assert f"Schema upgraded: 0001 → {HEAD} (head)" in upgraded.output
 
     store = Store(store_url)
-    assert kept(rows(store.engine, like=before), before)
-    assert sum(len(v) for name, v in before.items() if name != "columns") == 1 + 3 + 4 + 12 + 1
+    assert rows(store.engine, like=before) == before
+    assert sum(len(v) for _, v in before.values()) == 1 + 3 + 4 + 12 + 1
     with store.engine.connect() as connection:
         assert differences(connection) == []
         assert NEW_INDEX in {i["name"] for i in inspect(connection).get_indexes("deliveries")}
@@ -199,7 +207,7 @@ def test_a_store_from_before_migrations_is_recognised_and_upgraded(store_url: st
     assert f"0001 (recognised: a database from before migrations) → {HEAD} (head)" in upgraded.output
 
     store = Store(store_url)
-    assert kept(rows(store.engine, like=before), before)
+    assert rows(store.engine, like=before) == before
     with store.engine.connect() as connection:
         assert differences(connection) == []
     store.dispose()
@@ -298,3 +306,31 @@ def test_db_commands_on_an_unreachable_database_say_so_in_one_line(
         result = hub("db", command_name)
         assert result.exit_code == 1
         assert "cannot migrate or read the schema" in result.output and "Traceback" not in result.output
+
+
+def test_a_store_of_the_current_release_keeps_every_subscriber_and_gains_people_without_numbers(
+        store_url: str, project: Path) -> None:
+    """Revision 0008: the number becomes optional, business-scoped user ids get their own table."""
+    from hub.storage.tables import PersonIdRow
+
+    old = Store(store_url, create=False)
+    migrate.upgrade(old.engine, "0003")
+    fill(old)
+    before = rows(old.engine)
+    old.dispose()
+    upgraded = config_for(project, store_url)("db", "upgrade")
+    assert upgraded.exit_code == 0, upgraded.output
+    assert f"Schema upgraded: 0003 → {HEAD} (head)" in upgraded.output
+
+    store = Store(store_url)
+    assert rows(store.engine, like=before) == before
+    with store.write() as session:
+        numbers = sorted(p.phone or "" for p in session.exec(select(SubscriberRow)).scalars())
+        assert numbers == ["34600000000", "34600000001", "34600000002"]
+        person = SubscriberRow(phone=None, user_id="ES.1349", username="@ana", created_at=NOW)
+        session.add(person)
+        session.flush()
+        session.add(PersonIdRow(subscriber_id=person.id, kind="bsuid", value="ES.1349", seen_at=NOW))
+    with store.read() as session:
+        assert session.exec(select(PersonIdRow)).scalars().one().subscriber_id == person.id
+    store.dispose()

@@ -86,7 +86,7 @@ def test_stats_tables_and_routine_filter(hub_cli, project) -> None:
     table = hub_cli("stats")
     assert table.exit_code == 0, table.output
     assert "Per routine run" in table.output and "mañanas#1" in table.output
-    assert "failed by code: 131026: 1" in table.output
+    assert "failed by code: 131026 (Message Undeliverable): 1" in table.output
     empty = hub_cli("stats", "--routine", "tardes", "--json")
     assert json.loads(empty.output)["by_run"] == {}
     bad = hub_cli("stats", "--since", "yesterday-ish")

@@ -120,7 +120,7 @@ def test_a_caption_speaks_like_text_and_system_messages_get_no_answer(hub: Hub) 
     assert len(hub.replies()) == replies
 
 
-def test_a_message_without_wa_id_is_stored_and_needs_no_number(hub: Hub) -> None:
+def test_a_message_without_wa_id_subscribes_by_business_scoped_user_id(hub: Hub) -> None:
     payload = text_message("ALTA", when=hub.clock.now())
     value = payload["entry"][0]["changes"][0]["value"]
     value["contacts"] = [{"profile": {"name": "Ana"}, "user_id": "ES.1234567890"}]
@@ -129,9 +129,10 @@ def test_a_message_without_wa_id_is_stored_and_needs_no_number(hub: Hub) -> None
     assert hub.post(payload).status_code == 200
     with hub.store.read() as session:
         row = session.exec(select(InboundMessageRow)).one()
-        assert session.exec(select(SubscriberRow)).all() == []
+        person = session.exec(select(SubscriberRow)).one()
     assert (row.phone, row.user_id, row.name) == (None, "ES.1234567890", "Ana")
-    assert row.action.startswith("ignored")
+    assert row.action == "subscribed"
+    assert (person.phone, person.user_id, person.status) == (None, "ES.1234567890", "active")
 
 
 def _delivery(hub: Hub, wamid: str | None, status_: str = "sent") -> int:

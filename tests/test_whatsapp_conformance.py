@@ -7,7 +7,9 @@ parts are merged first; ``recipient_type`` and the template ``language.policy`` 
 required but are optional in the API (absent from Meta's own examples); the template button
 ``index`` pattern ``^[2-6, 11-14]$`` is broken (Meta sends "0"…"9"). A fourth: the spec leaves
 out ``biz_opaque_callback_data``, which the send-messages page documents (at most 512
-characters) and the status webhook echoes, so it is added as such.
+characters) and the status webhook echoes, so it is added as such. A fifth: the spec predates
+business-scoped user ids, so ``recipient`` (a BSUID or parent BSUID, for a person whose number
+Meta does not share) is added, and a message needs ``to`` or ``recipient``, not always ``to``.
 """
 
 from __future__ import annotations
@@ -43,7 +45,11 @@ def _message_schema(path: Path) -> dict[str, Any]:
     schemas["TemplateComponent"]["properties"]["index"]["pattern"] = "^[0-9]$"
     schemas["BaseMessageProperties"]["properties"]["biz_opaque_callback_data"] = {
         "type": "string", "maxLength": limits.CALLBACK_DATA}
-    return _resolve({"$ref": "#/components/schemas/Message"}, schemas, ())
+    schemas["BaseMessageProperties"]["required"].remove("to")
+    schemas["BaseMessageProperties"]["properties"]["recipient"] = {
+        "type": "string", "pattern": r"^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$"}
+    message = _resolve({"$ref": "#/components/schemas/Message"}, schemas, ())
+    return {"allOf": [message, {"anyOf": [{"required": ["to"]}, {"required": ["recipient"]}]}]}
 
 
 def _resolve(node: Any, schemas: dict[str, Any], seen: tuple[str, ...]) -> Any:
@@ -96,8 +102,10 @@ def _message(kind: str = "item", wrote_hours_ago: float | None = None, **extra: 
     items = extra.pop("items", [{"title": "Pleno " + LONG, "url": "https://example.org/n/1/?a=1",
                                  "summary": LONG, "image_url": "https://example.org/i.jpg"}])
     last = NOW - timedelta(hours=wrote_hours_ago) if wrote_hours_ago is not None else None
-    return OutgoingMessage(delivery_id=42, phone="34612345678", text=extra.pop("text", LONG), items=items,
-                           last_inbound_at=last, now=NOW, body={"kind": kind, "heading": "Hoy", **extra})
+    phone, user_id = extra.pop("phone", "34612345678"), extra.pop("user_id", None)
+    return OutgoingMessage(delivery_id=42, phone=phone, text=extra.pop("text", LONG), items=items,
+                           last_inbound_at=last, now=NOW, body={"kind": kind, "heading": "Hoy", **extra},
+                           user_id=user_id)
 
 
 def test_text_message_in_window(validate) -> None:
@@ -223,3 +231,41 @@ def test_a_reply_is_never_turned_into_a_template() -> None:
     message = _message("reply", wrote_hours_ago=25, text="Hola")
     with pytest.raises(ValueError, match="24-hour window"):
         _sink().build(message)
+
+
+BSUID = "ES.13491208655302741918"
+
+
+@pytest.mark.parametrize("shape", ["text", "image", "template", "digest", "buttons", "list", "reply"])
+def test_every_shape_goes_to_a_business_scoped_user_id_by_recipient(validate, shape: str) -> None:
+    """A person without a number gets ``recipient`` and no ``to``; with a number, ``to`` only."""
+    nobody = {"phone": "", "user_id": BSUID}
+    one = [{"title": "t", "url": "https://e.org/"}]
+    message = {
+        "text": lambda: _message(wrote_hours_ago=2, items=one, **nobody),
+        "image": lambda: _message(wrote_hours_ago=2, **nobody),
+        "template": lambda: _message(wrote_hours_ago=30, **nobody),
+        "digest": lambda: _message("digest", **nobody),
+        "buttons": lambda: _message("interactive", wrote_hours_ago=1, buttons=[{"id": "a", "title": "Uno"}],
+                                    **nobody),
+        "list": lambda: _message("interactive", wrote_hours_ago=1, **nobody,
+                                 sections=[{"title": "T", "rows": [{"id": "r", "title": "Uno"}]}]),
+        "reply": lambda: _message("reply", wrote_hours_ago=0.01, text="¡Hola!", **nobody),
+    }[shape]()
+    body = _sink().build(message)
+    assert body["recipient"] == BSUID and "to" not in body
+    validate(body)
+    known = _sink().build(OutgoingMessage(**{**message.__dict__, "phone": "34612345678"}))
+    assert known["to"] == "+34612345678" and "recipient" not in known
+    validate(known)
+
+
+def test_the_extended_schema_still_wants_someone_to_send_to(validate) -> None:
+    body = wa.text_message(BSUID, "hola")
+    assert body["recipient"] == BSUID
+    validate(body)
+    del body["recipient"]
+    with pytest.raises(AssertionError):
+        validate(body)
+    with pytest.raises(AssertionError):
+        validate({**body, "recipient": "not a bsuid"})

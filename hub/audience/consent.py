@@ -10,12 +10,14 @@ from hub.storage.tables import ConsentEventRow, SubscriberRow
 
 
 def record_opt_in(
-    session: Session, phone: str, now: datetime, *, channel: str, words: str | None = None,
+    session: Session, phone: str | None, now: datetime, *, channel: str, words: str | None = None,
     note: str | None = None, message_id: str | None = None, name: str | None = None,
-    topics: list[str] | None = None,
+    topics: list[str] | None = None, person: SubscriberRow | None = None,
 ) -> SubscriberRow:
-    """Make ``phone`` an active subscriber and store the consent event that proves it."""
-    subscriber = session.exec(select(SubscriberRow).where(SubscriberRow.phone == phone)).first()
+    """Make ``person`` (or whoever has ``phone``) an active subscriber and store the consent
+    event that proves it: who (number and/or business-scoped user id), when, which words."""
+    subscriber = person or (session.exec(select(SubscriberRow).where(SubscriberRow.phone == phone)).first()
+                            if phone else None)
     if subscriber is None:
         subscriber = SubscriberRow(phone=phone, created_at=now, topics=list(topics or []))
         session.add(subscriber)
@@ -27,8 +29,8 @@ def record_opt_in(
     subscriber.opted_out_at = None
     session.flush()
     session.add(ConsentEventRow(
-        subscriber_id=subscriber.id, phone=phone, kind="opt_in", channel=channel, words=words,
-        note=note, message_id=message_id, at=now,
+        subscriber_id=subscriber.id, phone=subscriber.phone, user_id=subscriber.user_id,
+        kind="opt_in", channel=channel, words=words, note=note, message_id=message_id, at=now,
     ))
     return subscriber
 
@@ -41,6 +43,6 @@ def record_opt_out(
     subscriber.status = "unsubscribed"
     subscriber.opted_out_at = now
     session.add(ConsentEventRow(
-        subscriber_id=subscriber.id, phone=subscriber.phone, kind="opt_out", channel=channel,
-        words=words, message_id=message_id, at=now,
+        subscriber_id=subscriber.id, phone=subscriber.phone, user_id=subscriber.user_id,
+        kind="opt_out", channel=channel, words=words, message_id=message_id, at=now,
     ))

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from hub.audience import identity
 from hub.audience.consent import record_opt_in, record_opt_out
 from hub.config import AudienceConfig
 from hub.delivery.plan import insert_ignoring_duplicates
@@ -85,8 +86,8 @@ class Audience:
 
     def handle(self, session: Session, inbound: Inbound, inbound_id: int, now: datetime) -> Outcome:
         """Act on one newly stored inbound message; the caller commits."""
-        if inbound.phone is None:
-            return Outcome("ignored: no phone number (business-scoped user id only)")
+        if not ids_of(inbound):
+            return Outcome("ignored: no sender (neither a number nor a business-scoped user id)")
         if inbound.type == "user_preferences" or inbound.system_type == "user_preference_changed":
             return self._preference(session, inbound, now)
         if inbound.type.startswith("field:"):
@@ -99,12 +100,15 @@ class Audience:
     # ---- people ------------------------------------------------------------------------------
 
     def _person(self, session: Session, inbound: Inbound, now: datetime) -> SubscriberRow:
-        """The row for this number (created as a mere contact), with its 24 h window refreshed."""
-        assert inbound.phone is not None
-        person = session.exec(select(SubscriberRow).where(SubscriberRow.phone == inbound.phone)).first()
-        if person is None:
-            person = SubscriberRow(phone=inbound.phone, status="contact", created_at=now, topics=[])
-            session.add(person)
+        """The row for whoever wrote (created as a mere contact), with its 24 h window refreshed.
+
+        Number, business-scoped user ids or both: :func:`hub.audience.identity.resolve` links
+        them to one person.
+        """
+        person = identity.resolve(session, ids_of(inbound), now)
+        assert person is not None
+        if inbound.new_phone and inbound.new_phone != person.phone:
+            identity.link(session, person, identity.Ids(phone=inbound.new_phone), now)
         if inbound.name:
             person.name = inbound.name
         if inbound.type != "system":
@@ -163,7 +167,8 @@ class Audience:
                         now, inbound=inbound)
             return Outcome("already subscribed")
         record_opt_in(session, person.phone, now, channel="whatsapp", words=inbound.text,
-                      message_id=inbound.message_id, name=inbound.name, topics=topics or None)
+                      message_id=inbound.message_id, name=inbound.name, topics=topics or None,
+                      person=person)
         person.rhythm, person.paused_until = "normal", None
         text = self.config.welcome
         if self.config.topics:
@@ -206,17 +211,21 @@ class Audience:
             answer = (f"Hecho: no te escribiremos hasta el {until.astimezone(self.zone):%d/%m/%Y}. "
                       "Escribe BAJA si prefieres no recibir nada.")
         record_opt_in(session, person.phone, now, channel="whatsapp", words=inbound.text,
-                      message_id=inbound.message_id, name=inbound.name, note=note)
+                      message_id=inbound.message_id, name=inbound.name, note=note, person=person)
         person.rhythm = "weekly" if weekly else "normal"
         person.paused_until = None if weekly else now + timedelta(days=self.config.pause_days)
         self._reply(session, person, f"reply:{inbound_id}", answer, now, inbound=inbound)
         return Outcome("weekly" if weekly else "paused", [(person, "subscribed")])
 
     def _preference(self, session: Session, inbound: Inbound, now: datetime) -> Outcome:
-        """WhatsApp's own stop/resume of marketing: stop is an opt-out; resume is noted only."""
-        person = session.exec(select(SubscriberRow).where(SubscriberRow.phone == inbound.phone)).first()
+        """WhatsApp's own stop/resume of marketing: stop is an opt-out; resume is noted only.
+
+        Whatever identifiers it carries (a number, a BSUID, both) find the person: a stop is
+        never lost because Meta left the number out.
+        """
+        person = identity.resolve(session, ids_of(inbound), now, create=False)
         if person is None:
-            return Outcome("ignored: unknown number")
+            return Outcome("ignored: unknown person")
         choice = inbound.preference or ("stop" if "STOP" in words(inbound.text) else "resume")
         if choice == "stop":
             person.marketing_stopped = True
@@ -224,7 +233,8 @@ class Audience:
                                        channel="whatsapp_preferences", confirm=False)
             return Outcome(f"marketing stop: {outcome.action}", outcome.changes)
         person.marketing_stopped = False
-        session.add(ConsentEventRow(subscriber_id=person.id, phone=person.phone, kind="preference",
+        session.add(ConsentEventRow(subscriber_id=person.id, phone=person.phone,
+                                    user_id=person.user_id, kind="preference",
                                     channel="whatsapp_preferences", words=inbound.text,
                                     note="resumed marketing messages in WhatsApp", at=now))
         return Outcome("marketing resume (not a subscription by itself)")
@@ -247,9 +257,10 @@ class Audience:
     def _set_topics(self, session: Session, person: SubscriberRow, topics: list[str],
                     inbound: Inbound, now: datetime) -> None:
         person.topics = list(topics)
-        session.add(ConsentEventRow(subscriber_id=person.id, phone=person.phone, kind="topics",
-                                    channel="whatsapp", words=inbound.text,
-                                    message_id=inbound.message_id, note=",".join(topics), at=now))
+        session.add(ConsentEventRow(subscriber_id=person.id, phone=person.phone,
+                                    user_id=person.user_id, kind="topics", channel="whatsapp",
+                                    words=inbound.text, message_id=inbound.message_id,
+                                    note=",".join(topics), at=now))
 
     def _topics_list(self, session: Session, person: SubscriberRow, inbound: Inbound,
                      inbound_id: int, now: datetime) -> Outcome:
@@ -364,6 +375,13 @@ class Audience:
             "key": key, "subscriber_id": person.id, "item_id": None, "routine": None,
             "body": body, "status": "planned", "created_at": now, "due_at": now, "attempts": 0,
         }]) > 0
+
+
+def ids_of(inbound: Inbound) -> identity.Ids:
+    """Every identifier one inbound gives for its sender."""
+    return identity.Ids(phone=inbound.phone, user_id=inbound.user_id,
+                        parent_user_id=inbound.parent_user_id,
+                        previous=inbound.previous_user_ids, username=inbound.username)
 
 
 def skip_planned(session: Session, person: SubscriberRow, now: datetime, reason: str) -> int:

@@ -1,9 +1,11 @@
 """Subscribers as an admin and the law see them: add with proof, import, export, forget.
 
 Numbers are normalised to E.164 with ``phonenumbers`` and stored without the plus sign, as
-WhatsApp's ``wa_id``. ``forget`` erases personal data everywhere the hub keeps it (number, name,
-words, message ids — a wamid encodes the recipient's number) and keeps anonymous rows, so the
-statistics still count what was sent, delivered and read.
+WhatsApp's ``wa_id``. A person whose number Meta never shared is named by a business-scoped user
+id (``ES.1349…``) wherever a number is accepted (:mod:`hub.audience.identity`). ``forget`` erases
+personal data everywhere the hub keeps it (number, BSUIDs, username, name, words, message ids —
+a wamid encodes the recipient's number) and keeps anonymous rows, so the statistics still count
+what was sent, delivered and read.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import phonenumbers
 from sqlalchemy import String, cast, or_
 from sqlmodel import Session, SQLModel, col, select
 
+from hub.audience import identity
 from hub.audience.consent import record_opt_in, record_opt_out
 from hub.delivery.statuses import FORGOTTEN_PREFIX, forgotten_wamid
 from hub.errors import HubError
@@ -49,14 +52,23 @@ def normalise_phone(raw: str, region: str | None = None) -> str:
     raise ValueError(f"{raw!r} is not a valid phone number{hint}")
 
 
+def normalise_person(raw: str, region: str | None = None) -> str:
+    """A number (normalised as :func:`normalise_phone`) or a business-scoped user id, as given."""
+    if identity.is_bsuid(raw.strip()):
+        return raw.strip()
+    return normalise_phone(raw, region)
+
+
 def find(session: Session, phone: str) -> SubscriberRow | None:
-    return session.exec(select(SubscriberRow).where(SubscriberRow.phone == phone)).first()
+    """The person with this number, or with this business-scoped user id (any they ever had)."""
+    return identity.find(session, phone)
 
 
 def require(session: Session, phone: str) -> SubscriberRow:
     person = find(session, phone)
     if person is None:
-        raise PeopleError(f"no subscriber with number {phone}", hint="`hub subscribers list` shows them")
+        what = "business-scoped user id" if identity.is_bsuid(phone) else "number"
+        raise PeopleError(f"no subscriber with {what} {phone}", hint="`hub subscribers list` shows them")
     return person
 
 
@@ -66,8 +78,9 @@ def add(session: Session, phone: str, now: datetime, *, note: str, name: str | N
     if not note.strip():
         raise PeopleError("a consent note is required", hint='say how the person agreed, e.g. '
                           '--consent "signed form at the library, 2026-03-02"')
-    person = record_opt_in(session, phone, now, channel=channel, note=note.strip(), name=name,
-                           topics=topics)
+    person = identity.resolve(session, identity.Ids(user_id=phone), now) if identity.is_bsuid(phone) else None
+    person = record_opt_in(session, None if person else phone, now, channel=channel, note=note.strip(),
+                           name=name, topics=topics, person=person)
     subscriber_changed(session, person, "subscribed")
     return person
 
@@ -129,8 +142,8 @@ def import_people(session: Session, text: str, now: datetime, *, note: str,
 def set_topics(session: Session, person: SubscriberRow, topics: list[str], now: datetime,
                note: str) -> None:
     person.topics = list(dict.fromkeys(topics))
-    session.add(ConsentEventRow(subscriber_id=person.id, phone=person.phone, kind="topics",
-                                channel="cli", note=note, at=now))
+    session.add(ConsentEventRow(subscriber_id=person.id, phone=person.phone, user_id=person.user_id,
+                                kind="topics", channel="cli", note=note, at=now))
     subscriber_changed(session, person, "topics")
 
 
@@ -149,15 +162,21 @@ def _plain(row: SQLModel) -> dict[str, Any]:
 
 
 def export(session: Session, phone: str) -> dict[str, Any]:
-    """Everything the hub stores about one person (GDPR access), as plain JSON-able data."""
+    """Everything the hub stores about one person (GDPR access), as plain JSON-able data.
+
+    ``phone`` may be their number or any business-scoped user id they had; both lead to all.
+    """
     person = find(session, phone)
-    inbound = session.exec(select(InboundMessageRow).where(InboundMessageRow.phone == phone)
+    numbers, user_ids = _identifiers(session, person, phone)
+    inbound = session.exec(select(InboundMessageRow).where(_written_by(numbers, user_ids))
                            .order_by(col(InboundMessageRow.id))).all()
     if person is None and not inbound:
         raise PeopleError(f"nothing stored about {phone}")
-    data: dict[str, Any] = {"phone": phone, "subscriber": _plain(person) if person else None,
+    data: dict[str, Any] = {"phone": person.phone if person else phone,
+                            "user_ids": user_ids, "subscriber": _plain(person) if person else None,
                             "inbound_messages": [_plain(m) for m in inbound]}
-    consent_filter: Any = col(ConsentEventRow.phone) == phone
+    consent_filter: Any = or_(col(ConsentEventRow.phone).in_(numbers),
+                              col(ConsentEventRow.user_id).in_(user_ids))
     if person is not None:
         consent_filter = or_(consent_filter, col(ConsentEventRow.subscriber_id) == person.id)
     data["consent_events"] = [_plain(e) for e in session.exec(
@@ -172,6 +191,21 @@ def export(session: Session, phone: str) -> dict[str, Any]:
     return data
 
 
+def _identifiers(session: Session, person: SubscriberRow | None, given: str) -> tuple[list[str], list[str]]:
+    """The numbers and business-scoped user ids that name this person (or ``given`` alone)."""
+    numbers = [n for n in {given, person.phone if person else None}
+               if n and not identity.is_bsuid(n) and not n.startswith("forgotten-")]
+    user_ids = identity.user_ids_of(session, person) if person else []
+    if identity.is_bsuid(given) and given not in user_ids:
+        user_ids.append(given)
+    return sorted(numbers), user_ids
+
+
+def _written_by(numbers: list[str], user_ids: list[str]) -> Any:
+    """Inbound rows from any of these identifiers."""
+    return or_(col(InboundMessageRow.phone).in_(numbers), col(InboundMessageRow.user_id).in_(user_ids))
+
+
 def _carries(wamid: str, phone: str) -> bool:
     """Whether a wamid encodes ``phone`` (Meta's ids are base64 that begins with the number)."""
     text = wamid.removeprefix("wamid.")
@@ -182,14 +216,17 @@ def _carries(wamid: str, phone: str) -> bool:
 
 
 def forget(session: Session, phone: str, now: datetime) -> dict[str, int]:
-    """Erase ``phone``'s personal data everywhere; anonymous rows stay for the statistics."""
+    """Erase a person's data everywhere (``phone``: their number or any BSUID they had):
+    numbers, business-scoped user ids and username included; anonymous rows stay for the
+    statistics."""
     from hub.audience.inbound import skip_planned
 
     person = find(session, phone)
+    numbers, user_ids = _identifiers(session, person, phone)
     counts = {"inbound_messages": 0, "consent_events": 0, "deliveries": 0, "status_events": 0}
     inbound = session.exec(select(InboundMessageRow).where(or_(
-        col(InboundMessageRow.phone) == phone,
-        cast(InboundMessageRow.payload, String).like(f"%{phone}%"),
+        _written_by(numbers, user_ids),
+        *(cast(InboundMessageRow.payload, String).like(f"%{i}%") for i in numbers + user_ids),
     ))).all()
     if person is None and not inbound:
         raise PeopleError(f"nothing stored about {phone}")
@@ -198,11 +235,12 @@ def forget(session: Session, phone: str, now: datetime) -> dict[str, int]:
         message.text = message.reply_id = message.context_id = None
         message.payload = {}
         counts["inbound_messages"] += 1
-    consent_filter: Any = col(ConsentEventRow.phone) == phone
+    consent_filter: Any = or_(col(ConsentEventRow.phone).in_(numbers),
+                              col(ConsentEventRow.user_id).in_(user_ids))
     if person is not None:
         consent_filter = or_(consent_filter, col(ConsentEventRow.subscriber_id) == person.id)
     for event in session.exec(select(ConsentEventRow).where(consent_filter)).all():
-        event.phone = event.words = event.message_id = event.note = None
+        event.phone = event.user_id = event.words = event.message_id = event.note = None
         counts["consent_events"] += 1
     if person is not None:
         skip_planned(session, person, now, "forgotten")
@@ -220,9 +258,10 @@ def forget(session: Session, phone: str, now: datetime) -> dict[str, int]:
             counts["deliveries"] += 1
         for pending in session.exec(select(StatusEventRow).where(
                 col(StatusEventRow.delivery_id).is_(None), col(StatusEventRow.wamid).is_not(None))):
-            if pending.wamid and _carries(pending.wamid, phone):
+            if pending.wamid and any(_carries(pending.wamid, n) for n in numbers):
                 pending.wamid, pending.error_detail = forgotten_wamid(pending.wamid), None
                 counts["status_events"] += 1
+        identity.forget_ids(session, person)
         person.phone = f"forgotten-{person.id}"
         person.name = None
         person.topics = []

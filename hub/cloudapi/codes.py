@@ -18,6 +18,7 @@ TABLE: dict[int, Action] = {
     131049: Action.WAIT_DAY,             # per-user marketing limit: not before 24 h
     131047: Action.TEMPLATE,             # outside the 24-hour window: the template instead
     131050: Action.MARKETING_STOPPED,    # the person stopped marketing messages: never retry
+    131062: Action.FAIL,                 # sent by BSUID, and this message cannot go to one: never retried
     190: Action.PAUSE,                   # the token is bad: hold all sending until it works
     0: Action.PAUSE,
     131031: Action.STOP,                 # the account is restricted: stop, alert a human
@@ -54,6 +55,7 @@ TITLES: dict[int, str] = {
     131051: "Unsupported message type",
     131053: "Media upload error",
     131056: "(Business Account, Consumer Account) pair rate limit hit",
+    131062: "Business-scoped user ID (BSUID) recipients are not supported for this message",
     131057: "Account in maintenance mode",
     132000: "Number of parameters does not match the expected number of params",
     132001: "Template name does not exist in the translation",
@@ -76,3 +78,11 @@ def action_for(code: int | None) -> Action:
 
 def title_for(code: int) -> str:
     return TITLES.get(code, "Error")
+
+
+def label(code: int | str | None) -> str:
+    """A code as an admin reads it: ``131062 (Business-scoped user ID … not supported …)``."""
+    if code is None:
+        return "none"
+    number = int(code) if isinstance(code, int) or str(code).isdigit() else None
+    return f"{code} ({TITLES[number]})" if number in TITLES else str(code)

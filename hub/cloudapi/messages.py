@@ -2,8 +2,10 @@
 
 A body built here never makes Meta reject a call for length: texts are cut with
 :func:`hub.text.truncate` (at a word, with ``…``), identifiers are cut plainly, and counts
-(3 buttons, 10 rows) are capped. Recipients are always ``+<country code><number>``, because
-Meta prepends the business number's own country code to a number given without ``+``.
+(3 buttons, 10 rows) are capped. A number goes in ``to``, always as ``+<country code><number>``
+(Meta prepends the business number's own country code to a number given without ``+``); a person
+known only by a business-scoped user id (a WhatsApp username hides their number) goes in
+``recipient`` instead — Meta's rule: ``to`` when the number is known.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from hub.cloudapi import limits
 from hub.text import truncate
 
 _SPACES = re.compile(r"[ \t\r\n\f\v]+")
+_BSUID = re.compile(r"^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$")
 
 
 def recipient(phone: str) -> str:
@@ -27,9 +30,16 @@ def recipient(phone: str) -> str:
     return "+" + digits
 
 
+def addressee(to: str) -> dict[str, str]:
+    """``{"to": "+34…"}`` for a number, ``{"recipient": "ES.1349…"}`` for a business-scoped user id."""
+    if _BSUID.match(to):
+        return {"recipient": to}
+    return {"to": recipient(to)}
+
+
 def _base(to: str, kind: str, callback: str | None) -> dict[str, Any]:
     body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual",
-                            "to": recipient(to), "type": kind}
+                            **addressee(to), "type": kind}
     if callback:
         body["biz_opaque_callback_data"] = callback[:limits.CALLBACK_DATA]
     return body

@@ -33,11 +33,15 @@ def _from_config(app: object) -> dict[str, str]:
 @click.option("--messaging-limit", type=int, default=None, help="Unique people outside the window per 24 h.")
 @click.option("--phone", "phones", multiple=True, metavar="NUMBER[:NAME]",
               help="A simulated person who can write in (repeatable), e.g. 34600000001:Lucía.")
+@click.option("--username", "usernames", multiple=True, metavar="BSUID:@NAME[:NAME]",
+              help="A simulated person with a username who hides their number (repeatable), "
+                   "e.g. ES.13491208655302741918:@lucia:Lucía; they write with user_id only.")
 @click.option("--for", "duration", type=float, default=None, help="Stop after this many seconds.")
 @click.pass_obj
 def sandbox(app: object, port: int, phone_number_id: str | None, token_env: str | None,
             webhook_url: str | None, app_secret_env: str | None, latency: float, throughput: int,
-            messaging_limit: int | None, phones: tuple[str, ...], duration: float | None) -> None:
+            messaging_limit: int | None, phones: tuple[str, ...], usernames: tuple[str, ...],
+            duration: float | None) -> None:
     """Run a Cloud API simulator: point [sinks.whatsapp] base_url at it."""
     from hub.simulator import Latency, SimulatorConfig, SimulatorServer  # aiohttp: only when used
 
@@ -52,6 +56,11 @@ def sandbox(app: object, port: int, phone_number_id: str | None, token_env: str 
         phones={number.lstrip("+"): name or "Simulated person"
                 for number, _, name in (p.partition(":") for p in phones)},
     )
+    for entry in usernames:
+        user_id, _, rest = entry.partition(":")
+        handle, _, name = rest.partition(":")
+        config.usernames[user_id] = handle or "@" + user_id.rpartition(".")[2][-6:]
+        config.phones[user_id] = name or "Simulated person"
     server = SimulatorServer(config, port=port).start()
     click.echo(f"Cloud API simulator at {server.base_url} (number {config.phone_number_id})")
     click.echo(f'  hub.toml: [sinks.whatsapp] base_url = "{server.base_url}"')
@@ -61,7 +70,11 @@ def sandbox(app: object, port: int, phone_number_id: str | None, token_env: str 
     click.echo(f"  a phone writes in: curl -d '{{\"from\":\"34600000001\",\"text\":\"ALTA\"}}' "
                f"{server.base_url}/_sim/inbound")
     for number, name in config.phones.items():
-        click.echo(f"  simulated phone: {number} ({name})")
+        if number in config.usernames:
+            click.echo(f"  simulated username: {config.usernames[number]} ({name}), number hidden, "
+                       f"writes as {number}")
+        else:
+            click.echo(f"  simulated phone: {number} ({name})")
     click.echo(f"  what was accepted: {server.base_url}/_sim/messages   (Ctrl-C to stop)")
     started = time.monotonic()
     try:

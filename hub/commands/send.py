@@ -14,7 +14,7 @@ from hub.contracts import Sink
 from hub.delivery.caps import Caps
 from hub.delivery.paid_gate import PaidGate
 from hub.delivery.send import Claim, DispatchReport, count_due_now, dispatch_due, due_now, message_for
-from hub.privacy import mask_phone
+from hub.privacy import mask_person
 from hub.storage.store import Store
 from hub.storage.tables import DeliveryRow
 from hub.timekeeping.clock import SystemClock
@@ -32,7 +32,7 @@ def dry_run(store: Store, sink: Sink, limit: int) -> None:
         click.echo("Nothing is due now.")
         return
     for delivery, subscriber in pairs:
-        click.echo(f"── delivery {delivery.id} to {mask_phone(subscriber.phone)} ──")
+        click.echo(f"── delivery {delivery.id} to {mask_person(subscriber.phone, subscriber.user_id)} ──")
         click.echo(sink.preview(message_for(Claim.of(delivery, subscriber), now)) + "\n")
     more = due - limit
     click.echo(f"{due} due now" + (f" ({more} more not shown; --show N)" if more > 0 else "")

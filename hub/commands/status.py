@@ -6,6 +6,7 @@ import click
 from sqlalchemy import func
 from sqlmodel import select
 
+from hub.cloudapi.codes import label
 from hub.delivery import account, brake
 from hub.storage.store import Store
 from hub.storage.tables import DeliveryRow
@@ -56,8 +57,7 @@ def show(store: Store, resume: bool) -> None:
     if counts.get("sending"):
         click.echo(f"  {counts['sending']} claimed and awaiting an answer or a status")
     if errors:
-        click.echo("Failures by code: " + ", ".join(f"{code if code is not None else 'none'}: {n}"
-                                                      for code, n in errors))
+        click.echo("Failures by code: " + ", ".join(f"{label(code)}: {n}" for code, n in errors))
 
 
 def _run_items(store: Store, run_id: int | None) -> str:

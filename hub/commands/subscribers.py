@@ -13,8 +13,8 @@ import click
 from sqlmodel import Session, col, func, select
 
 from hub.app import App
-from hub.audience import people
-from hub.privacy import mask_phone
+from hub.audience import identity, people
+from hub.privacy import mask_any
 from hub.storage.paging import pages
 from hub.storage.tables import ConsentEventRow, DeliveryRow, SubscriberRow
 from hub.timekeeping.clock import SystemClock
@@ -24,8 +24,9 @@ REGION = click.option("--region", default=None, metavar="CC",
 
 
 def _number(raw: str, region: str | None) -> str:
+    """A number, or a business-scoped user id (``ES.1349…``) for someone whose number is hidden."""
     try:
-        return people.normalise_phone(raw, region)
+        return people.normalise_person(raw, region)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="NUMBER") from None
 
@@ -37,24 +38,27 @@ def subscribers() -> None:
 
 @subscribers.command("list")
 @click.option("--status", default=None, help="Only this status (active, unsubscribed, contact…).")
-@click.option("--full", is_flag=True, help="Show whole numbers instead of masked ones.")
+@click.option("--full", is_flag=True, help="Show whole numbers (and BSUIDs) instead of masked ones.")
 @click.pass_obj
 def list_(app: App, status: str | None, full: bool) -> None:
-    """One line per person: number, status, topics, name."""
+    """One line per person: number (or BSUID when the number is hidden), status, topics, name."""
     counts: Counter[str] = Counter()
     with app.store.read() as session:
-        for phone, state, topics, name in _people(session, status):
+        for phone, state, topics, name, user_id, username in _people(session, status):
             counts[state] += 1
-            shown = "+" + phone if full else mask_phone(phone)
+            shown = identity.describe(SubscriberRow(phone=phone, user_id=user_id), full=full)
+            who = " ".join(n for n in (name, username) if n)
             click.echo(f"{shown:<17} {state:<13} {','.join(topics or []) or '(all topics)':<24} "
-                       f"{name or ''}".rstrip())
+                       f"{who}".rstrip())
     click.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no subscribers yet")
 
 
 def _people(session: Session, status: str | None) -> Iterator[tuple[Any, ...]]:
-    """(phone, status, topics, name) by id, a page at a time: a long list never sits in memory."""
+    """(phone, status, topics, name, user id, username) by id, a page at a time: a long list never
+    sits in memory."""
     query = select(SubscriberRow.id, SubscriberRow.phone, SubscriberRow.status, SubscriberRow.topics,
-                   SubscriberRow.name).where(SubscriberRow.status != "forgotten")
+                   SubscriberRow.name, SubscriberRow.user_id, SubscriberRow.username).where(
+        SubscriberRow.status != "forgotten")
     if status:
         query = query.where(SubscriberRow.status == status)
     for page in pages(session, query, col(SubscriberRow.id)):
@@ -67,16 +71,24 @@ def _people(session: Session, status: str | None) -> Iterator[tuple[Any, ...]]:
 @REGION
 @click.pass_obj
 def show(app: App, number: str, region: str | None) -> None:
-    """Everything about one person, in short: state, topics, consent history, deliveries."""
+    """Everything about one person, in short: state, topics, consent history, deliveries.
+
+    Written out in full, as for the number the admin typed: every BSUID of this person too.
+    """
     phone = _number(number, region)
     with app.store.read() as session:
         person = people.require(session, phone)
+        user_ids = identity.user_ids_of(session, person)
         events = session.exec(select(ConsentEventRow).where(ConsentEventRow.subscriber_id == person.id)
                               .order_by(col(ConsentEventRow.at))).all()
         by_status = dict(session.exec(
             select(DeliveryRow.status, func.count()).where(DeliveryRow.subscriber_id == person.id)
             .group_by(DeliveryRow.status)).all())
-    click.echo(f"+{person.phone}  {person.name or ''}".rstrip())
+    click.echo(f"{identity.describe(person, full=True)}  {person.name or ''}".rstrip())
+    if person.username:
+        click.echo(f"  username: {person.username} (display only)")
+    if user_ids:
+        click.echo("  business-scoped user ids: " + ", ".join(user_ids))
     click.echo(f"  status:   {person.status}" + (f" (rhythm {person.rhythm})" if person.rhythm != "normal"
                                                  else "")
                + (f", paused until {person.paused_until:%Y-%m-%d}" if person.paused_until else ""))
@@ -104,7 +116,7 @@ def add(app: App, number: str, note: str, name: str | None, topics: tuple[str, .
     with app.store.write() as session:
         people.add(session, phone, SystemClock().now(), note=note, name=name,
                    topics=list(topics) or None)
-    click.echo(f"{mask_phone(phone)} subscribed")
+    click.echo(f"{mask_any(phone)} subscribed")
 
 
 @subscribers.command("import")
@@ -140,7 +152,7 @@ def _retag(app: App, number: str, region: str | None, topics: tuple[str, ...], a
             t for t in current if t not in topics]
         people.set_topics(session, person, new, SystemClock().now(),
                           note=("tag " if adding else "untag ") + " ".join(topics))
-    click.echo(f"{mask_phone(phone)}: topics {', '.join(new) or 'all'}")
+    click.echo(f"{mask_any(phone)}: topics {', '.join(new) or 'all'}")
 
 
 @subscribers.command()
@@ -173,7 +185,7 @@ def remove(app: App, number: str, region: str | None) -> None:
     with app.store.write() as session:
         person = people.require(session, phone)
         people.remove(session, person, SystemClock().now())
-    click.echo(f"{mask_phone(phone)} unsubscribed")
+    click.echo(f"{mask_any(phone)} unsubscribed")
 
 
 @subscribers.command()
@@ -204,10 +216,10 @@ def forget(app: App, number: str, yes: bool, region: str | None) -> None:
     """Erase a person's data everywhere, keeping only anonymous counts (right to erasure)."""
     phone = _number(number, region)
     if not yes:
-        click.confirm(f"Erase everything about {mask_phone(phone)}? This cannot be undone", abort=True)
+        click.confirm(f"Erase everything about {mask_any(phone)}? This cannot be undone", abort=True)
     with app.store.write() as session:
         counts = people.forget(session, phone, SystemClock().now())
-    click.echo(f"{mask_phone(phone)} forgotten: " + ", ".join(f"{n} {k.replace('_', ' ')}"
+    click.echo(f"{mask_any(phone)} forgotten: " + ", ".join(f"{n} {k.replace('_', ' ')}"
                                                               for k, n in counts.items()))
 
 

@@ -42,7 +42,7 @@ from hub.delivery.paid_gate import PaidGate
 from hub.delivery.settle import RANK
 from hub.delivery.shared_rate import bucket_for
 from hub.delivery.statuses import apply_waiting
-from hub.privacy import mask_phone
+from hub.privacy import mask_person
 from hub.storage.store import Store
 from hub.storage.tables import DeliveryRow, StatusEventRow, SubscriberRow
 from hub.timekeeping.clock import Clock, SystemClock
@@ -95,12 +95,13 @@ class Claim:
     phone: str
     last_inbound_at: datetime | None
     marketing_stopped: bool
+    user_id: str | None = None  # the BSUID, sent to when Meta never shared the number
 
     @classmethod
     def of(cls, delivery: DeliveryRow, subscriber: SubscriberRow) -> Claim:
         return cls(delivery.id or 0, subscriber.id or 0, delivery.body or {}, delivery.attempts,
-                   delivery.force_template, subscriber.phone, subscriber.last_inbound_at,
-                   subscriber.marketing_stopped)
+                   delivery.force_template, subscriber.phone or "", subscriber.last_inbound_at,
+                   subscriber.marketing_stopped, subscriber.user_id)
 
 
 def _claimable(now: datetime, recipient_gap: timedelta, in_doubt_after: timedelta | None):  # noqa: ANN202
@@ -153,7 +154,7 @@ def _claim_batch(store: Store, clock: Clock, limit: int, recipient_gap: timedelt
             sa_select(d.id, d.subscriber_id, d.body, d.status, d.requested_at, d.attempts,
                       d.force_template, s.phone,
                       s.status.label("person"), s.opted_in_at, s.last_inbound_at, s.marketing_stopped,
-                      s.paused_until, s.rhythm)
+                      s.paused_until, s.rhythm, s.user_id)
             .select_from(DeliveryRow.__table__.join(  # type: ignore[attr-defined]
                 SubscriberRow.__table__, s.id == d.subscriber_id))  # type: ignore[attr-defined]
             .where(due, rested).order_by(d.due_at, d.id).limit(limit)
@@ -191,7 +192,8 @@ def _claim_batch(store: Store, clock: Clock, limit: int, recipient_gap: timedelt
                             row.id, in_doubt_after)
             people.add(row.subscriber_id)
             claimed.append(Claim(row.id, row.subscriber_id, row.body or {}, row.attempts + 1,
-                                 row.force_template, row.phone, row.last_inbound_at, row.marketing_stopped))
+                                 row.force_template, row.phone or "", row.last_inbound_at,
+                                 row.marketing_stopped, row.user_id))
         for reason, ids in dropped.items():
             connection.execute(sa_update(DeliveryRow.__table__).where(d.id.in_(ids)).values(  # type: ignore[attr-defined]
                 status="skipped", reason=reason, updated_at=now))
@@ -307,6 +309,7 @@ def message_for(claim: Claim, now: datetime) -> OutgoingMessage:
         delivery_id=claim.id, phone=claim.phone, text=body.get("text", ""),
         items=body.get("items", []), last_inbound_at=claim.last_inbound_at, now=now, body=body,
         force_template=claim.force_template, marketing_stopped=claim.marketing_stopped,
+        user_id=claim.user_id,
     )
 
 
@@ -432,7 +435,7 @@ class _Run:
         self.claimed = 0
         self.finished = False
         self._wake = asyncio.Event()
-        self.last_send: dict[str, float] = {}  # phone → monotonic time of this run's last send to it
+        self.last_send: dict[str, float] = {}  # number or BSUID → monotonic time of this run's last send
         self._prune_at = PRUNE_AT
         self.optouts: OptOuts = optouts(store)
         self.requests = LastMoment(store, clock)  # the two-phase claim's second phase
@@ -536,8 +539,8 @@ class _Run:
     async def _send(self, claim: Claim) -> None:
         message = message_for(claim, self.clock.now())
         gap = self.pacing.recipient_gap.total_seconds()
-        if gap and message.phone in self.last_send:  # a claim waited in the queue: keep real 6 s too
-            wait = self.last_send[message.phone] + gap + GAP_MARGIN - time.monotonic()
+        if gap and message.address in self.last_send:  # a claim waited in the queue: keep real 6 s too
+            wait = self.last_send[message.address] + gap + GAP_MARGIN - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
         await self.bucket.take()
@@ -553,7 +556,7 @@ class _Run:
                 self.stopped.append(claim.id)
                 return
             if gap:
-                self._sent_to(message.phone, time.monotonic(), gap + GAP_MARGIN)
+                self._sent_to(message.address, time.monotonic(), gap + GAP_MARGIN)
             result = await self._request(message)
         self._act_on(message, result)
 
@@ -585,7 +588,8 @@ class _Run:
             log.error("sending %s: %s", "paused" if action is Action.PAUSE else "stopped",
                       result.error_detail)
         if not result.ok and not result.in_doubt:
-            log.warning("delivery %s to %s: %s %s", message.delivery_id, mask_phone(message.phone),
+            log.warning("delivery %s to %s: %s %s", message.delivery_id,
+                        mask_person(message.phone, message.user_id),
                         result.error_code, result.error_detail)
         self.outcomes.append((message.delivery_id, result))
 

@@ -11,7 +11,6 @@ import asyncio
 import gc
 import json
 import logging
-import re
 import threading
 import time
 from collections import deque
@@ -24,7 +23,7 @@ from aiohttp import web
 
 from hub.simulator.errors import HTTP_STATUS, ApiError, error_body, status_error, unknown_object_body
 from hub.simulator.faults import Fault, FaultPlan, Latency
-from hub.simulator.shapes import TemplateSpec, check_message
+from hub.simulator.shapes import TemplateSpec, address, check_message
 from hub.simulator.templates import template_entries, template_status_payload
 from hub.simulator.webhooks import Business, WebhookPoster, envelope, inbound_value, new_wamid, status_value
 from hub.timekeeping.clock import Clock, SystemClock
@@ -74,6 +73,9 @@ class SimulatorConfig:
     freeze_gc: bool = False
     phones: dict[str, str] = field(default_factory=dict)  # simulated people: number → profile name
     template_page_size: int = 25  # templates per page of GET message_templates (Meta's default)
+    # People with a WhatsApp username who hide their number: BSUID → "@username". They write
+    # without wa_id/from and are reached by ``recipient``; put their profile name in ``phones``.
+    usernames: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ class AcceptedMessage:
     """One message the simulated API accepted: who got what, when it arrived."""
 
     wamid: str
-    to: str  # digits only
+    to: str  # digits only, or the business-scoped user id of a ``recipient`` send
     plus: bool  # whether the request wrote the number with "+"
     type: str
     payload: dict[str, Any]
@@ -131,12 +133,17 @@ class Simulator:
     # -- phones ---------------------------------------------------------------------------
 
     def inbound(self, phone: str, message: dict[str, Any], name: str | None = None) -> dict[str, Any]:
-        """``phone`` writes to the business: opens its window and posts the inbound webhook."""
+        """``phone`` writes to the business: opens its window and posts the inbound webhook.
+
+        ``phone`` may be a business-scoped user id (``ES.1349…``): a person with a username who
+        hides their number, whose webhooks carry ``user_id`` and ``username`` only.
+        """
         digits = phone.lstrip("+")
         name = name or self.config.phones.get(digits, "Simulated person")
         now = self.config.clock.now()
         self.last_inbound[digits] = now
-        payload = envelope(self.business, inbound_value(digits, name, int(now.timestamp()), message))
+        payload = envelope(self.business, inbound_value(digits, name, int(now.timestamp()), message,
+                                                        self.config.usernames.get(digits)))
         self.poster.post(payload)
         return payload
 
@@ -189,14 +196,16 @@ class Simulator:
                 await asyncio.sleep(self.config.latency.draw(self.faults.rng))
                 return response
             kind = check_message(body, self.config.templates)
-            to = re.sub(r"\D", "", body["to"])
+            to = address(body)
             fault = self.faults.pick(to)
             if fault is not None and fault.kind == "error":
                 raise ApiError(*_injected(fault), retry_after=fault.retry_after)
             if fault is None or fault.kind not in ("http5xx", "timeout", "drop") or fault.accept:
                 accepted = self._accept(body, kind, to, arrived, mono, fault)
+            contact = ({"input": body["to"], "wa_id": to} if to.isdigit()
+                       else {"input": body["recipient"], "user_id": to})
             response = web.json_response({
-                "messaging_product": "whatsapp", "contacts": [{"input": body["to"], "wa_id": to}],
+                "messaging_product": "whatsapp", "contacts": [contact],
                 "messages": [{"id": accepted.wamid if accepted else new_wamid()}]})
         except ApiError as exc:
             self.rejected.append((exc.code, to))
@@ -268,7 +277,8 @@ class Simulator:
             else:
                 self._limit_users.setdefault(to, now)
         self._last_sent[to] = now
-        message = AcceptedMessage(new_wamid(), to, body["to"].startswith("+"), kind, body, arrived, mono,
+        message = AcceptedMessage(new_wamid(), to, str(body.get("to", "")).startswith("+"), kind, body,
+                                  arrived, mono,
                                   body.get("biz_opaque_callback_data"))
         self.accepted.append(message)
         if c.freeze_gc and len(self.accepted) % 256 == 0:

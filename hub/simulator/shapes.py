@@ -17,9 +17,10 @@ from hub.simulator.errors import ApiError
 
 SIMULATED_TYPES = ("text", "image", "interactive", "template")
 OTHER_TYPES = ("audio", "video", "document", "sticker", "location", "contacts", "reaction")
-TOP_LEVEL = {"messaging_product", "recipient_type", "to", "type", "context", "biz_opaque_callback_data",
-             *SIMULATED_TYPES, *OTHER_TYPES}
+TOP_LEVEL = {"messaging_product", "recipient_type", "to", "recipient", "type", "context",
+             "biz_opaque_callback_data", *SIMULATED_TYPES, *OTHER_TYPES}
 _PHONE = re.compile(r"^\+?\d{6,15}$")
+BSUID = re.compile(r"^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$")
 _BAD_PARAM = re.compile(r"[\n\t]| {5,}")
 
 
@@ -76,9 +77,7 @@ def check_message(body: Any, templates: dict[str, TemplateSpec]) -> str:
         raise ApiError(100, "The parameter messaging_product is required and must be 'whatsapp'.")
     if "recipient_type" in body and body["recipient_type"] != "individual":
         raise ApiError(100, "Param recipient_type must be 'individual' (groups are not simulated).")
-    to = _string(_require(body, "to", ""), "to")
-    if not _PHONE.match(to):
-        raise ApiError(131009, "Param to must be a phone number with its country code, e.g. +34612345678.")
+    address(body)
     kind = body.get("type", "text")  # Meta's default type is text
     if kind in OTHER_TYPES:
         raise ApiError(131051, f"Message type {kind} is not simulated.")
@@ -97,6 +96,22 @@ def check_message(body: Any, templates: dict[str, TemplateSpec]) -> str:
     if kind == "template":
         _template(payload, templates)
     return kind
+
+
+def address(body: dict[str, Any]) -> str:
+    """Whom a request is for: the digits of ``to`` (it wins when both are given), else the
+    business-scoped user id in ``recipient``; raises Meta's error when neither is valid."""
+    if "to" in body or "recipient" not in body:
+        to = _string(_require(body, "to", ""), "to")
+        if not _PHONE.match(to):
+            raise ApiError(131009, "Param to must be a phone number with its country code, "
+                                   "e.g. +34612345678.")
+        return re.sub(r"\D", "", to)
+    recipient = _string(body["recipient"], "recipient")
+    if not BSUID.match(recipient):
+        raise ApiError(131009, "Param recipient must be a business-scoped user ID, "
+                               "e.g. US.13491208655302741918.")
+    return recipient
 
 
 def _no_check(_: Any) -> None:

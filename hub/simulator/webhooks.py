@@ -47,7 +47,9 @@ def new_wamid() -> str:
 def status_value(wamid: str, status: str, recipient: str, at: int, *, callback: str | None = None,
                  category: str = "marketing", errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """One ``statuses[]`` entry: sent and read carry pricing, failed carries errors."""
-    entry: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(at), "recipient_id": recipient}
+    # A send by business-scoped user id reports it in recipient_user_id, without recipient_id.
+    who = "recipient_id" if recipient.isdigit() else "recipient_user_id"
+    entry: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(at), who: recipient}
     if callback is not None:
         entry["biz_opaque_callback_data"] = callback
     if status in ("sent", "delivered"):
@@ -59,10 +61,19 @@ def status_value(wamid: str, status: str, recipient: str, at: int, *, callback: 
     return {"statuses": [entry]}
 
 
-def inbound_value(phone: str, name: str, at: int, message: dict[str, Any]) -> dict[str, Any]:
-    """One inbound message from ``phone``: ``contacts`` and ``messages`` as Meta sends them."""
-    body = {"from": phone, "id": new_wamid(), "timestamp": str(at), **message}
-    return {"contacts": [{"profile": {"name": name}, "wa_id": phone}], "messages": [body]}
+def inbound_value(phone: str, name: str, at: int, message: dict[str, Any],
+                  username: str | None = None) -> dict[str, Any]:
+    """One inbound message from ``phone``: ``contacts`` and ``messages`` as Meta sends them.
+
+    ``phone`` may be a business-scoped user id: a person with a username who hides their number
+    writes with ``user_id``/``from_user_id`` only, no ``wa_id`` and no ``from``.
+    """
+    if phone.isdigit():
+        body = {"from": phone, "id": new_wamid(), "timestamp": str(at), **message}
+        return {"contacts": [{"profile": {"name": name}, "wa_id": phone}], "messages": [body]}
+    body = {"from_user_id": phone, "id": new_wamid(), "timestamp": str(at), **message}
+    profile = {"name": name, **({"username": username} if username else {})}
+    return {"contacts": [{"profile": profile, "user_id": phone}], "messages": [body]}
 
 
 def encode(payload: dict[str, Any]) -> bytes:

@@ -96,12 +96,18 @@ class ItemRow(SQLModel, table=True):
 
 
 class SubscriberRow(SQLModel, table=True):
-    """A person who asked for the news; ``phone`` is E.164 without the plus sign."""
+    """A person who asked for the news (or wrote to us).
+
+    ``phone`` is E.164 without the plus sign, or None when Meta never shared the number (a person
+    with a WhatsApp username): then ``user_id``, their business-scoped user id, is how they are
+    reached. Every identifier Meta ever gave for the person is in ``person_ids``
+    (:mod:`hub.audience.identity`); ``username`` is for display only, never an identity.
+    """
 
     __tablename__ = "subscribers"
 
     id: int | None = Field(default=None, primary_key=True)
-    phone: str = Field(unique=True)
+    phone: str | None = Field(default=None, unique=True)
     name: str | None = None
     # active | unsubscribed | paused | contact (wrote, never joined) | forgotten (erased)
     status: str = Field(default="active", index=True)
@@ -114,6 +120,8 @@ class SubscriberRow(SQLModel, table=True):
     rhythm: str = "normal"  # normal | weekly (the lighter way back offered after BAJA)
     paused_until: datetime | None = _when()
     last_sent_at: datetime | None = _when()  # claim time of the last send: the 6 s pair rate
+    user_id: str | None = None  # the latest business-scoped user id (BSUID): sent to without a number
+    username: str | None = None  # "@name" when the person has one: display data only
 
 
 class ConsentEventRow(SQLModel, table=True):
@@ -130,6 +138,7 @@ class ConsentEventRow(SQLModel, table=True):
     message_id: str | None = None
     note: str | None = None
     at: datetime | None = _when(nullable=False)
+    user_id: str | None = None  # the business-scoped user id that spoke, when there was one
 
 
 class DeliveryRow(SQLModel, table=True):
@@ -300,6 +309,22 @@ class AlertRow(SQLModel, table=True):
     code: int | None = None
     message: str
     cleared_at: datetime | None = _when()
+
+
+class PersonIdRow(SQLModel, table=True):
+    """One business-scoped user id (or parent id) Meta gave for a subscriber.
+
+    A person may have several over time (a new number brings a new BSUID); each one finds the
+    same subscriber. Unique on ``value``: one identifier is never two people.
+    """
+
+    __tablename__ = "person_ids"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(index=True, foreign_key="subscribers.id")
+    kind: str  # bsuid | parent_bsuid
+    value: str = Field(unique=True)
+    seen_at: datetime | None = _when(nullable=False)
 
 
 # The caps count who was messaged in the last 24 h at every claim: by claim time, not by history.

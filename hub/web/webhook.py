@@ -34,7 +34,7 @@ from hub.delivery import template_status
 from hub.delivery.replier import Replier
 from hub.delivery.statuses import StatusBatch, digest
 from hub.events import Events
-from hub.privacy import mask_phone
+from hub.privacy import mask_person
 from hub.storage.store import Store
 from hub.storage.tables import InboundMessageRow, SubscriberRow
 from hub.timekeeping.clock import Clock, SystemClock
@@ -126,11 +126,11 @@ class Inbox:
                 raise
             except Exception as exc:  # a bug in handling must not lose the message itself
                 log.exception("handling a message from %s failed",
-                              mask_phone(inbound.phone or ""))
+                              mask_person(inbound.phone, inbound.user_id))
                 row.action = f"error: {exc.__class__.__name__}"
             effects.stored += 1
             effects.actions.append(row.action or "")
-            log.info("%s from %s: %s", inbound.type, mask_phone(inbound.phone or "") or "?",
+            log.info("%s from %s: %s", inbound.type, mask_person(inbound.phone, inbound.user_id),
                      row.action)
 
 

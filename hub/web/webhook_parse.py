@@ -2,8 +2,10 @@
 
 The envelope (``object``, ``entry[].changes[].field/value``) must be there, or the post is not a
 WhatsApp webhook (400). Inside it everything is optional: an unknown message type or change field
-becomes a record of type ``unknown``/``field:<name>`` that is stored and otherwise ignored, and a
-message without ``wa_id`` (business-scoped user ids) is stored with ``phone=None``. A failed
+becomes a record of type ``unknown``/``field:<name>`` that is stored and otherwise ignored. A
+person is named by ``wa_id``/``from`` (the number, when Meta shares it), ``user_id``/``from_user_id``
+(the business-scoped user id), ``parent_user_id``, or several of these; ``profile.username`` is
+kept for display only. A message without a number is stored with ``phone=None``. A failed
 status's Cloud API error code is turned here into the :class:`~hub.contracts.Action` the delivery
 engine acts on (:mod:`hub.cloudapi.codes`), as the WhatsApp sink does for a failed send.
 """
@@ -35,6 +37,10 @@ class Inbound:
     phone: str | None = None
     user_id: str | None = None
     name: str | None = None
+    parent_user_id: str | None = None
+    username: str | None = None  # display only, never an identity
+    previous_user_ids: tuple[str, ...] = ()  # a system message: the BSUIDs this person had before
+    new_phone: str | None = None  # a system message: the number this person changed to
     text: str | None = None
     reply_id: str | None = None
     context_id: str | None = None
@@ -42,6 +48,17 @@ class Inbound:
     preference: str | None = None  # "stop" | "resume" for user_preferences
     system_type: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One ``contacts[]`` entry: who Meta says wrote, with whatever identifiers it shares."""
+
+    name: str | None = None
+    phone: str | None = None
+    user_id: str | None = None
+    parent_user_id: str | None = None
+    username: str | None = None
 
 
 @dataclass
@@ -138,12 +155,16 @@ def _parse_change(field_name: str, value: dict[str, Any], now: datetime, parsed:
     elif field_name == "user_preferences":
         for raw in _dicts(value.get("user_preferences")):
             phone = digits(raw.get("wa_id"))
+            user_id = _str(raw.get("user_id"))
             choice = str(raw.get("value") or "").lower()
             moment = timestamp(raw.get("timestamp"), now)
+            contact = _contact_for(contacts, phone, user_id)
             parsed.inbound.append(Inbound(
                 key_source=f"pref:{phone}:{raw.get('user_id')}:{raw.get('timestamp')}:{choice}",
-                type="user_preferences", phone=phone, user_id=_str(raw.get("user_id")),
-                name=contacts.get(phone or "", (None, None))[0], text=raw.get("detail"),
+                type="user_preferences", phone=phone or contact.phone,
+                user_id=user_id or contact.user_id,
+                parent_user_id=_str(raw.get("parent_user_id")) or contact.parent_user_id,
+                username=contact.username, name=contact.name, text=raw.get("detail"),
                 preference=choice, sent_at=moment, payload={"category": raw.get("category")},
             ))
     elif field_name == "message_template_status_update" and (found := parse_template_update(value, now)):
@@ -153,33 +174,50 @@ def _parse_change(field_name: str, value: dict[str, Any], now: datetime, parsed:
         parsed.inbound.append(_unknown(f"field:{field_name}", value))
 
 
-def _contacts(raw: Any) -> dict[str, tuple[str | None, str | None]]:
-    """wa_id (or user id) → (profile name, user id)."""
-    found: dict[str, tuple[str | None, str | None]] = {}
-    for contact in _dicts(raw):
-        profile = _obj(contact.get("profile"))
-        name, user_id = _str(profile.get("name")), _str(contact.get("user_id"))
-        for ident in (digits(contact.get("wa_id")), user_id):
+def _contacts(raw: Any) -> dict[str, Contact]:
+    """wa_id, user id and parent user id → the contact they belong to."""
+    found: dict[str, Contact] = {}
+    for entry in _dicts(raw):
+        profile = _obj(entry.get("profile"))
+        contact = Contact(name=_str(profile.get("name")), phone=digits(entry.get("wa_id")),
+                          user_id=_str(entry.get("user_id")),
+                          parent_user_id=_str(entry.get("parent_user_id")),
+                          username=_str(profile.get("username")))
+        for ident in (contact.phone, contact.user_id, contact.parent_user_id):
             if ident:
-                found[ident] = (name, user_id)
+                found[ident] = contact
     return found
 
 
-def _message(raw: dict[str, Any], contacts: dict[str, tuple[str | None, str | None]],
-             now: datetime) -> Inbound:
+def _contact_for(contacts: dict[str, Contact], phone: str | None, user_id: str | None,
+                 parent: str | None = None) -> Contact:
+    """The contact the sender's identifiers name; else the only contact, unless it is someone else."""
+    for ident in (phone, user_id, parent):
+        if ident and ident in contacts:
+            return contacts[ident]
+    distinct = set(contacts.values())
+    if len(distinct) == 1:
+        only = next(iter(distinct))
+        clash = bool((phone and only.phone and only.phone != phone)
+                     or (user_id and only.user_id and only.user_id != user_id))
+        if not clash:
+            return only
+    return Contact()
+
+
+def _message(raw: dict[str, Any], contacts: dict[str, Contact], now: datetime) -> Inbound:
     kind = _str(raw.get("type")) or "unknown"
     phone = digits(raw.get("from"))
     user_id = _str(raw.get("from_user_id"))
-    if phone is None and len(contacts) == 1:
-        only = next(iter(contacts))
-        phone = only if only.isdigit() else None
-    name, contact_user = contacts.get(phone or user_id or "", (None, None))
+    parent = _str(raw.get("from_parent_user_id"))
+    contact = _contact_for(contacts, phone, user_id, parent)
     context = _obj(raw.get("context"))
     message = Inbound(
         key_source=f"msg:{raw.get('id')}" if raw.get("id") else "raw:" + _canonical(raw),
-        type=kind, message_id=_str(raw.get("id")), phone=phone, user_id=user_id or contact_user,
-        name=name, context_id=_str(context.get("id")), sent_at=timestamp(raw.get("timestamp"), now),
-        payload=raw,
+        type=kind, message_id=_str(raw.get("id")), phone=phone or contact.phone,
+        user_id=user_id or contact.user_id, parent_user_id=parent or contact.parent_user_id,
+        username=contact.username, name=contact.name, context_id=_str(context.get("id")),
+        sent_at=timestamp(raw.get("timestamp"), now), payload=raw,
     )
     body = _obj(raw.get(kind))
     if kind == "text":
@@ -198,6 +236,12 @@ def _message(raw: dict[str, Any], contacts: dict[str, tuple[str | None, str | No
         message.text = _str(body.get("caption"))
     elif kind == "system":
         message.text, message.system_type = _str(body.get("body")), _str(body.get("type"))
+        # A new number (user_changed_number) or a new BSUID (user_changed_user_id): the same person.
+        message.previous_user_ids = tuple(i for i in (_str(body.get("previous_user_id")),
+                                                      _str(body.get("previous_parent_user_id"))) if i)
+        message.user_id = _str(body.get("user_id")) or message.user_id
+        message.parent_user_id = _str(body.get("parent_user_id")) or message.parent_user_id
+        message.new_phone = digits(body.get("wa_id")) or digits(body.get("new_wa_id"))
     elif kind == "unsupported" or kind == "unknown":
         errors = _dicts(raw.get("errors"))
         message.text = _str(errors[0].get("title")) if errors else None

@@ -9,7 +9,7 @@ import click
 
 import hub
 from hub.contracts import OutgoingMessage, SendResult, Sink, SinkOptions
-from hub.privacy import mask_phone
+from hub.privacy import mask_person
 
 
 class ConsoleOptions(SinkOptions):
@@ -22,7 +22,7 @@ class ConsoleSink(Sink):
     Options = ConsoleOptions
 
     async def send(self, message: OutgoingMessage) -> SendResult:
-        click.echo(f"── to {mask_phone(message.phone)} (delivery {message.delivery_id}) ──",
+        click.echo(f"── to {mask_person(message.phone, message.user_id)} (delivery {message.delivery_id}) ──",
                    file=sys.stdout)
         click.echo(message.text + "\n", file=sys.stdout)
         return SendResult(ok=True, message_id=f"console.{message.delivery_id}")

@@ -31,7 +31,7 @@ from hub.cloudapi.client import GraphClient, reached_server
 from hub.cloudapi.codes import action_for
 from hub.config import secret_from_env
 from hub.contracts import Action, OutgoingMessage, Pacing, SendResult, Sink, SinkOptions, callback_for
-from hub.privacy import mask_phone
+from hub.privacy import mask_phone, mask_user_id
 from hub.timekeeping.durations import parse_interval
 
 log = logging.getLogger("hub.sinks.whatsapp")
@@ -195,8 +195,8 @@ class WhatsAppSink(Sink):
         if free:
             image = str((message.items[0].get("image_url") if message.items else "") or "")
             if self.options.images and image.startswith(("http://", "https://")) and len(message.items) == 1:
-                return wa.image_message(message.phone, image, message.text, callback=callback)
-            return wa.text_message(message.phone, message.text, callback=callback)
+                return wa.image_message(message.address, image, message.text, callback=callback)
+            return wa.text_message(message.address, message.text, callback=callback)
         digest = body.get("kind") == "digest"
         template = (self.options.digest_template if digest else None) or self.options.template
         if template is None:
@@ -214,18 +214,18 @@ class WhatsAppSink(Sink):
             url_suffix=template.button_url.format_map(values) if template.button_url is not None else None,
             button_index=template.button_index, param_limit=template.param_limit,
         )
-        return wa.template_message(message.phone, call, callback=callback)
+        return wa.template_message(message.address, call, callback=callback)
 
     def _interactive(self, message: OutgoingMessage, callback: str) -> dict[str, Any]:
         body = message.body
         if body.get("buttons"):
-            return wa.buttons_message(message.phone, message.text,
+            return wa.buttons_message(message.address, message.text,
                                       [(b["id"], b["title"]) for b in body["buttons"]],
                                       header=body.get("header"), footer=body.get("footer"), callback=callback)
         if body.get("sections"):
             sections = [(s.get("title", ""), [wa.Row(r["id"], r["title"], r.get("description", ""))
                                               for r in s.get("rows", [])]) for s in body["sections"]]
-            return wa.list_message(message.phone, message.text, body.get("button", "Ver"), sections,
+            return wa.list_message(message.address, message.text, body.get("button", "Ver"), sections,
                                    header=body.get("header"), footer=body.get("footer"), callback=callback)
         raise BuildError("an interactive body needs buttons or sections")
 
@@ -243,15 +243,15 @@ class WhatsAppSink(Sink):
         footer = (interactive.get("footer") or {}).get("text")
         if interactive.get("type") == "button" and action.get("buttons"):
             buttons = [(b["reply"]["id"], b["reply"]["title"]) for b in action["buttons"]]
-            payload = wa.buttons_message(message.phone, text, buttons, header=header, footer=footer,
+            payload = wa.buttons_message(message.address, text, buttons, header=header, footer=footer,
                                          callback=callback)
         elif interactive.get("type") == "list" and action.get("sections"):
             sections = [(s.get("title", ""), [wa.Row(r["id"], r["title"], r.get("description", ""))
                                               for r in s.get("rows", [])]) for s in action["sections"]]
-            payload = wa.list_message(message.phone, text, action.get("button", "Ver"), sections,
+            payload = wa.list_message(message.address, text, action.get("button", "Ver"), sections,
                                       header=header, footer=footer, callback=callback)
         else:
-            payload = wa.text_message(message.phone, message.text, callback=callback)
+            payload = wa.text_message(message.address, message.text, callback=callback)
         if body.get("in_reply_to"):
             payload["context"] = {"message_id": str(body["in_reply_to"])}
         return payload
@@ -261,7 +261,10 @@ class WhatsAppSink(Sink):
             payload = self.build(message)
         except BuildError as exc:
             return f"(would not send: {exc})"
-        payload["to"] = mask_phone(payload["to"])
+        if "to" in payload:
+            payload["to"] = mask_phone(payload["to"])
+        if "recipient" in payload:
+            payload["recipient"] = mask_user_id(payload["recipient"])
         return json.dumps(payload, ensure_ascii=False, indent=2)
 
     # -- sending ----------------------------------------------------------------------------
