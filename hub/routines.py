@@ -25,6 +25,7 @@ from hub.errors import HubError
 from hub.matching import fold_tags
 from hub.storage.store import Store
 from hub.storage.tables import DeliveryRow, ItemRow, RoutineRunRow, RoutineStateRow
+from hub.storage.typed import stored_id
 from hub.timekeeping.clock import Clock, SystemClock
 from hub.timekeeping.durations import parse_interval
 from hub.timekeeping.when import Cadence
@@ -189,13 +190,13 @@ class Routines:
                 update(ItemRow).where(col(ItemRow.id).in_([i.id for i in chosen]))
                 .values(planned_at=now, planned_run_id=run.id)
             )
-        run.item_ids, run.passed_over = [i.id for i in chosen], [i.id for i in passed_over]
+        run.item_ids, run.passed_over = [stored_id(i) for i in chosen], [stored_id(i) for i in passed_over]
         run.planned, run.skipped = stats.planned, stats.skipped
         state.window_end, state.last_run_at, state.last_scheduled_for = now, now, slot
         state.runs += 1
         log.info("routine %s: run #%s chose %d item(s), planned %d, skipped %d (caps)",
                  routine.name, run.id, len(chosen), stats.planned, stats.skipped)
-        return RunReport(routine.name, status, slot, run.id, [i.id for i in chosen], stats,
+        return RunReport(routine.name, status, slot, run.id, [stored_id(i) for i in chosen], stats,
                          candidates=len(candidates))
 
     def _candidates(self, session: Session, routine: RoutineConfig,
@@ -295,4 +296,5 @@ def attach(scheduler: schedule.Scheduler, routines: Routines, seconds: int = 30)
     The slots themselves come from the store, not from ``schedule``'s own clock, so a tick that
     comes late, or after a restart, still runs each slot exactly once.
     """
-    return scheduler.every(seconds).seconds.do(routines.tick)
+    job: schedule.Job = scheduler.every(seconds).seconds.do(routines.tick)
+    return job

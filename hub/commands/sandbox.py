@@ -7,11 +7,13 @@ import time
 
 import click
 
+from hub.app import App
 
-def _from_config(app: object) -> dict[str, str]:
+
+def _from_config(app: App) -> dict[str, str]:
     """phone_number_id and variable names from ``[sinks.whatsapp]``, when there is a hub.toml."""
     try:
-        config = app.config  # type: ignore[attr-defined]
+        config = app.config
     except Exception:  # no or broken hub.toml: the sandbox still runs on its defaults
         return {}
     for section in config.sinks.values():
@@ -35,7 +37,7 @@ def _from_config(app: object) -> dict[str, str]:
               help="A simulated person who can write in (repeatable), e.g. 34600000001:Lucía.")
 @click.option("--for", "duration", type=float, default=None, help="Stop after this many seconds.")
 @click.pass_obj
-def sandbox(app: object, port: int, phone_number_id: str | None, token_env: str | None,
+def sandbox(app: App, port: int, phone_number_id: str | None, token_env: str | None,
             webhook_url: str | None, app_secret_env: str | None, latency: float, throughput: int,
             messaging_limit: int | None, phones: tuple[str, ...], duration: float | None) -> None:
     """Run a Cloud API simulator: point [sinks.whatsapp] base_url at it."""

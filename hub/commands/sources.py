@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 import click
 from sqlmodel import select
@@ -75,7 +75,7 @@ def reset_source(app: App, name: str) -> None:
     click.echo(f"{name}: failures forgotten; it will be polled on the next `hub poll --once`")
 
 
-def _when(moment: datetime | None, tz: object) -> str:
+def _when(moment: datetime | None, tz: tzinfo) -> str:
     if moment is None:
         return "never"
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")  # type: ignore[arg-type]
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")

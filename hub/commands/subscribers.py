@@ -17,6 +17,7 @@ from hub.audience import people
 from hub.privacy import mask_phone
 from hub.storage.paging import pages
 from hub.storage.tables import ConsentEventRow, DeliveryRow, SubscriberRow
+from hub.storage.typed import select_columns
 from hub.timekeeping.clock import SystemClock
 
 REGION = click.option("--region", default=None, metavar="CC",
@@ -58,8 +59,8 @@ def list_(app: App, status: str | None, full: bool) -> None:
 
 def _people(session: Session, status: str | None) -> Iterator[tuple[Any, ...]]:
     """(phone, status, topics, name) by id, a page at a time: a long list never sits in memory."""
-    query = select(SubscriberRow.id, SubscriberRow.phone, SubscriberRow.status, SubscriberRow.topics,
-                   SubscriberRow.name).where(SubscriberRow.status != "forgotten")
+    query = select_columns(SubscriberRow.id, SubscriberRow.phone, SubscriberRow.status, SubscriberRow.topics,
+                           SubscriberRow.name).where(SubscriberRow.status != "forgotten")
     if status:
         query = query.where(SubscriberRow.status == status)
     for page in pages(session, query, col(SubscriberRow.id)):

@@ -78,7 +78,7 @@ def check_message(body: Any, templates: dict[str, TemplateSpec]) -> str:
     to = _string(_require(body, "to", ""), "to")
     if not _PHONE.match(to):
         raise ApiError(131009, "Param to must be a phone number with its country code, e.g. +34612345678.")
-    kind = body.get("type", "text")  # Meta's default type is text
+    kind: str = body.get("type", "text")  # Meta's default type is text
     if kind in OTHER_TYPES:
         raise ApiError(131051, f"Message type {kind} is not simulated.")
     if kind not in SIMULATED_TYPES:

@@ -17,7 +17,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import feedparser
 from pydantic import Field
-from whatsapp_news_hub_plugins.sources.jsonfeed import looks_like_json_feed, parse_json_feed
 
 import hub
 from hub.contracts import FetchContext, FetchResult, Source, SourceOptions
@@ -32,6 +31,8 @@ from hub.text import (
     truncate,
     whatsapp_and_image,
 )
+
+from .jsonfeed import looks_like_json_feed, parse_json_feed
 
 MAX_TITLE = 500
 MAX_TEXT = 20_000
