@@ -16,10 +16,12 @@ setup: $(BIN)/hub
 run: setup
 	$(BIN)/hub demo
 
-# The suite twice: on SQLite files, then on PostgreSQL (HUB_TEST_DATABASE_URL, default the local
-# server; every test skips, saying why, when it is unreachable). Both run; either failing fails.
+# ruff, mypy (strict on hub/ and plugins/, [tool.mypy] in pyproject.toml), then the suite twice:
+# on SQLite files, then on PostgreSQL (HUB_TEST_DATABASE_URL, default the local server; every test
+# skips, saying why, when it is unreachable). Both run; either failing fails.
 test: setup
 	$(BIN)/ruff check .
+	$(BIN)/python -m mypy
 	@sqlite=passed; pg=passed; \
 	echo "== the suite on SQLite"; \
 	$(BIN)/python -m pytest -q || sqlite=FAILED; \

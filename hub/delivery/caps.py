@@ -137,7 +137,7 @@ class ClaimGuard:
                 )
             ).all()
             for subscriber_id, claimed_at, status in rows:
-                if status in SENT_STATES:
+                if status in SENT_STATES and claimed_at is not None:  # never None: filtered by >=
                     self.history[subscriber_id].append(claimed_at)
         self.recipients, self.oldest = 0, None
         if caps.ceiling is not None:

@@ -9,16 +9,43 @@ reaches someone who has just left) — and never to a forgotten person.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
-from hub.storage.tables import DeliveryRow, SubscriberRow
+from hub.storage.tables import DeliveryRow
 
 REPLY_WINDOW = timedelta(hours=24)
 WEEK = timedelta(days=7)
 
 
-def hold_reason(session: Session, delivery: DeliveryRow, subscriber: SubscriberRow,
+class HeldDelivery(Protocol):
+    """What is read of a delivery: a ``DeliveryRow``, or the dispatcher's view of a bulk-read row."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def body(self) -> dict[str, Any] | None: ...
+
+
+class HeldPerson(Protocol):
+    """What is read of its subscriber: a ``SubscriberRow``, or the dispatcher's view of one."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def opted_in_at(self) -> datetime | None: ...
+    @property
+    def last_inbound_at(self) -> datetime | None: ...
+    @property
+    def paused_until(self) -> datetime | None: ...
+    @property
+    def rhythm(self) -> str: ...
+
+
+def hold_reason(session: Session, delivery: HeldDelivery, subscriber: HeldPerson,
                 now: datetime) -> str | None:
     """None when ``delivery`` may be sent now, else why it is skipped."""
     if subscriber.status == "forgotten":

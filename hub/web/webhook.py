@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -194,7 +194,7 @@ def _fire_hooks(pm: Any, store: Store, effects: Effects) -> None:
     if effects.deliveries and pm.hook.on_delivery_status.get_hookimpls():
         with store.read() as session:  # rows only for plugins that listen
             rows = {row.id: row for row in session.exec(select(DeliveryRow).where(
-                DeliveryRow.id.in_([i for i, _ in effects.deliveries])))}  # type: ignore[union-attr]
+                col(DeliveryRow.id).in_([i for i, _ in effects.deliveries])))}
         for delivery_id, status in effects.deliveries:
             _safely(pm.hook.on_delivery_status, delivery=rows[delivery_id], status=status)
     for person, change in effects.people:
