@@ -20,10 +20,12 @@ run: setup
 # server; every test skips, saying why, when it is unreachable). Each pass runs most tests on two
 # workers (pytest-xdist, a private store per test), then the timing-sensitive ones (marker
 # `serial`) alone. Both passes run; either failing fails. The wall time is printed at the end.
+# Before them: ruff, and mypy (strict on hub/ and plugins/, [tool.mypy] in pyproject.toml).
 PASS = $(BIN)/python -m pytest -q -p no:cacheprovider
 test: setup
 	@start=$$(date +%s); \
 	$(BIN)/ruff check . || exit 1; \
+	$(BIN)/python -m mypy || exit 1; \
 	sqlite=passed; pg=passed; \
 	echo "== the suite on SQLite"; \
 	$(PASS) -n 2 -m "not serial" || sqlite=FAILED; \

@@ -10,7 +10,7 @@ from hub.config import HubConfig, load_config
 from hub.contracts import Sink
 from hub.errors import ConfigError
 from hub.events import Events
-from hub.plugins import HubPluginManager, Registry, load
+from hub.plugins import HubPluginManager, RegisteredType, Registry, load
 from hub.storage.store import Store
 
 
@@ -58,7 +58,8 @@ class App:
             if section is None and self.registry.get("sinks", name):
                 registered = self.registry.get("sinks", name)
                 assert registered is not None
-                return registered.cls(registered.cls.Options())
+                cls = _sink_class(registered)
+                return cls(cls.Options())
         else:
             section = self.config.delivering_sink()
         if section is None:
@@ -68,4 +69,12 @@ class App:
             )
         registered = self.registry.get("sinks", section.type)
         assert registered is not None
-        return registered.cls(section.options)
+        return _sink_class(registered)(section.options)
+
+
+def _sink_class(registered: RegisteredType) -> type[Sink]:
+    """The registry holds sinks under "sinks" only (checked at registration); this says so to mypy."""
+    cls = registered.cls
+    if not issubclass(cls, Sink):
+        raise TypeError(f"{registered.name!r} is registered as a {registered.kind[:-1]}, not a sink")
+    return cls

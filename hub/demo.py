@@ -10,6 +10,7 @@ real hand-offs between those servers (a webhook posted, a reply sent), each boun
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import secrets
 import shutil
@@ -173,7 +174,8 @@ class Demo:
     def _people_join(self) -> None:
         self.say(f"{len(PEOPLE)} people write to the news number:")
         for person in PEOPLE:
-            self.sim.run(lambda p=person: self.sim.simulator.inbound_text(p.phone, p.says, p.name))
+            self.sim.run(functools.partial(self.sim.simulator.inbound_text, person.phone, person.says,
+                                           person.name))
         wanted = {p.phone for p in PEOPLE}
         _wait(lambda: wanted <= {m.to for m in self.sim.simulator.accepted}, "the welcome messages")
         with self.app.store.read() as session:
@@ -195,7 +197,8 @@ class Demo:
         self.clock.advance(**until)
         for run in self.routines.tick():
             self.say(f"Routine «{run.routine}» run #{run.run_id}: {len(run.item_ids)} item(s) chosen, "
-                     f"{run.stats.planned} message(s) planned (each person: their topics, at most 2).")
+                     f"{run.stats.planned if run.stats else 0} message(s) planned "
+                     "(each person: their topics, at most 2).")
         self._dispatch()
         self.sim.drain_webhooks(HANDOFF)
         with self.app.store.read() as session:

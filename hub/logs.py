@@ -41,7 +41,6 @@ def configure(level: int = logging.INFO, fmt: str = "text") -> None:
     for handler in list(root.handlers):
         root.removeHandler(handler)
     handler = logging.StreamHandler()
-    handler._hub = True  # type: ignore[attr-defined]
     handler.addFilter(MaskingFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Any
 
 
 @dataclass
@@ -60,10 +61,10 @@ class LoopbackServer:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._run(self._start())
 
-    def _run(self, coro: object) -> object:
+    def _run(self, coro: Coroutine[Any, Any, None]) -> None:
         if not self._thread.is_alive():
-            return self._loop.run_until_complete(coro)  # type: ignore[arg-type]
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)  # type: ignore[arg-type]
+            return self._loop.run_until_complete(coro)
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
 
     async def _start(self) -> None:
         for _ in range(self._ports_wanted):

@@ -48,3 +48,11 @@ class Phrases:
 def fold_tags(tags: Iterable[str]) -> set[str]:
     """Tags compared the same way as keywords: "Cultura" == "cultura" == "CULTURA"."""
     return {f for f in (fold(t) for t in tags) if f}
+
+
+def unique_tags(tags: Iterable[str]) -> list[str]:
+    """``tags`` in order, each kept in the first spelling seen: "Cultura" then "cultura" is one tag."""
+    first: dict[str, str] = {}
+    for tag in tags:
+        first.setdefault(tag.casefold(), tag)
+    return list(first.values())

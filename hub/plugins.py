@@ -19,7 +19,8 @@ from hub.errors import PluginError
 ENTRY_POINT_GROUP = "hub"
 DISTRIBUTION = "whatsapp-news-hub"  # whose entry points are the built-ins: always loaded
 
-KINDS: dict[str, type] = {"sources": Source, "filters": Filter, "sinks": Sink}
+PluginClass = type[Source] | type[Filter] | type[Sink]
+KINDS: dict[str, PluginClass] = {"sources": Source, "filters": Filter, "sinks": Sink}
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class RegisteredType:
 
     kind: str
     name: str
-    cls: type
+    cls: PluginClass  # a subclass of KINDS[kind]
     plugin: str
 
 
@@ -154,7 +155,7 @@ def build_registry(pm: HubPluginManager) -> Registry:
         for impl in hook.get_hookimpls():
             plugin_name = impl.plugin_name
 
-            def register(name: str, cls: type, *, _kind: str = kind, _base: type = base,
+            def register(name: str, cls: type, *, _kind: str = kind, _base: PluginClass = base,
                          _plugin: str = plugin_name) -> None:
                 _add(registry, _kind, _base, name, cls, _plugin)
 
@@ -162,7 +163,7 @@ def build_registry(pm: HubPluginManager) -> Registry:
     return registry
 
 
-def _add(registry: Registry, kind: str, base: type, name: str, cls: type, plugin: str) -> None:
+def _add(registry: Registry, kind: str, base: PluginClass, name: str, cls: type, plugin: str) -> None:
     if not isinstance(cls, type) or not issubclass(cls, base):
         raise PluginError(
             f"plugin {plugin!r} registered {kind[:-1]} type {name!r} as {cls!r}",

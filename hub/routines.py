@@ -32,6 +32,7 @@ from hub.pricing.estimate import Estimate, estimate_people, people_counts
 from hub.pricing.money import show
 from hub.storage.store import Store
 from hub.storage.tables import DeliveryRow, ItemRow, RoutineRunRow, RoutineStateRow
+from hub.storage.typed import stored_id
 from hub.timekeeping.clock import Clock, SystemClock
 from hub.timekeeping.durations import parse_interval
 from hub.timekeeping.when import Cadence
@@ -242,13 +243,13 @@ class Routines:
                 update(ItemRow).where(col(ItemRow.id).in_([i.id for i in chosen]))
                 .values(planned_at=now, planned_run_id=run.id)
             )
-        run.item_ids, run.passed_over = [i.id for i in chosen], [i.id for i in passed_over]
+        run.item_ids, run.passed_over = [stored_id(i) for i in chosen], [stored_id(i) for i in passed_over]
         run.planned, run.skipped = stats.planned, stats.skipped
         state.window_end, state.last_run_at, state.last_scheduled_for = now, now, slot
         state.runs += 1
         log.info("routine %s: run #%s chose %d item(s), planned %d, skipped %d (caps)",
                  routine.name, run.id, len(chosen), stats.planned, stats.skipped)
-        return RunReport(routine.name, status, slot, run.id, [i.id for i in chosen], stats,
+        return RunReport(routine.name, status, slot, run.id, [stored_id(i) for i in chosen], stats,
                          candidates=len(candidates))
 
     def _unreachable(self, session: Session, routine: RoutineConfig, run: RoutineRunRow,
@@ -387,4 +388,5 @@ def attach(scheduler: schedule.Scheduler, routines: Routines, seconds: int = 30)
     The slots themselves come from the store, not from ``schedule``'s own clock, so a tick that
     comes late, or after a restart, still runs each slot exactly once.
     """
-    return scheduler.every(seconds).seconds.do(routines.tick)
+    job: schedule.Job = scheduler.every(seconds).seconds.do(routines.tick)
+    return job

@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from hub.storage.medians import Group, Medians
 from hub.storage.paging import pages
 from hub.storage.tables import ConsentEventRow, DeliveryRow, SubscriberRow
+from hub.storage.typed import select_columns
 
 REACHED_SENT = {"sent", "delivered", "read"}
 REACHED_DELIVERED = {"delivered", "read"}
@@ -195,7 +196,7 @@ def build_report(session: Session, tz: ZoneInfo, *, since: datetime | None = Non
 
 def _delivery_filter(query: Any, since: datetime | None, routine: str | None) -> Any:
     if since is not None:
-        query = query.where(DeliveryRow.created_at >= since)  # type: ignore[operator]
+        query = query.where(col(DeliveryRow.created_at) >= since)
     if routine is not None:
         query = query.where(DeliveryRow.routine == routine)
     return query
@@ -204,8 +205,8 @@ def _delivery_filter(query: Any, since: datetime | None, routine: str | None) ->
 def _deliveries(session: Session, since: datetime | None, routine: str | None) -> Iterator[_DeliveryFacts]:
     """Every delivery's facts, read a page at a time (flat memory on any database)."""
     d = DeliveryRow
-    query = select(d.id, d.subscriber_id, d.item_id, d.routine, d.run_id, d.status, d.reason,
-                   d.error_code, d.created_at, d.sent_at, d.read_at)
+    query = select_columns(d.id, d.subscriber_id, d.item_id, d.routine, d.run_id, d.status, d.reason,
+                           d.error_code, d.created_at, d.sent_at, d.read_at)
     for page in pages(session, _delivery_filter(query, since, routine), d.id):
         for row in page:
             yield _DeliveryFacts(*row)
@@ -215,11 +216,11 @@ def _consent_pages(session: Session, since: datetime | None, kinds: tuple[str, .
                    size: int | None = None) -> Iterator[list[Any]]:
     """Consent events of ``kinds`` as (id, kind, at, subscriber_id, topics), a page at a time."""
     e = ConsentEventRow
-    query = (select(e.id, e.kind, e.at, e.subscriber_id, SubscriberRow.topics)
-             .outerjoin(SubscriberRow, SubscriberRow.id == e.subscriber_id)  # type: ignore[arg-type]
-             .where(e.kind.in_(kinds)))  # type: ignore[attr-defined]
+    query = (select_columns(e.id, e.kind, e.at, e.subscriber_id, SubscriberRow.topics)
+             .outerjoin(SubscriberRow, col(SubscriberRow.id) == e.subscriber_id)
+             .where(col(e.kind).in_(kinds)))
     if since is not None:
-        query = query.where(e.at >= since)  # type: ignore[operator]
+        query = query.where(col(e.at) >= since)
     return pages(session, query, e.id, size)
 
 
@@ -231,10 +232,10 @@ def _annoyance(session: Session, since: datetime | None, routine: str | None) ->
     database; each page of unsubscribes then reads only its own people's sends.
     """
     d = DeliveryRow
-    reached_sent = (d.status.in_(REACHED_SENT), d.sent_at.is_not(None), d.routine.is_not(None))  # type: ignore[attr-defined, union-attr]
+    reached_sent = (col(d.status).in_(REACHED_SENT), col(d.sent_at).is_not(None), col(d.routine).is_not(None))
     reached = session.exec(_delivery_filter(
         select(d.routine, d.run_id, func.count(func.distinct(d.subscriber_id))).where(*reached_sent)
-        .group_by(d.routine, d.run_id).order_by(func.min(d.id)), since, routine)).all()
+        .group_by(d.routine, col(d.run_id)).order_by(func.min(d.id)), since, routine)).all()
     left: Counter[str] = Counter()
     for page in _consent_pages(session, since, ("opt_out",), size=500):  # 500 ids in one IN (…)
         events = [(sid, at) for _, _, at, sid, _ in page if sid is not None and at is not None]
@@ -243,9 +244,9 @@ def _annoyance(session: Session, since: datetime | None, routine: str | None) ->
         sends: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
         for sid, sent_at, routine_name, run_id in session.exec(_delivery_filter(
                 select(d.subscriber_id, d.sent_at, d.routine, d.run_id).where(
-                    *reached_sent, d.subscriber_id.in_({sid for sid, _ in events}),  # type: ignore[attr-defined]
-                    d.sent_at >= min(at for _, at in events) - ANNOYANCE_WINDOW,  # type: ignore[operator]
-                    d.sent_at < max(at for _, at in events)), since, routine)):  # type: ignore[operator]
+                    *reached_sent, col(d.subscriber_id).in_({sid for sid, _ in events}),
+                    col(d.sent_at) >= min(at for _, at in events) - ANNOYANCE_WINDOW,
+                    col(d.sent_at) < max(at for _, at in events)), since, routine)):
             sends[sid].append((sent_at, run_label(routine_name, run_id)))
         for sid, at in events:
             before = [(t, label) for t, label in sends.get(sid, []) if at - ANNOYANCE_WINDOW <= t < at]

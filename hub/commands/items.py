@@ -26,7 +26,7 @@ def held(app: App) -> None:
     """List the items held by the glitch guard, by source."""
     with app.store.read() as session:
         rows = session.exec(select(ItemRow).where(ItemRow.status == "held")
-                            .order_by(ItemRow.source, ItemRow.id)).all()
+                            .order_by(ItemRow.source, col(ItemRow.id))).all()
     if not rows:
         click.echo("No items held.")
         return
@@ -91,7 +91,7 @@ def why(app: App, item_id: int) -> None:
         row = session.get(ItemRow, item_id)
         if row is None:
             raise click.ClickException(f"no item #{item_id}")
-        mine = DeliveryRow.item_id == item_id
+        mine = col(DeliveryRow.item_id) == item_id
         if row.planned_run_id is not None:
             mine = or_(mine, and_(DeliveryRow.run_id == row.planned_run_id,
                                   col(DeliveryRow.item_id).is_(None)))

@@ -7,11 +7,13 @@ import time
 
 import click
 
+from hub.app import App
 
-def _from_config(app: object) -> dict[str, str]:
+
+def _from_config(app: App) -> dict[str, str]:
     """phone_number_id and variable names from ``[sinks.whatsapp]``, when there is a hub.toml."""
     try:
-        config = app.config  # type: ignore[attr-defined]
+        config = app.config
     except Exception:  # no or broken hub.toml: the sandbox still runs on its defaults
         return {}
     for section in config.sinks.values():
@@ -38,7 +40,7 @@ def _from_config(app: object) -> dict[str, str]:
                    "e.g. ES.13491208655302741918:@lucia:Lucía; they write with user_id only.")
 @click.option("--for", "duration", type=float, default=None, help="Stop after this many seconds.")
 @click.pass_obj
-def sandbox(app: object, port: int, phone_number_id: str | None, token_env: str | None,
+def sandbox(app: App, port: int, phone_number_id: str | None, token_env: str | None,
             webhook_url: str | None, app_secret_env: str | None, latency: float, throughput: int,
             messaging_limit: int | None, phones: tuple[str, ...], usernames: tuple[str, ...],
             duration: float | None) -> None:

@@ -39,7 +39,9 @@ def dry_run(store: Store, sink: Sink, limit: int) -> None:
                + "; nothing was sent (--dry-run).")
 
 
-def _line(report: DispatchReport) -> str:
+def _line(report: DispatchReport | None) -> str | None:
+    if report is None:
+        return None
     return (f"sent {report.sent} · failed {report.failed} · waiting {report.retrying + report.in_doubt}"
             f" · {report.rate:.0f} msg/s")
 
@@ -56,7 +58,7 @@ def send(store: Store, sink: Sink, caps: Caps | None = None,
     gc.freeze()
     done = 0
     with click.progressbar(length=max(due, 1), label="Sending", file=sys.stderr,
-                           item_show_func=lambda r: _line(r) if r else None) as bar:
+                           item_show_func=_line) as bar:
         def progress(report: DispatchReport) -> None:
             nonlocal done
             now_done = report.sent + report.failed + report.retrying + report.in_doubt + report.skipped

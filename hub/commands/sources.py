@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 import click
 from sqlmodel import select
@@ -89,7 +89,7 @@ def _span(seconds: float) -> str:
     return f"{minutes / 60:g} hours"
 
 
-def _when(moment: datetime | None, tz: object) -> str:
+def _when(moment: datetime | None, tz: tzinfo) -> str:
     if moment is None:
         return "never"
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")  # type: ignore[arg-type]
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")

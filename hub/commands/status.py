@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
+from hub.app import App
 from hub.cloudapi.codes import label
 from hub.delivery import account, brake
 from hub.storage.store import Store
@@ -26,13 +27,14 @@ def show(store: Store, resume: bool) -> None:
         held = brake.paused(session)
         state = account.current(session)
         alerts = account.open_alerts(session)
-        counts = dict(session.exec(select(DeliveryRow.status, func.count())  # type: ignore[call-overload]
+        counts = dict(session.exec(select(DeliveryRow.status, func.count())
                                    .group_by(DeliveryRow.status)).all())
         retrying = session.exec(select(func.count()).select_from(DeliveryRow).where(
-            DeliveryRow.status == "planned", DeliveryRow.next_try_at.is_not(None),  # type: ignore[union-attr]
-            DeliveryRow.next_try_at > now)).one()
-        errors = session.exec(select(DeliveryRow.error_code, func.count())  # type: ignore[call-overload]
-                              .where(DeliveryRow.status == "failed").group_by(DeliveryRow.error_code)).all()
+            DeliveryRow.status == "planned", col(DeliveryRow.next_try_at).is_not(None),
+            col(DeliveryRow.next_try_at) > now)).one()
+        errors = session.exec(select(DeliveryRow.error_code, func.count())
+                              .where(DeliveryRow.status == "failed")
+                              .group_by(col(DeliveryRow.error_code))).all()
     line = f"Sending: {state.state}"
     if state.state != "running":
         line += f" since {state.since:%Y-%m-%d %H:%M} UTC: {state.reason}"
@@ -70,13 +72,13 @@ def _run_items(store: Store, run_id: int | None) -> str:
         run = session.get(RoutineRunRow, run_id)
         if run is None or not run.item_ids:
             return ""
-        titles = session.exec(select(ItemRow.title).where(ItemRow.id.in_(run.item_ids))).all()  # type: ignore[union-attr]
+        titles = session.exec(select(ItemRow.title).where(col(ItemRow.id).in_(run.item_ids))).all()
     return "; ".join(f"“{t[:60]}”" for t in titles)
 
 
 @click.command()
 @click.option("--resume", is_flag=True, help="Resume sending after fixing what paused or stopped it.")
 @click.pass_obj
-def status(app: object, resume: bool) -> None:
+def status(app: App, resume: bool) -> None:
     """Show whether the hub can send, open alerts, and delivery counts."""
-    show(app.store, resume)  # type: ignore[attr-defined]
+    show(app.store, resume)

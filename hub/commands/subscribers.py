@@ -17,6 +17,7 @@ from hub.audience import identity, people
 from hub.privacy import mask_any
 from hub.storage.paging import pages
 from hub.storage.tables import ConsentEventRow, DeliveryRow, SubscriberRow
+from hub.storage.typed import select_columns
 from hub.timekeeping.clock import SystemClock
 
 REGION = click.option("--region", default=None, metavar="CC",
@@ -56,8 +57,8 @@ def list_(app: App, status: str | None, full: bool) -> None:
 def _people(session: Session, status: str | None) -> Iterator[tuple[Any, ...]]:
     """(phone, status, topics, name, user id, username) by id, a page at a time: a long list never
     sits in memory."""
-    query = select(SubscriberRow.id, SubscriberRow.phone, SubscriberRow.status, SubscriberRow.topics,
-                   SubscriberRow.name, SubscriberRow.user_id, SubscriberRow.username).where(
+    query = select_columns(SubscriberRow.id, SubscriberRow.phone, SubscriberRow.status, SubscriberRow.topics,
+                           SubscriberRow.name, SubscriberRow.user_id, SubscriberRow.username).where(
         SubscriberRow.status != "forgotten")
     if status:
         query = query.where(SubscriberRow.status == status)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from hub.delivery.pacing import backoff
 from hub.storage.tables import AlertRow, SendStateRow
@@ -77,14 +77,14 @@ def resume(session: Session, now: datetime) -> bool:
         return False
     row.state, row.code, row.reason, row.next_probe_at, row.probes = "running", None, None, None, 0
     row.since = now
-    for alert in session.exec(select(AlertRow).where(AlertRow.cleared_at.is_(None))):  # type: ignore[union-attr]
+    for alert in session.exec(select(AlertRow).where(col(AlertRow.cleared_at).is_(None))):
         alert.cleared_at = now
     return True
 
 
 def open_alerts(session: Session) -> list[AlertRow]:
-    return list(session.exec(select(AlertRow).where(AlertRow.cleared_at.is_(None))  # type: ignore[union-attr]
-                             .order_by(AlertRow.at)))
+    return list(session.exec(select(AlertRow).where(col(AlertRow.cleared_at).is_(None))
+                             .order_by(col(AlertRow.at))))
 
 
 def current(session: Session) -> SendStateRow:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, func, select
 
 from hub.storage.tables import ConsentEventRow, DeliveryRow, RoutineRunRow, RoutineStateRow
+from hub.storage.typed import primary_key
 
 log = logging.getLogger("hub.delivery.brake")
 
@@ -57,9 +58,9 @@ def harm(session: Session, run_id: int) -> RunHarm:
     first: dict[int, datetime] = {}
     outs: dict[int, set[datetime]] = {}
     for subscriber_id, sent_at, at in session.exec(
-            select(d.subscriber_id, d.sent_at, e.at).join(e, e.subscriber_id == d.subscriber_id)
+            select(d.subscriber_id, d.sent_at, e.at).join(e, col(e.subscriber_id) == d.subscriber_id)
             .where(*reached_sends, e.kind == "opt_out")):
-        if subscriber_id not in first or sent_at < first[subscriber_id]:
+        if sent_at is not None and (subscriber_id not in first or sent_at < first[subscriber_id]):
             first[subscriber_id] = sent_at
         if at is not None:
             outs.setdefault(subscriber_id, set()).add(at)
@@ -76,7 +77,7 @@ def check(session: Session, routine: str, now: datetime) -> str | None:
     state = session.get(RoutineStateRow, routine)
     if state is None or state.paused_at is not None:
         return None
-    runs = session.exec(select(RoutineRunRow.id, RoutineRunRow.started_at).where(
+    runs = session.exec(select(primary_key(RoutineRunRow.id), RoutineRunRow.started_at).where(
         RoutineRunRow.routine == routine, col(RoutineRunRow.status).in_(("done", "manual")))
         .order_by(col(RoutineRunRow.started_at).desc()).limit(HISTORY + 1)).all()
     if not runs or runs[0][1] is None or now - runs[0][1] > LOOK_BACK:

@@ -190,7 +190,7 @@ class ClaimGuard:
                 )
             ).all()
             for subscriber_id, claimed_at, status, news in rows:
-                if status in SENT_STATES and news:
+                if status in SENT_STATES and news and claimed_at is not None:  # never None: >= filter
                     self.history[subscriber_id].append(claimed_at)
         self.recipients, self.oldest = 0, None
         if caps.ceiling is not None:

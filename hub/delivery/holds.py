@@ -11,10 +11,11 @@ not broadcast: they never count against the news caps, and have their own limit 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlmodel import Session, col, func, select
 
-from hub.storage.tables import DeliveryRow, SubscriberRow
+from hub.storage.tables import DeliveryRow
 
 REPLY_WINDOW = timedelta(hours=24)
 WEEK = timedelta(days=7)
@@ -23,7 +24,33 @@ REPLY_SPAN = timedelta(hours=1)
 SENT = ("sending", "sent", "delivered", "read")
 
 
-def hold_reason(session: Session, delivery: DeliveryRow, subscriber: SubscriberRow,
+class HeldDelivery(Protocol):
+    """What is read of a delivery: a ``DeliveryRow``, or the dispatcher's view of a bulk-read row."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def body(self) -> dict[str, Any] | None: ...
+
+
+class HeldPerson(Protocol):
+    """What is read of its subscriber: a ``SubscriberRow``, or the dispatcher's view of one."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def opted_in_at(self) -> datetime | None: ...
+    @property
+    def last_inbound_at(self) -> datetime | None: ...
+    @property
+    def paused_until(self) -> datetime | None: ...
+    @property
+    def rhythm(self) -> str: ...
+
+
+def hold_reason(session: Session, delivery: HeldDelivery, subscriber: HeldPerson,
                 now: datetime) -> str | None:
     """None when ``delivery`` may be sent now, else why it is skipped."""
     if subscriber.status == "forgotten":
@@ -50,7 +77,7 @@ def hold_reason(session: Session, delivery: DeliveryRow, subscriber: SubscriberR
     return None
 
 
-def _over_reply_limit(session: Session, delivery: DeliveryRow, subscriber: SubscriberRow,
+def _over_reply_limit(session: Session, delivery: HeldDelivery, subscriber: HeldPerson,
                       now: datetime) -> str | None:
     """Why a reply must not go: ``REPLY_LIMIT`` replies went to this person within the hour."""
     replies = session.exec(

@@ -15,15 +15,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Text, func, type_coerce
+from sqlalchemy import Insert, Text, func, type_coerce
 from sqlalchemy import insert as generic_insert
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, select
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
+from sqlmodel import Session, col, select
 
 from hub.delivery.caps import COUNTED_AT_PLAN, Caps, news_column
 from hub.delivery.render import item_payload, render_digest, render_item
 from hub.matching import fold_tags
 from hub.storage.tables import DeliveryRow, ItemRow, SubscriberRow
+from hub.storage.typed import primary_key, stored_id, table_of
 from hub.timekeeping.when import day_bounds
 
 CHUNK = 5_000
@@ -33,7 +35,7 @@ def active_subscribers(session: Session, tags: Iterable[str] = ()) -> Iterator[S
     """Active, opted-in subscribers whose topics match ``tags`` (no topics: everything)."""
     wanted = {t.lower() for t in tags}
     query = select(SubscriberRow).where(
-        SubscriberRow.status == "active", SubscriberRow.opted_in_at.is_not(None)  # type: ignore[union-attr]
+        SubscriberRow.status == "active", col(SubscriberRow.opted_in_at).is_not(None)
     ).execution_options(yield_per=CHUNK)  # a page of people at a time, not all of them
     for subscriber in session.exec(query):
         topics = {t.lower() for t in subscriber.topics or []}
@@ -44,22 +46,21 @@ def active_subscribers(session: Session, tags: Iterable[str] = ()) -> Iterator[S
 def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
     """Bulk-insert delivery rows in chunks; rows whose ``key`` exists are skipped."""
     dialect = session.get_bind().dialect.name
+    statement: Insert
     if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        statement = sqlite_insert(DeliveryRow).on_conflict_do_nothing(index_elements=["key"])
     elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+        statement = postgresql_insert(DeliveryRow).on_conflict_do_nothing(index_elements=["key"])
     else:  # pragma: no cover - other databases plan without the conflict clause
-        insert = None
+        statement = generic_insert(DeliveryRow)
     written = 0
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start:start + CHUNK]
-        if insert is None:
-            statement = generic_insert(DeliveryRow)
-        else:
-            statement = insert(DeliveryRow).on_conflict_do_nothing(index_elements=["key"])
         if dialect == "postgresql":
             # psycopg reports no rowcount (-1) for a batch: count the rows it returns instead.
-            returned = session.connection().execute(statement.returning(DeliveryRow.id), chunk)
+            returned = session.connection().execute(statement.returning(col(DeliveryRow.id)), chunk)
             written += len(returned.all())
             continue
         result = session.connection().execute(statement, chunk)
@@ -167,7 +168,7 @@ def _plan_chunks(session: Session, plan: RunPlan, stats: PlanStats,
                  encode: _Encoder) -> Iterator[list[tuple[Any, ...]]]:
     caps = plan.caps
     payloads = {item.id: item_payload(item) for item in plan.items}
-    entries = [(item.id, frozenset(fold_tags(item.tags or []))) for item in plan.items]
+    entries = [(stored_id(item), frozenset(fold_tags(item.tags or []))) for item in plan.items]
     revisions = {item.id: f".{item.revision}" if item.revision else "" for item in plan.items}
     topics_cache: dict[str | None, frozenset[str]] = {}
     chosen_cache: dict[frozenset[str], list[tuple[int, ...]]] = {}
@@ -267,10 +268,10 @@ def _subscriber_pages(session: Session) -> Iterator[list[tuple[int, str]]]:
     topics = type_coerce(SubscriberRow.topics, Text)
     while True:
         page = session.connection().execute(
-            sa_select(SubscriberRow.id, topics).where(
-                SubscriberRow.id > last, SubscriberRow.status == "active",  # type: ignore[operator]
-                SubscriberRow.opted_in_at.is_not(None),  # type: ignore[union-attr]
-            ).order_by(SubscriberRow.id).limit(CHUNK)
+            sa_select(primary_key(SubscriberRow.id), topics).where(
+                col(SubscriberRow.id) > last, col(SubscriberRow.status) == "active",
+                col(SubscriberRow.opted_in_at).is_not(None),
+            ).order_by(col(SubscriberRow.id)).limit(CHUNK)
         ).all()
         if not page:
             return
@@ -331,14 +332,14 @@ class _ChunkWriter(_Encoder):
         self.session = session
         self.dialect = session.get_bind().dialect
         self.raw = fast_path and self.dialect.name == "sqlite"
-        columns = DeliveryRow.__table__.c  # type: ignore[attr-defined]
+        columns = table_of(DeliveryRow).c
         self.bodies: dict[tuple[int, ...], Any] = {}
         self.times: dict[datetime, Any] = {}
         self._time = columns.due_at.type.dialect_impl(self.dialect).bind_processor(self.dialect)
         self._json = columns.body.type.dialect_impl(self.dialect).bind_processor(self.dialect)
         self.extra = {c.name: c.default.arg for c in columns
-                      if c.name not in PLAN_COLUMNS and not c.nullable and c.default is not None
-                      and c.default.is_scalar}
+                      if c.name not in PLAN_COLUMNS and not c.nullable
+                      and isinstance(c.default, ScalarElementColumnDefault)}
         names = (*PLAN_COLUMNS, *self.extra)
         self.sql = (f"INSERT INTO {DeliveryRow.__tablename__} ({', '.join(names)}) VALUES "
                     f"({', '.join('?' for _ in names)}) ON CONFLICT (key) DO NOTHING")

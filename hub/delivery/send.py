@@ -27,7 +27,8 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, or_, true
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
-from sqlmodel import Session, select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
 
 from hub import events
 from hub.audience.optouts import OptOuts, optouts
@@ -45,6 +46,7 @@ from hub.delivery.statuses import apply_waiting
 from hub.privacy import mask_person
 from hub.storage.store import Store
 from hub.storage.tables import DeliveryRow, StatusEventRow, SubscriberRow
+from hub.storage.typed import table_of
 from hub.timekeeping.clock import Clock, SystemClock
 
 log = logging.getLogger("hub.delivery.send")
@@ -104,15 +106,16 @@ class Claim:
                    subscriber.marketing_stopped, subscriber.user_id)
 
 
-def _claimable(now: datetime, recipient_gap: timedelta, in_doubt_after: timedelta | None):  # noqa: ANN202
-    ready = and_(DeliveryRow.status == "planned", DeliveryRow.due_at <= now,
-                 or_(DeliveryRow.next_try_at.is_(None), DeliveryRow.next_try_at <= now))  # type: ignore[union-attr]
-    d = DeliveryRow.__table__.c  # type: ignore[attr-defined]
+def _claimable(now: datetime, recipient_gap: timedelta,
+               in_doubt_after: timedelta | None) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    ready = and_(col(DeliveryRow.status) == "planned", col(DeliveryRow.due_at) <= now,
+                 or_(col(DeliveryRow.next_try_at).is_(None), col(DeliveryRow.next_try_at) <= now))
+    d = table_of(DeliveryRow).c
     stale = orphaned(now, d)  # claimed, never requested, its worker gone: at once
     if in_doubt_after is not None:  # requested, and no status came: Meta never took it
         stale = or_(stale, in_doubt(now, d, in_doubt_after))
-    rested = (or_(SubscriberRow.last_sent_at.is_(None),  # type: ignore[union-attr]
-                  SubscriberRow.last_sent_at <= now - recipient_gap)
+    rested = (or_(col(SubscriberRow.last_sent_at).is_(None),
+                  col(SubscriberRow.last_sent_at) <= now - recipient_gap)
               if recipient_gap > timedelta(0) else true())
     return or_(ready, stale), rested
 
@@ -145,7 +148,7 @@ def _claim_batch(store: Store, clock: Clock, limit: int, recipient_gap: timedelt
                  in_doubt_after: timedelta | None, skipped: list[int] | None, caps: Caps | None,
                  looked: list[int], paid_gate: PaidGate | None = None) -> list[Claim]:
     now = clock.now()
-    d, s = DeliveryRow.__table__.c, SubscriberRow.__table__.c  # type: ignore[attr-defined]
+    d, s = table_of(DeliveryRow).c, table_of(SubscriberRow).c
     due, rested = _claimable(now, recipient_gap, in_doubt_after)
     claimed: list[Claim] = []
     with store.write() as session:
@@ -155,12 +158,12 @@ def _claim_batch(store: Store, clock: Clock, limit: int, recipient_gap: timedelt
                       d.force_template, s.phone,
                       s.status.label("person"), s.opted_in_at, s.last_inbound_at, s.marketing_stopped,
                       s.paused_until, s.rhythm, s.user_id)
-            .select_from(DeliveryRow.__table__.join(  # type: ignore[attr-defined]
-                SubscriberRow.__table__, s.id == d.subscriber_id))  # type: ignore[attr-defined]
+            .select_from(table_of(DeliveryRow).join(
+                table_of(SubscriberRow), s.id == d.subscriber_id))
             .where(due, rested).order_by(d.due_at, d.id).limit(limit)
             # PostgreSQL: several workers share the outbox, each skipping rows another is claiming.
             # SQLite ignores this; its BEGIN IMMEDIATE already makes claims one at a time.
-            .with_for_update(skip_locked=True, of=DeliveryRow.__table__)  # type: ignore[attr-defined]
+            .with_for_update(skip_locked=True, of=table_of(DeliveryRow))
         ).all()
         looked.append(len(rows))
         people: set[int] = set()
@@ -184,7 +187,7 @@ def _claim_batch(store: Store, clock: Clock, limit: int, recipient_gap: timedelt
                         events.delivery_changed(session, row.id, "skipped")
                     else:
                         values["due_at"] = hold.until
-                    connection.execute(sa_update(DeliveryRow.__table__).where(  # type: ignore[attr-defined]
+                    connection.execute(sa_update(table_of(DeliveryRow)).where(
                         d.id == row.id).values(**values))
                     continue
             if row.status == "sending" and row.requested_at is not None:
@@ -195,7 +198,7 @@ def _claim_batch(store: Store, clock: Clock, limit: int, recipient_gap: timedelt
                                  row.force_template, row.phone or "", row.last_inbound_at,
                                  row.marketing_stopped, row.user_id))
         for reason, ids in dropped.items():
-            connection.execute(sa_update(DeliveryRow.__table__).where(d.id.in_(ids)).values(  # type: ignore[attr-defined]
+            connection.execute(sa_update(table_of(DeliveryRow)).where(d.id.in_(ids)).values(
                 status="skipped", reason=reason, updated_at=now))
             if skipped is not None:
                 skipped.extend(ids)
@@ -206,10 +209,10 @@ def _claim_batch(store: Store, clock: Clock, limit: int, recipient_gap: timedelt
             claimed = paid_gate.admit(session, now, claimed)
         if claimed:
             ids = [claim.id for claim in claimed]
-            connection.execute(sa_update(DeliveryRow.__table__).where(d.id.in_(ids)).values(  # type: ignore[attr-defined]
+            connection.execute(sa_update(table_of(DeliveryRow)).where(d.id.in_(ids)).values(
                 status="sending", claimed_at=now, claimed_by=worker_id(), attempts=d.attempts + 1,
                 requested_at=None, lease_until=now + LEASE, next_try_at=None, updated_at=now))
-            connection.execute(sa_update(SubscriberRow.__table__).where(  # type: ignore[attr-defined]
+            connection.execute(sa_update(table_of(SubscriberRow)).where(
                 s.id.in_([claim.subscriber_id for claim in claimed])).values(last_sent_at=now))
     return claimed
 
@@ -247,15 +250,15 @@ def _guard(caps: Caps | None, session: Session, now: datetime, subscriber_ids: s
 
 def record_sent(session: Session, sent: list[tuple[int, SendResult]], now: datetime) -> None:
     """Record successes in bulk: ``sent`` with the wamid, unless a status webhook came first."""
-    d = DeliveryRow.__table__.c  # type: ignore[attr-defined]
+    d = table_of(DeliveryRow).c
     params = [{"b_id": delivery_id, "b_wamid": r.message_id, "b_kind": r.sent_as} for delivery_id, r in sent]
     connection = session.connection()
-    connection.execute(sa_update(DeliveryRow.__table__).where(  # type: ignore[attr-defined]
+    connection.execute(sa_update(table_of(DeliveryRow)).where(
         d.id == bindparam("b_id"), d.status == "sending").values(
         status="sent", wamid=bindparam("b_wamid"), sent_as=bindparam("b_kind"), sent_at=now,
         next_try_at=None, updated_at=now), params)
     # A status webhook overtook our own answer: keep its state, add the wamid if it lacked one.
-    connection.execute(sa_update(DeliveryRow.__table__).where(  # type: ignore[attr-defined]
+    connection.execute(sa_update(table_of(DeliveryRow)).where(
         d.id == bindparam("b_id"), d.wamid.is_(None),
         or_(d.status == "sent", d.status == "delivered", d.status == "read")).values(
         wamid=bindparam("b_wamid"), sent_as=bindparam("b_kind"), updated_at=now), params)
@@ -269,7 +272,7 @@ def settle_missed_statuses(store: Store, now: datetime) -> int:
     came early, does not see the webhook's uncommitted row. Each run ends with this sweep, so such
     a status is applied late rather than never (SQLite serialises the two; the sweep finds none).
     """
-    events, deliveries = StatusEventRow.__table__, DeliveryRow.__table__  # type: ignore[attr-defined]
+    events, deliveries = table_of(StatusEventRow), table_of(DeliveryRow)
     query = (sa_select(events.c.wamid).distinct()
              .join(deliveries, deliveries.c.wamid == events.c.wamid)
              .where(events.c.delivery_id.is_(None)))
@@ -282,10 +285,10 @@ def settle_missed_statuses(store: Store, now: datetime) -> int:
 
 
 def _due_now_query(query: Any, now: datetime) -> Any:
-    return (query.join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
-            .where(DeliveryRow.status == "planned", DeliveryRow.due_at <= now,
-                   or_(DeliveryRow.next_try_at.is_(None), DeliveryRow.next_try_at <= now),  # type: ignore[union-attr]
-                   SubscriberRow.status == "active", SubscriberRow.opted_in_at.is_not(None)))  # type: ignore[union-attr]
+    return (query.join(SubscriberRow, col(SubscriberRow.id) == DeliveryRow.subscriber_id)
+            .where(DeliveryRow.status == "planned", col(DeliveryRow.due_at) <= now,
+                   or_(col(DeliveryRow.next_try_at).is_(None), col(DeliveryRow.next_try_at) <= now),
+                   SubscriberRow.status == "active", col(SubscriberRow.opted_in_at).is_not(None)))
 
 
 def due_now(session: Session, now: datetime,
@@ -300,7 +303,8 @@ def due_now(session: Session, now: datetime,
 
 def count_due_now(session: Session, now: datetime) -> int:
     """How many deliveries :func:`due_now` would return, counted by the database."""
-    return session.exec(_due_now_query(select(func.count()).select_from(DeliveryRow), now)).one()
+    count: int = session.exec(_due_now_query(select(func.count()).select_from(DeliveryRow), now)).one()
+    return count
 
 
 def message_for(claim: Claim, now: datetime) -> OutgoingMessage:
@@ -398,7 +402,7 @@ def release(session: Session, delivery_ids: list[int], now: datetime) -> None:
 def _nothing_claimable(store: Store, now: datetime) -> bool:
     """True when no claim could return anything now: no planned row is due and no claim is in
     doubt (a superset of what :func:`claim_due` takes; one indexed read)."""
-    d = DeliveryRow.__table__.c  # type: ignore[attr-defined]
+    d = table_of(DeliveryRow).c
     due = and_(d.status == "planned", d.due_at <= now, or_(d.next_try_at.is_(None), d.next_try_at <= now))
     with store.read() as session:
         found = session.connection().execute(
@@ -409,7 +413,7 @@ def _nothing_claimable(store: Store, now: datetime) -> bool:
 def count_waiting(session: Session) -> int:
     """Deliveries still to go: planned (due later or retrying) and claims in doubt."""
     return session.exec(select(func.count()).select_from(DeliveryRow).where(
-        DeliveryRow.status.in_(("planned", "sending")))).one()  # type: ignore[attr-defined]
+        col(DeliveryRow.status).in_(("planned", "sending")))).one()
 
 
 class _Run:
@@ -520,11 +524,11 @@ class _Run:
         d, p = DeliveryRow, SubscriberRow
         with self.store.read() as session:
             retry = session.exec(select(func.min(d.next_try_at)).where(
-                d.status == "planned", d.due_at <= now, d.next_try_at > now)).one()  # type: ignore[operator]
+                d.status == "planned", col(d.due_at) <= now, col(d.next_try_at) > now)).one()
             gap = self.pacing.recipient_gap
             rested = session.exec(select(func.min(p.last_sent_at)).select_from(d).join(
-                p, p.id == d.subscriber_id).where(
-                d.status == "planned", d.due_at <= now, p.last_sent_at > now - gap)).one()  # type: ignore[operator]
+                p, col(p.id) == d.subscriber_id).where(
+                d.status == "planned", col(d.due_at) <= now, col(p.last_sent_at) > now - gap)).one()
         moments = [m for m in (retry, rested + gap if rested else None) if m is not None]
         if not moments:
             return None
@@ -658,7 +662,7 @@ class _Run:
                 record_sent(session, sent, now)
                 apply_waiting(session, [r.message_id for _, r in sent if r.message_id], now)
             if others:  # one SELECT loads them all; record_outcome then finds each in the session
-                session.exec(select(DeliveryRow).where(DeliveryRow.id.in_([d for d, _ in others]))).all()  # type: ignore[union-attr]
+                session.exec(select(DeliveryRow).where(col(DeliveryRow.id).in_([d for d, _ in others]))).all()
             names = ["sent"] * len(sent) + [record_outcome(session, delivery_id, result, now, self.pacing)
                                             for delivery_id, result in others]
             if events.hears_deliveries(session):  # plugins hear each outcome once it is committed

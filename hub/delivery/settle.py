@@ -45,6 +45,18 @@ class DeliveryState:
     status: str
     wamid: str | None
     superseded_wamid: str | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    read_at: datetime | None
+    failed_at: datetime | None
+    next_try_at: datetime | None
+    updated_at: datetime | None
+    claimed_at: datetime | None
+    claimed_by: str | None
+    force_template: bool
+    last_error: str | None
+    error_code: int | None
+    error_detail: str | None
 
     def __init__(self, row: Any) -> None:
         self.__dict__.update(row)

@@ -21,10 +21,11 @@ from sqlmodel import Session, select
 from hub.contracts import Action, delivery_id_from_callback
 from hub.delivery.settle import RANK, SETTLED_COLUMNS, STATE_COLUMNS, DeliveryState, settle_from_status
 from hub.storage.tables import DeliveryRow, StatusEventRow
+from hub.storage.typed import table_of
 
 T = TypeVar("T")
-_EVENTS = StatusEventRow.__table__  # type: ignore[attr-defined]
-_DELIVERIES = DeliveryRow.__table__  # type: ignore[attr-defined]
+_EVENTS = table_of(StatusEventRow)
+_DELIVERIES = table_of(DeliveryRow)
 _STATE_COLUMNS = [_DELIVERIES.c[name] for name in STATE_COLUMNS]
 _PENDING_COLUMNS = [_EVENTS.c[name] for name in ("id", "wamid", "status", "at", "action", "error_code",
                                                    "error_detail", "delivery_id")]
@@ -91,8 +92,8 @@ class StatusBatch:
         for chunk in _chunks(names):
             self._load(self._among(_DELIVERIES.c.wamid, chunk))
         wanted = {i for u in updates if (i := delivery_id_from_callback(u.biz_opaque)) is not None}
-        for chunk in _chunks(sorted(wanted - set(self.by_id))):
-            self._load(self._among(_DELIVERIES.c.id, chunk))
+        for ids in _chunks(sorted(wanted - set(self.by_id))):
+            self._load(self._among(_DELIVERIES.c.id, ids))
         self.pending: dict[str, list[dict[str, Any]]] = {}  # events waiting for their wamid
         self._loaded_events: list[dict[str, Any]] = []
         for chunk in _chunks(wamids):

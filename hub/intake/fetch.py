@@ -110,7 +110,8 @@ class Fetched:
 
     @property
     def content_type(self) -> str:
-        return self.headers.get("Content-Type", "")
+        content_type: str = self.headers.get("Content-Type", "")
+        return content_type
 
 
 def make_client(policy: FetchPolicy) -> httpx.AsyncClient:
@@ -308,14 +309,15 @@ def _decoder(encoding: str, limit: int, url: str) -> Callable[[bytes], bytes]:
     """A chunk decoder that never produces more than ``limit + 1`` bytes from one input chunk."""
     if encoding in ("gzip", "x-gzip", "deflate"):
         wbits = zlib.MAX_WBITS | 16 if encoding != "deflate" else zlib.MAX_WBITS
-        state = {"d": zlib.decompressobj(wbits), "first": True}
+        decompressor, first = zlib.decompressobj(wbits), True
 
         def inflate(data: bytes) -> bytes:
-            d = state["d"]
-            if state["first"] and encoding == "deflate" and data:
-                state["first"] = False
+            nonlocal decompressor, first
+            d = decompressor
+            if first and encoding == "deflate" and data:
+                first = False
                 if data[0] & 0x0F != 8:  # raw deflate, no zlib header (old IIS and friends)
-                    d = state["d"] = zlib.decompressobj(-zlib.MAX_WBITS)
+                    d = decompressor = zlib.decompressobj(-zlib.MAX_WBITS)
             try:
                 out = d.decompress(data, limit + 1)
                 if len(out) > limit or not d.unconsumed_tail:

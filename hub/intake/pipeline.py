@@ -15,11 +15,11 @@ import os
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, cast, overload
 
 import httpx
 from sqlalchemy import bindparam, insert, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from hub.config import HubConfig, PluginSection
 from hub.contracts import (
@@ -37,6 +37,7 @@ from hub.news import NewsItem
 from hub.plugins import Registry
 from hub.storage.store import Store
 from hub.storage.tables import ItemRow, SourceRow
+from hub.storage.typed import select_columns, table_of
 from hub.text import normalise as _normalise
 from hub.timekeeping.clock import Clock, SystemClock
 from hub.timekeeping.durations import parse_interval
@@ -96,7 +97,12 @@ def _share_max_age(filters: list[tuple[str, Any]]) -> None:
                 follow(min(ages))
 
 
+@overload
+def _instantiate(registry: Registry, kind: Literal["sources"], section: PluginSection) -> Source: ...
+@overload
+def _instantiate(registry: Registry, kind: Literal["filters"], section: PluginSection) -> Filter: ...
 def _instantiate(registry: Registry, kind: str, section: PluginSection) -> object:
+    """One configured plugin; the registry checked at registration that ``kind`` holds its base."""
     registered = registry.get(kind, section.type)
     assert registered is not None, f"config validated against another registry: {section.type}"
     return registered.cls(section.options)
@@ -232,7 +238,7 @@ def _to_state(row: SourceRow, source: Source) -> SourceState:
                        cursor={k: v for k, v in (row.cursor or {}).items() if not k.startswith("hub:")})
 
 
-def _get_row(session, source: Source) -> SourceRow:  # noqa: ANN001 - Session
+def _get_row(session: Session, source: Source) -> SourceRow:
     row = session.get(SourceRow, source.name)
     if row is None:
         row = SourceRow(name=source.name, type=type(source).__name__, cursor={})
@@ -277,7 +283,7 @@ def _store_result(
                 if (existing.title, existing.summary, existing.text) != (item.title, item.summary,
                                                                          item.text):
                     stored_id = pending.id_of(existing) if isinstance(existing, dict) else existing.id
-                    _note_edit(session.get(ItemRow, stored_id), item, filters, now)
+                    _note_edit(session.get_one(ItemRow, stored_id), item, filters, now)
                     session.flush()  # before any bulk update of the same row below
                 continue
             verdict, notes = _run_filters(item, filters, filter_ctx)
@@ -313,29 +319,29 @@ def _store_result(
              report.dropped, " (not modified)" if result.not_modified else "")
 
 
-class _Known(dict):
+class _Known(dict[str, Any]):
     """A row of this batch, still a plain dict of column values, readable like a stored row."""
 
     @property
     def title(self) -> str:
-        return self["title"]
+        return cast(str, self["title"])
 
     @property
     def summary(self) -> str:
-        return self["summary"]
+        return cast(str, self["summary"])
 
     @property
     def text(self) -> str:
-        return self["text"]
+        return cast(str, self["text"])
 
 
-_ITEMS = ItemRow.__table__  # type: ignore[attr-defined]
+_ITEMS = table_of(ItemRow)
 
 
 class _PendingRows:
     """One batch's new item rows, inserted together; a row's id exists once it is written."""
 
-    def __init__(self, session) -> None:  # noqa: ANN001 - Session
+    def __init__(self, session: Session) -> None:
         self.session = session
         self.unwritten: list[dict[str, Any]] = []
         self.ids: dict[int, int] = {}  # id(values) → row id, for rows written early
@@ -368,7 +374,7 @@ class _PendingRows:
                 update(_ITEMS).where(_ITEMS.c.id == bindparam("_id")), changes)
 
 
-def _known(session, items: list[NewsItem]) -> dict[tuple[str, str], Any]:  # noqa: ANN001
+def _known(session: Session, items: list[NewsItem]) -> dict[tuple[str, str], Any]:
     """What is stored of ``items`` (by source and guid), read in a few light queries."""
     known: dict[tuple[str, str], Any] = {}
     by_source: dict[str, list[str]] = {}
@@ -376,10 +382,10 @@ def _known(session, items: list[NewsItem]) -> dict[tuple[str, str], Any]:  # noq
         by_source.setdefault(item.source, []).append(item.guid)
     for source, guids in by_source.items():
         for start in range(0, len(guids), 500):
-            rows = session.exec(select(
+            rows = session.exec(select_columns(
                 ItemRow.id, ItemRow.source, ItemRow.guid, ItemRow.title, ItemRow.summary, ItemRow.text
             ).where(ItemRow.source == source, col(ItemRow.guid).in_(guids[start:start + 500]))).all()
-            known.update({(r.source, r.guid): r for r in rows})
+            known.update({(r[1], r[2]): r for r in rows})  # by (source, guid)
     return known
 
 
@@ -417,7 +423,7 @@ def _review_poll(kept: list[tuple[NewsItem, dict[str, Any]]], filters: list[tupl
     return False
 
 
-def _note_edit(existing: ItemRow, item: NewsItem, filters: list[tuple[str, Filter]], now) -> None:  # noqa: ANN001
+def _note_edit(existing: ItemRow, item: NewsItem, filters: list[tuple[str, Filter]], now: datetime) -> None:
     """A stored guid came back with new content: keep the newest text; resend only if asked."""
     new_hash = content_hash(item)
     if not existing.content_hash:
@@ -448,7 +454,7 @@ def _record_not_modified(store: Store, unchanged: list[tuple[Source, FetchContex
     now = clock.now()
     names = [source.name for source, _ in unchanged]
     with store.write() as session, session.no_autoflush:
-        rows = {r.name: r for r in session.exec(select(SourceRow).where(SourceRow.name.in_(names)))}
+        rows = {r.name: r for r in session.exec(select(SourceRow).where(col(SourceRow.name).in_(names)))}
         for source, ctx in unchanged:
             row = rows.get(source.name) or _get_row(session, source)
             _mark_success(row, source, ctx, now, status=304)
@@ -506,7 +512,7 @@ def backoff_delay(every: timedelta, failures: int, retry_after: float | None = N
     """Wait after the ``failures``-th failure in a row: one interval, doubling each time, capped
     at ``max(every, MAX_BACKOFF)``; never sooner than the server's ``Retry-After`` (≤ 1 day)."""
     cap = max(MAX_BACKOFF, every)
-    delay = min(every * (2 ** min(failures - 1, 20)), cap)
+    delay: timedelta = min(every * (2 ** min(failures - 1, 20)), cap)
     if retry_after:
         delay = max(delay, min(timedelta(seconds=retry_after), timedelta(days=1)))
     return delay

@@ -6,8 +6,9 @@ messaging limit, injects faults on demand, plays phones that write in and answer
 status webhooks, and logs every accepted message.
 """
 
-from hub.simulator.app import AcceptedMessage, Simulator, SimulatorConfig, SimulatorServer, TemplateSpec
+from hub.simulator.app import AcceptedMessage, Simulator, SimulatorConfig, SimulatorServer
 from hub.simulator.faults import Fault, Latency
+from hub.simulator.shapes import TemplateSpec
 
 __all__ = ["AcceptedMessage", "Fault", "Latency", "Simulator", "SimulatorConfig", "SimulatorServer",
            "TemplateSpec"]

@@ -319,7 +319,7 @@ class Simulator:
         entries = template_entries(self.config.templates)
         size = self.config.template_page_size
         start = int(request.query.get("after") or 0)
-        page = {"data": entries[start:start + size],
+        page: dict[str, Any] = {"data": entries[start:start + size],
                 "paging": {"cursors": {"before": str(start), "after": str(start + size)}}}
         if start + size < len(entries):
             following = {**request.query, "after": str(start + size)}

@@ -52,7 +52,8 @@ class SandboxProcess:
 
     def accepted(self) -> list[dict[str, Any]]:
         """Every accepted message: wamid, to, type, arrival time (``at``, seconds since the epoch)."""
-        return self._client.get(f"{self.base_url}/_sim/messages").json()
+        accepted: list[dict[str, Any]] = self._client.get(f"{self.base_url}/_sim/messages").json()
+        return accepted
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -78,7 +78,7 @@ def check_message(body: Any, templates: dict[str, TemplateSpec]) -> str:
     if "recipient_type" in body and body["recipient_type"] != "individual":
         raise ApiError(100, "Param recipient_type must be 'individual' (groups are not simulated).")
     address(body)
-    kind = body.get("type", "text")  # Meta's default type is text
+    kind: str = body.get("type", "text")  # Meta's default type is text
     if kind in OTHER_TYPES:
         raise ApiError(131051, f"Message type {kind} is not simulated.")
     if kind not in SIMULATED_TYPES:

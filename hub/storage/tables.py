@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from hub.storage.typed import table_of
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (naive) and PostgreSQL alike."""
@@ -328,11 +330,11 @@ class PersonIdRow(SQLModel, table=True):
 
 
 # The caps count who was messaged in the last 24 h at every claim: by claim time, not by history.
-Index("ix_deliveries_claimed_at", DeliveryRow.__table__.c.claimed_at)  # type: ignore[attr-defined]
+Index("ix_deliveries_claimed_at", table_of(DeliveryRow).c.claimed_at)
 # Opting out skips a person's planned deliveries, and each claim checks that person's recent sends:
 # both ask for one subscriber's rows in a few states, not for all of their history.
-Index("ix_deliveries_subscriber_status", DeliveryRow.__table__.c.subscriber_id,  # type: ignore[attr-defined]
-      DeliveryRow.__table__.c.status)  # type: ignore[attr-defined]
+Index("ix_deliveries_subscriber_status", table_of(DeliveryRow).c.subscriber_id,
+      table_of(DeliveryRow).c.status)
 
 
 class TemplateRow(SQLModel, table=True):

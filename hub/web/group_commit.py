@@ -16,7 +16,7 @@ import sys
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from starlette.concurrency import run_in_threadpool
 
@@ -91,7 +91,7 @@ class GroupCommit(Generic[T, R]):
                 if error is not None:
                     done.set_exception(error)
                 else:
-                    done.set_result(result)  # type: ignore[arg-type]
+                    done.set_result(cast(R, result))  # no error: the commit returned it
 
     async def _alone(self, item: T) -> tuple[R | None, BaseException | None]:
         try:

@@ -8,7 +8,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func
-from sqlmodel import select
+from sqlalchemy.orm import Mapped
+from sqlmodel import Session, col, select
 
 from hub.storage.store import Store
 from hub.storage.tables import DeliveryRow, ItemRow, SubscriberRow
@@ -25,13 +26,13 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with self.store.read() as session:
             yield _grouped(session, "hub_deliveries", "Deliveries by state", "state",
-                           DeliveryRow.status)
-            yield _grouped(session, "hub_items", "Stored items by status", "status", ItemRow.status)
+                           col(DeliveryRow.status))
+            yield _grouped(session, "hub_items", "Stored items by status", "status", col(ItemRow.status))
             yield _grouped(session, "hub_subscribers", "Subscribers by status", "status",
-                           SubscriberRow.status)
+                           col(SubscriberRow.status))
 
 
-def _grouped(session, name: str, doc: str, label: str, column) -> GaugeMetricFamily:  # noqa: ANN001
+def _grouped(session: Session, name: str, doc: str, label: str, column: Mapped[str]) -> GaugeMetricFamily:
     family = GaugeMetricFamily(name, doc, labels=[label])
     for value, count in session.exec(select(column, func.count()).group_by(column)):
         family.add_metric([str(value)], count)

@@ -86,8 +86,8 @@ class Inbox:
                 if parsed.statuses:
                     if batch is None:  # one lookup for this post's statuses and every later one
                         batch = StatusBatch(session, [u for p in posts[index:] for u in p.statuses])
-                    for update in parsed.statuses:
-                        new, delivery = batch.record(update, now)
+                    for reported in parsed.statuses:
+                        new, delivery = batch.record(reported, now)
                         effects.statuses += int(new)
                         effects.repeats += int(not new)
                         if delivery is not None:

@@ -29,6 +29,7 @@ from hub.contracts import Drop, Filter, FilterContext, FilterOptions, Keep, Verd
 from hub.intake.pipeline import fingerprint
 from hub.news import NewsItem
 from hub.storage.tables import ItemRow
+from hub.storage.typed import primary_key, select_columns
 from hub.timekeeping.durations import parse_interval
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -180,8 +181,8 @@ class DedupFilter(Filter):
                 return match[0], match[1]
         stamp = func.coalesce(ItemRow.published_at, ItemRow.fetched_at)
         row = ctx.session.exec(
-            select(ItemRow.id, ItemRow.source).where(ItemRow.fingerprint == print_, stamp >= low,
-                                                     stamp <= high).order_by(ItemRow.id).limit(1)
+            select(primary_key(ItemRow.id), ItemRow.source).where(
+                ItemRow.fingerprint == print_, stamp >= low, stamp <= high).order_by(col(ItemRow.id)).limit(1)
         ).first()
         return None if row is None else (row[0], row[1])
 
@@ -243,9 +244,9 @@ def _first_titled(session: Any, prints: list[str], *where: Any) -> dict[str, _St
     sent as one UNION ALL statement. (A GROUP BY read every row of a common title, each poll.)"""
     found: dict[str, _Stamped] = {}
     for chunk in _chunks(prints, 50):
-        firsts = [select(ItemRow.fingerprint, ItemRow.id, ItemRow.source, ItemRow.published_at,
-                         ItemRow.fetched_at).where(ItemRow.fingerprint == print_, *where)
-                  .order_by(ItemRow.id).limit(1).subquery() for print_ in chunk]
+        firsts = [select_columns(ItemRow.fingerprint, ItemRow.id, ItemRow.source, ItemRow.published_at,
+                                 ItemRow.fetched_at).where(ItemRow.fingerprint == print_, *where)
+                  .order_by(col(ItemRow.id)).limit(1).subquery() for print_ in chunk]
         statement = union_all(*(sa_select(first) for first in firsts))
         for print_, id_, source, published, fetched in session.connection().execute(statement):
             found[print_] = (id_, source, published or fetched)

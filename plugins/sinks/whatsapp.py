@@ -140,7 +140,7 @@ class WhatsAppSink(Sink):
 
     Options = WhatsAppOptions
 
-    def __init__(self, options: WhatsAppOptions) -> None:  # type: ignore[override]
+    def __init__(self, options: WhatsAppOptions) -> None:
         super().__init__(options)
         self.options: WhatsAppOptions = options
         self._client: GraphClient | None = None

@@ -30,6 +30,7 @@ import hub
 from hub.config import known_time_zone, secret_from_env
 from hub.contracts import FetchContext, FetchResult, Source
 from hub.errors import SourceError
+from hub.matching import unique_tags
 from hub.news import NewsItem
 from hub.text import (
     absolute_url,
@@ -40,7 +41,8 @@ from hub.text import (
     strip_tracking,
     truncate,
 )
-from whatsapp_news_hub_plugins.sources.common import WebSourceOptions
+
+from .common import WebSourceOptions
 
 FIELDS = ("id", "title", "url", "text", "image", "tags", "publish_at", "status")
 DEFAULT_HEADERS: dict[str, list[str]] = {
@@ -240,8 +242,7 @@ def _row_item(cell: dict[str, str], options: GSheetsOptions, when: datetime) -> 
         guid = "url:" + canonical_url(url)
     else:
         guid = "title:" + hashlib.sha1(_fold(title).encode()).hexdigest()
-    seen: set[str] = set()
-    all_tags = [t for t in [*options.tags, *tags] if not (t.casefold() in seen or seen.add(t.casefold()))]
+    all_tags = unique_tags([*options.tags, *tags])
     return NewsItem(
         source=options.name,
         guid=guid[:1000],

@@ -34,9 +34,10 @@ from hub.text import (
     truncate,
     whatsapp_and_image,
 )
-from whatsapp_news_hub_plugins.sources.common import WebSourceOptions
-from whatsapp_news_hub_plugins.sources.dates import looks_year_first, parse_loose_date, vet_dates
-from whatsapp_news_hub_plugins.sources.jsonfeed import looks_like_json_feed, parse_json_feed
+
+from .common import WebSourceOptions
+from .dates import looks_year_first, parse_loose_date, vet_dates
+from .jsonfeed import looks_like_json_feed, parse_json_feed
 
 MAX_TITLE = 500
 MAX_TEXT = 20_000

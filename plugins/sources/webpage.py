@@ -32,8 +32,9 @@ from hub.text import (
     strip_tracking,
     truncate,
 )
-from whatsapp_news_hub_plugins.sources.common import WebSourceOptions
-from whatsapp_news_hub_plugins.sources.dates import parse_loose_date, vet_dates
+
+from .common import WebSourceOptions
+from .dates import parse_loose_date, vet_dates
 
 MAX_ITEMS = 200  # cards read from one page: a selector matching every <div> is a mistake
 SELECTORS = ("item", "title", "link", "date", "summary", "image")

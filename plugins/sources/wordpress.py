@@ -22,6 +22,7 @@ from hub.config import secret_from_env
 from hub.contracts import FetchContext, FetchResult, Source
 from hub.errors import SourceError
 from hub.intake.fetch import FetchError
+from hub.matching import unique_tags
 from hub.news import NewsItem
 from hub.text import (
     absolute_url,
@@ -33,7 +34,8 @@ from hub.text import (
     strip_tracking,
     truncate,
 )
-from whatsapp_news_hub_plugins.sources.common import WebSourceOptions
+
+from .common import WebSourceOptions
 
 API_REL = "https://api.w.org/"
 MAX_TITLE = 500
@@ -120,11 +122,12 @@ class WordPressSource(Source):
         if fetched is not None:
             for target, rel in _LINK.findall(fetched.headers.get("Link", "")):
                 if rel.strip() == API_REL:
-                    return urljoin(fetched.url, target)
+                    return urljoin(fetched.url, str(target))
             match = re.search(rb'<link[^>]+rel=["\']https://api\.w\.org/["\'][^>]*>', fetched.body[:200_000])
             href = match and re.search(rb'href=["\']([^"\']+)', match.group(0))
             if href:
-                return urljoin(fetched.url, href.group(1).decode("utf-8", "replace"))
+                api: bytes = href.group(1)
+                return urljoin(fetched.url, api.decode("utf-8", "replace"))
         return site.rstrip("/") + "/wp-json/"
 
 
@@ -179,7 +182,7 @@ def _post_item(post: dict[str, Any], name: str, tags: list[str], categories_as_t
     link = strip_tracking(absolute_url(str(post.get("link") or "")) or "")
     if post.get("id") is None and not link:
         return None
-    embedded = post.get("_embedded") if isinstance(post.get("_embedded"), dict) else {}
+    embedded: dict[str, Any] = found if isinstance(found := post.get("_embedded"), dict) else {}
     terms = [t for group in embedded.get("wp:term") or [] if isinstance(group, list)
              for t in group if isinstance(t, dict)]
     names = [html_to_plain(str(t.get("name") or "")) for t in terms
@@ -191,8 +194,7 @@ def _post_item(post: dict[str, Any], name: str, tags: list[str], categories_as_t
     if authors and isinstance(authors[0], dict) and authors[0].get("name"):
         author = str(authors[0]["name"])
     guid = _rendered(post, "guid") or link or f"wp:{post.get('id')}"
-    seen: set[str] = set()
-    all_tags = [t for t in [*tags, *names] if t and not (t.casefold() in seen or seen.add(t.casefold()))]
+    all_tags = unique_tags(t for t in [*tags, *names] if t)
     return NewsItem(
         source=name,
         guid=guid[:1000],

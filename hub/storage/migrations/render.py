@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from alembic.autogenerate.api import AutogenContext
 from sqlmodel.sql.sqltypes import AutoString
 
 from hub.storage.tables import UTCDateTime
 
 
-def render_item(kind: str, obj: Any, autogen_context: Any) -> str | bool:
+def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """``hub.storage.tables.UTCDateTime()`` with its import; sqlmodel's AutoString as a plain
     ``sa.String()``."""
     if kind == "type" and isinstance(obj, UTCDateTime):
