@@ -1,7 +1,9 @@
 """The people the hub writes to: what they say to it, their consent, and their rights.
 
 - :mod:`~hub.audience.inbound` what the hub does when a person writes (join, leave, topics, help).
+- :mod:`~hub.audience.identity` one person whatever identifiers Meta gives (number, BSUIDs).
 - :mod:`~hub.audience.consent` opt-in and opt-out, recorded with their proof first.
+- :mod:`~hub.audience.optouts` opt-outs this process just heard, checked before each request.
 - :mod:`~hub.audience.people` subscribers as an admin and the law see them: add, import, export,
   forget.
 """

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -388,14 +388,20 @@ def _unreserve(session: Session, row: DeliveryRow) -> None:
         subscriber.last_sent_at = None
 
 
-def release(session: Session, delivery_ids: list[int], now: datetime) -> None:
-    """Give back claims that were never requested (a halt, a crash of this run): planned again."""
+def release(session: Session, delivery_ids: list[int], now: datetime,
+            withdrawn: Collection[int] = ()) -> None:
+    """Give back claims that were never requested (a halt, a crash of this run): planned again.
+
+    ``withdrawn``: claims recorded as requested that this run then never sent (a halt came while
+    the request was being recorded): nothing left the hub, so they are given back too.
+    """
     for delivery_id in delivery_ids:
         row = session.get(DeliveryRow, delivery_id)
-        if row is not None and row.status == "sending" and row.requested_at is None:
+        if (row is not None and row.status == "sending"
+                and (row.requested_at is None or delivery_id in withdrawn)):
             _unreserve(session, row)
             row.status, row.claimed_at, row.claimed_by, row.updated_at = "planned", None, None, now
-            row.lease_until = None
+            row.lease_until = row.requested_at = None
             row.attempts = max(0, row.attempts - 1)
 
 
@@ -444,6 +450,7 @@ class _Run:
         self.optouts: OptOuts = optouts(store)
         self.requests = LastMoment(store, clock)  # the two-phase claim's second phase
         self.stopped: list[int] = []  # requested, then found opted out in this process: skipped
+        self.withdrawn: set[int] = set()  # recorded as requested, then halted before the request
         self._renewed = time.monotonic()
 
     def _claim(self, limit: int) -> list[Claim]:
@@ -554,6 +561,10 @@ class _Run:
         news = claim.body.get("kind") != "reply"
         if not await self.requests.ask(Ask(claim.id, claim.subscriber_id, news)):
             self.report.skipped += 1  # opted out since the claim, or no longer this worker's
+            return
+        if self.halt is not None or self.stop.is_set():  # came while the request was recorded
+            self.withdrawn.add(claim.id)
+            self.unsent.add(claim.id)
             return
         with self.optouts.sending(claim.subscriber_id) if news else contextlib.nullcontext(True) as allowed:
             if not allowed:  # a BAJA answered 200 in this process since the store was read
@@ -676,7 +687,7 @@ class _Run:
                     account.stop(session, now, result.error_code, reason)
                 else:
                     account.pause(session, now, result.error_code, reason)
-                release(session, unsent, now)
+                release(session, unsent, now, self.withdrawn)
                 names += ["released"] * len(unsent)
                 self.unsent.difference_update(unsent)
             elif any(r.ok for _, r in outcomes) and account.current(session).state == "paused":
@@ -723,7 +734,7 @@ async def dispatch_due(store: Store, sink: Sink, clock: Clock | None = None, *,
         finally:
             if run.unsent:  # claimed here and never handed to the sink: not in doubt, just undone
                 with store.write() as session:
-                    release(session, sorted(run.unsent), clock.now())
+                    release(session, sorted(run.unsent), clock.now(), run.withdrawn)
             await sink.close()
         if run.halt is not None:
             with store.read() as session:
