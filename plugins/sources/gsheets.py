@@ -31,7 +31,14 @@ from hub.config import known_time_zone, secret_from_env
 from hub.contracts import FetchContext, FetchResult, Source, SourceOptions
 from hub.errors import SourceError
 from hub.news import NewsItem
-from hub.text import absolute_url, canonical_url, html_to_plain, html_to_whatsapp, truncate
+from hub.text import (
+    absolute_url,
+    canonical_url,
+    html_to_plain,
+    html_to_whatsapp,
+    html_to_whatsapp_line,
+    truncate,
+)
 
 FIELDS = ("id", "title", "url", "text", "image", "tags", "publish_at", "status")
 DEFAULT_HEADERS: dict[str, list[str]] = {
@@ -239,7 +246,7 @@ def _row_item(cell: dict[str, str], options: GSheetsOptions, when: datetime) -> 
         url=url,
         canonical_url=canonical_url(url),
         title=title,
-        summary=truncate(html_to_plain(text), 20_000),
+        summary=truncate(html_to_whatsapp_line(text), 20_000),
         text=truncate(html_to_whatsapp(text), 20_000),
         image_url=absolute_url(cell.get("image", "")),
         tags=all_tags,

@@ -23,7 +23,15 @@ from hub.contracts import FetchContext, FetchResult, Source, SourceOptions
 from hub.errors import SourceError
 from hub.intake.fetch import FetchError
 from hub.news import NewsItem
-from hub.text import absolute_url, canonical_url, first_image, html_to_plain, html_to_whatsapp, truncate
+from hub.text import (
+    absolute_url,
+    canonical_url,
+    first_image,
+    html_to_plain,
+    html_to_whatsapp,
+    html_to_whatsapp_line,
+    truncate,
+)
 
 API_REL = "https://api.w.org/"
 MAX_TITLE = 500
@@ -189,7 +197,7 @@ def _post_item(post: dict[str, Any], name: str, tags: list[str], categories_as_t
         url=link,
         canonical_url=canonical_url(link),
         title=truncate(html_to_plain(_rendered(post, "title")), MAX_TITLE),
-        summary=truncate(html_to_plain(excerpt or content), MAX_TEXT),
+        summary=truncate(html_to_whatsapp_line(excerpt or content), MAX_TEXT),
         text=truncate(html_to_whatsapp(content or excerpt), MAX_TEXT),
         image_url=_featured_image(embedded) or first_image(content, link),
         author=author,
