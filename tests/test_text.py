@@ -60,7 +60,8 @@ def test_html_to_whatsapp(html: str, expected: str) -> None:
 
 SUMMARIES = [
     ("<p>Hoy <strong>gratis</strong> y <em>mañana</em> también</p>", "Hoy *gratis* y _mañana_ también"),
-    ("<p>Abierto de <b>8:00 a 23:00 </b>, también</p><p>festivos</p>", "Abierto de *8:00 a 23:00*, también festivos"),
+    ("<p>Abierto de <b>8:00 a 23:00 </b>, también</p><p>festivos</p>",
+     "Abierto de *8:00 a 23:00*, también festivos"),
     ("<i>nota_1</i> *sic*", "_nota\uff3f1_ \u2217sic\u2217"),
     ("sin etiquetas pero con * suelto", "sin etiquetas pero con \u2217 suelto"),
 ]
