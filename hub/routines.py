@@ -91,6 +91,7 @@ class Routines:
         self.clock = clock or SystemClock()
         self.sink = sink  # asked whether a run can reach anyone (Sink.reach_problem)
         self.caps = Caps.from_config(config)
+        self._judged: dict[str, int] = {}  # routine → latest run the brake judged after its window
         self.tz = config.tz
         self.templates = uses_from_config(config)
         self.card = config.rate_card()
@@ -115,7 +116,21 @@ class Routines:
                     and state.signature == routine.cadence().signature):
                 continue
             reports.extend(self._tick_one(routine))
+        self._judge_closed_runs(now)
         return reports
+
+    def _judge_closed_runs(self, now: datetime) -> None:
+        """Judge each routine's latest run once its reaction window has closed (the brake), so a
+        routine every 3 days or weekly is paused before its next slot, not only at it."""
+        with self.store.read() as session:
+            closed = brake.runs_to_judge(session, now)
+        fresh = {name: run_id for name, run_id in closed.items() if self._judged.get(name) != run_id}
+        if not fresh:
+            return
+        with self.store.write() as session:
+            for name in fresh:
+                brake.check(session, name, now)
+        self._judged.update(fresh)
 
     def _tick_one(self, routine: RoutineConfig) -> list[RunReport]:
         now = self.clock.now()

@@ -43,6 +43,34 @@ _TRACKING_PARAMS = re.compile(
 )
 
 
+_LITERAL_MARK = re.compile(r"[*_]")
+_LINKISH = re.compile(r"\S*(?:://|www\.|@)\S*")
+_LOOKALIKE = {"*": "\u2217", "_": "\uff3f"}  # ∗ and ＿: read the same, never format
+
+
+def escape_marks(text: str) -> str:
+    """``text`` with each literal ``*`` and ``_`` replaced by a look-alike that never formats.
+
+    WhatsApp has no escape character, so a source's own ``*nuevo*`` or ``5 * 3`` would turn
+    words bold or close a bold span early. Links and addresses keep theirs: they must still
+    work when tapped.
+    """
+    if "*" not in text and "_" not in text:
+        return text
+    out: list[str] = []
+    last = 0
+    for link in _LINKISH.finditer(text):
+        out.append(_LITERAL_MARK.sub(_lookalike, text[last:link.start()]))
+        out.append(link.group())
+        last = link.end()
+    out.append(_LITERAL_MARK.sub(_lookalike, text[last:]))
+    return "".join(out)
+
+
+def _lookalike(match: re.Match[str]) -> str:
+    return _LOOKALIKE[match.group()]
+
+
 def html_to_whatsapp(html: str) -> str:
     """Render editor HTML as WhatsApp-formatted text (*bold*, _italic_, ~strike~, ```mono```)."""
     return whatsapp_and_image(html)[0]
@@ -53,7 +81,7 @@ def whatsapp_and_image(html: str, base_url: str = "") -> tuple[str, str | None]:
     if not html:
         return "", None
     if "<" not in html and "&" not in html:
-        return _tidy(html), None
+        return _tidy(escape_marks(html)), None
     root = _parse(html)
     if root is None:
         return "", None
@@ -97,8 +125,14 @@ def _space(text: str | None) -> str:
     return _WS.sub(" ", text) if text else ""
 
 
+def _words(text: str | None, marks: bool) -> str:
+    """A text node's words, literal marks escaped when the output carries WhatsApp marks."""
+    spaced = _space(text)
+    return escape_marks(spaced) if marks else spaced
+
+
 def _render(node: lxml.html.HtmlElement, *, marks: bool) -> str:
-    out: list[str] = [_space(node.text)]
+    out: list[str] = [_words(node.text, marks)]
     for child in node:
         name = child.tag
         if isinstance(name, str) and not _is_noise(child):
@@ -129,7 +163,7 @@ def _render(node: lxml.html.HtmlElement, *, marks: bool) -> str:
                 out.append("\n\n" + _render(child, marks=marks) + "\n\n")
             else:
                 out.append(_render(child, marks=marks))
-        out.append(_space(child.tail))  # comments and dropped elements keep the text after them
+        out.append(_words(child.tail, marks))  # comments and dropped elements keep the text after them
     return "".join(out)
 
 
@@ -155,6 +189,17 @@ def html_to_plain(html: str) -> str:
         return _one_line(html)
     root = _parse(html)
     return _one_line(_render(root, marks=False)) if root is not None else ""
+
+
+def html_to_whatsapp_line(html: str) -> str:
+    """One line of WhatsApp text from an HTML fragment: a summary that keeps ``*bold*`` and
+    ``_italic_`` (literal marks in the source escaped), blocks and line breaks as spaces."""
+    if not html:
+        return ""
+    if "<" not in html and "&" not in html:
+        return _one_line(escape_marks(html))
+    root = _parse(html)
+    return _one_line(_MARK_PUNCT.sub("", _render(root, marks=True))) if root is not None else ""
 
 
 def _one_line(text: str) -> str:

@@ -86,6 +86,30 @@ def test_topics_list_and_a_tap_toggles_a_topic(hub: Hub) -> None:
     assert [e.kind for e in _consents(hub)] == ["opt_in", "topics", "topics", "topics"]
 
 
+def test_temas_with_words_sets_the_topics_like_alta_does(tmp_path: Path, loopback: Switch) -> None:
+    hub = Hub(tmp_path / "hub.db", loopback,
+              audience=AudienceConfig(topics={**TOPICS, "educacion": "Educación"}))
+    hub.say("ALTA")
+    hub.say("TEMAS educacion")
+    assert hub.person().topics == ["educacion"]
+    assert "Tus temas: Educación" in hub.replies()[-1]
+    hub.say("temas Deporte y OBRA")  # singular, any case: still the configured topics
+    assert hub.person().topics == ["deportes", "obras"]
+    hub.say("Temas: educaciónes")
+    assert hub.person().topics == ["educacion"]
+    hub.say("temas")  # no words: the list to tap, as before
+    assert hub.deliveries()[-1].body["interactive"]["type"] == "list"
+    hub.say("temas de cocina")  # nothing configured by that name: the list, topics unchanged
+    assert hub.person().topics == ["educacion"]
+    assert hub.deliveries()[-1].body["interactive"]["type"] == "list"
+    assert [e.kind for e in _consents(hub)] == ["opt_in", "topics", "topics", "topics"]
+
+
+def test_alta_with_a_singular_topic_takes_the_plural_one(hub: Hub) -> None:
+    hub.say("alta deporte")
+    assert hub.person().topics == ["deportes"]
+
+
 def test_why_names_the_message_the_routine_and_the_matching_topic(hub: Hub) -> None:
     hub.say("ALTA deportes")
     assert _news(hub, "El equipo local asciende", ["deportes", "noticias"]) == 1

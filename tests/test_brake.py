@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from sqlmodel import select
 
 from hub.audience.consent import record_opt_out
-from hub.storage.tables import RoutineRunRow, SubscriberRow
+from hub.storage.tables import RoutineRunRow, RoutineStateRow, SubscriberRow
 from tests.conftest import HubRunner
 from tests.test_routines import World, _madrid, _toml
 
@@ -87,3 +88,39 @@ def test_a_normal_share_of_leavers_does_not_pause(w) -> None:
                        channel="whatsapp", words="BAJA")
     w.clock.advance(hours=22, minutes=30)
     assert _day(w, "Jueves") == 59
+
+
+@pytest.mark.parametrize("every", ["3 days", "1 week"])
+def test_a_routine_every_few_days_is_paused_the_day_after_a_bad_run(project, every: str) -> None:
+    """Judged on the 24 h after each run, whatever the cadence, and paused before the next slot."""
+    routine = f'[[routines]]\nname = "semanal"\nevery = "{every}"\nat = "09:30"\nmode = "digest"\n'
+    w = World(project, _toml(routines=routine), _madrid(2026, 3, 2, 8, 0))
+    try:
+        w.people(60)
+        w.routines.tick()  # the daemon starts at 08:00
+        gap = timedelta(days=3) if every == "3 days" else timedelta(days=7)
+        for n in range(3):
+            w.item(f"Historia {n}", ["noticias"])
+            w.clock.advance(minutes=90)
+            assert [r.status for r in w.routines.tick()] == ["done"]
+            assert w.send() == 60
+            if n < 2:
+                w.clock.set(w.clock.now() + gap - timedelta(minutes=90))
+        # The third run annoys: 9 of 60 leave within hours of it (usual: nobody).
+        w.clock.advance(hours=3)
+        with w.store.write() as session:
+            for person in session.exec(select(SubscriberRow).limit(9)).all():
+                record_opt_out(session, person, w.clock.now(), channel="whatsapp", words="BAJA")
+        w.clock.advance(hours=22)  # the day after: its window has closed
+        assert w.routines.tick() == []  # nothing due yet...
+        with w.store.read() as session:
+            state = session.get(RoutineStateRow, "semanal")
+            assert state is not None and state.paused_at == w.clock.now(), "...but already paused"
+            assert "9 of 60 people left" in (state.paused_reason or "")
+        w.item("La siguiente", ["noticias"])
+        w.clock.set(_madrid(2026, 3, 2, 9, 30) + 3 * gap)  # the next slot
+        reports = w.routines.tick()
+        assert [r.status for r in reports] == ["missed"] and "paused by the brake" in reports[0].note
+        assert w.send() == 0
+    finally:
+        w.close()

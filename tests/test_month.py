@@ -4,7 +4,8 @@ Three sources (one site's feed, the same site's web API republishing its stories
 parameters, and an agenda that repeats itself), two routines (a digest every two days at 09:30
 Madrid, and breaking news every two hours), 1,000 subscribers over three topics, stories
 arriving at random hours (also at night, in quiet hours), the October DST change, and the daemon
-stopped over one 09:30 run and started again.
+stopped over one 09:30 run and started again. The config says nothing about caps: the calm
+defaults (2 a day, 2 hours apart, quiet 22:00-08:00) must hold by themselves.
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ from hub.news import NewsItem
 from hub.plugins import load
 from hub.routines import Routines
 from hub.storage.store import Store
-from hub.storage.tables import ConsentEventRow, DeliveryRow, ItemRow, RoutineRunRow, SubscriberRow
+from hub.storage.tables import (
+    ConsentEventRow,
+    DeliveryRow,
+    ItemRow,
+    RoutineRunRow,
+    RoutineStateRow,
+    SubscriberRow,
+)
 from hub.timekeeping.clock import FakeClock
 from tests.policy_helpers import PolicyTestPlugin, RecordingSink, ScriptedSource
 
@@ -73,11 +81,6 @@ priority_tags = ["urgente"]
 
 [[filters]]
 type = "guard"
-
-[caps]
-per_subscriber_per_day = 2
-min_gap = "1 hour"
-quiet_hours = "22:00-08:00"
 
 [sinks.recording]
 
@@ -223,9 +226,9 @@ def test_a_month_of_news_keeps_every_promise(project: Path, month_plugin: Policy
             clock.advance(minutes=60)
             daemon = Daemon(path, month_plugin, clock)
             continue
-        if now == START + timedelta(days=15):  # 20 people leave mid-month
+        if now == START + timedelta(days=15):  # 10 people leave mid-month (1 %: no brake)
             with daemon.store.write() as session:
-                for subscriber in session.exec(select(SubscriberRow).limit(20)):
+                for subscriber in session.exec(select(SubscriberRow).limit(10)):
                     record_opt_out(session, subscriber, now, channel="whatsapp", words="BAJA")
                     leavers[subscriber.id] = now
         daemon.tick()
@@ -255,7 +258,7 @@ def test_a_month_of_news_keeps_every_promise(project: Path, month_plugin: Policy
         assert time(8) <= local.time() < time(22), f"sent at {local}"
         per_day[(phone, local.date())] += 1
         if phone in last_sent:
-            assert record.at - last_sent[phone] >= timedelta(hours=1), "minimum gap kept"
+            assert record.at - last_sent[phone] >= timedelta(hours=2), "default minimum gap kept"
         last_sent[phone] = record.at
         for item in record.message.items:
             stories[phone].append(story_of_url[item["url"]])
@@ -296,3 +299,68 @@ def test_a_month_of_news_keeps_every_promise(project: Path, month_plugin: Policy
                   .time() < time(22)]
     assert night_runs, "some breaking news was planned inside quiet hours"
     assert outcomes[("skipped", "cap")] > 0
+
+
+WEEKLY = """
+[hub]
+database_url = "sqlite:///weekly.db"
+timezone = "Europe/Madrid"
+sink = "recording"
+
+[[sources]]
+type = "scripted"
+name = "diario"
+every = "1 hour"
+
+[sinks.recording]
+
+[[routines]]
+name = "semanal"
+every = "1 week"
+at = "10:00"
+mode = "digest"
+max_items = 3
+"""
+
+
+def test_a_weekly_run_that_drives_people_away_is_paused_before_its_next_run(
+        project: Path, month_plugin: PolicyTestPlugin) -> None:
+    """Four weeks of a weekly digest, default caps; the third run makes 60 of 400 leave."""
+    ScriptedSource.script = {"diario": [
+        NewsItem(source="diario", guid=f"n{n}", url=f"https://villa.example.org/n{n}/",
+                 title=f"Semana {n}", summary="Resumen.", tags=["Ayuntamiento"],
+                 published_at=START + timedelta(days=7 * n, hours=2))
+        for n in range(5)]}
+    clock = FakeClock(START)
+    RecordingSink.clock = clock
+    path = project / "hub.toml"
+    path.write_text(WEEKLY, encoding="utf-8")
+    daemon = Daemon(path, month_plugin, clock)
+    with daemon.store.write() as session:
+        for n in range(400):
+            session.add(SubscriberRow(id=n + 1, phone=f"3460{n:07d}", topics=[], created_at=clock.now(),
+                                      opted_in_at=clock.now()))
+    third_run = datetime(2026, 10, 24, 10, 0, tzinfo=MADRID).astimezone(UTC)
+    paused_at: datetime | None = None
+    while clock.now() < START + timedelta(days=29):
+        daemon.tick()
+        if clock.now() == third_run + timedelta(hours=4):  # the annoyed leave that afternoon
+            with daemon.store.write() as session:
+                for subscriber in session.exec(select(SubscriberRow).limit(60)):
+                    record_opt_out(session, subscriber, clock.now(), channel="whatsapp", words="BAJA")
+        if paused_at is None:
+            with daemon.store.read() as session:
+                state = session.get(RoutineStateRow, "semanal")
+                paused_at = state.paused_at if state is not None else None
+        clock.advance(minutes=STEP.total_seconds() / 60)
+    with daemon.store.read() as session:
+        runs = session.exec(select(RoutineRunRow).order_by(RoutineRunRow.id)).all()
+    daemon.stop()
+    assert [r.status for r in runs] == ["done", "done", "done", "missed", "missed"]
+    assert "paused by the brake" in (runs[3].note or "")
+    assert paused_at is not None and third_run + timedelta(hours=24) <= paused_at <= \
+        third_run + timedelta(hours=25), "paused the day after the bad run, days before the next"
+    sent_after = [r for r in RecordingSink.sent if r.at > third_run + timedelta(hours=1)]
+    assert not sent_after, "nothing sent by the paused routine"
+    local = [r.at.astimezone(MADRID) for r in RecordingSink.sent]
+    assert local and all(time(8) <= t.time() < time(22) for t in local)

@@ -351,6 +351,40 @@ def test_driver_fast_path_stores_what_the_orm_would(world) -> None:
         assert len(list(due)) == 10, "both paths store the same text for the same time"
 
 
+def test_a_digest_sent_as_a_template_carries_its_heading_and_every_title(world) -> None:
+    """Planned by a routine, sent outside the window: {heading} is the routine's, not "-"."""
+    from hub.contracts import OutgoingMessage
+    from whatsapp_news_hub_plugins.sinks.whatsapp import WhatsAppOptions, WhatsAppSink
+
+    w = world(_toml(routines='[[routines]]\nname = "tardes"\nevery = "1 day"\nat = "19:00"\n'
+                              'mode = "digest"\nmax_items = 5\nheading = "Buenas tardes"\n'),
+              _madrid(2026, 10, 12, 18, 0))
+    w.people(1)
+    w.routines.tick()  # first sight: schedules 19:00
+    titles = [f"Noticia {n}" for n in range(5)]
+    for title in titles:
+        w.item(title)
+    w.clock.set(_madrid(2026, 10, 12, 19, 0))
+    w.routines.tick()
+    [row] = w.deliveries()
+    sink = WhatsAppSink(WhatsAppOptions(
+        phone_number_id="1234567890",
+        digest_template={"name": "news_digest", "language": "es", "body": ["{heading}", "{titles}"],
+                         "param_limit": 70}))
+    built = sink.build(OutgoingMessage(delivery_id=row.id or 0, phone="34611000000", text=row.body["text"],
+                                       items=row.body["items"], body=row.body, now=w.clock.now()))
+    heading, listed = (p["text"] for p in built["template"]["components"][0]["parameters"])
+    assert heading == "Buenas tardes"
+    assert listed.count("Noticia") == 4 and listed.endswith(" · y 1 más") and len(listed) <= 70
+    roomy = WhatsAppSink(WhatsAppOptions(
+        phone_number_id="1234567890",
+        digest_template={"name": "news_digest", "language": "es", "body": ["{heading}", "{titles}"]}))
+    built = roomy.build(OutgoingMessage(delivery_id=row.id or 0, phone="34611000000", text=row.body["text"],
+                                        items=row.body["items"], body=row.body, now=w.clock.now()))
+    listed = built["template"]["components"][0]["parameters"][1]["text"]
+    assert all(title in listed for title in titles) and "más" not in listed
+
+
 def test_schedule_library_drives_the_ticks(world) -> None:
     """The daemon's `schedule` job ticks the routines; the slots themselves come from the store."""
     import schedule

@@ -199,7 +199,7 @@ def test_golden_spanish_item_exactly_as_subscribers_will_read_it(project, feed_s
     item = dict(db.execute("SELECT * FROM items").fetchone())
     assert item["text"] == GOLDEN_TEXT
     assert item["title"] == "Piscinas municipales: horario de verano – ¡abrimos el 15 de junio!"
-    assert item["summary"] == "Las piscinas abren de 8:00 a 23:00, también festivos."
+    assert item["summary"] == "Las piscinas abren de *8:00 a 23:00*, también festivos."  # <b> kept
     assert item["url"] == feed_server.url("/noticias/piscinas-verano/")  # utm_* not sent
     assert item["canonical_url"] == feed_server.url("/noticias/piscinas-verano/")
     assert item["image_url"] == feed_server.url("/fotos/piscina.jpg")

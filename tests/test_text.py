@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from hub.text import canonical_url, first_image, html_to_plain, html_to_whatsapp, truncate
+from hub.delivery.render import render_item
+from hub.text import (
+    canonical_url,
+    first_image,
+    html_to_plain,
+    html_to_whatsapp,
+    html_to_whatsapp_line,
+    truncate,
+)
 
 WHATSAPP = [
     ("bold", "<p>Hoy <b>abrimos</b> la piscina</p>", "Hoy *abrimos* la piscina"),
@@ -38,12 +46,36 @@ WHATSAPP = [
     ("plain text untouched", "Sin etiquetas, solo texto", "Sin etiquetas, solo texto"),
     ("link keeps its text", '<a href="https://x.example/">Más información</a>', "Más información"),
     ("table cells", "<table><tr><td>Lunes</td><td>9:00</td></tr></table>", "Lunes 9:00"),
+    ("literal star escaped", "<p>Oferta *solo hoy* 2*3</p>", "Oferta \u2217solo hoy\u2217 2\u22173"),
+    ("literal star inside bold", "<b>5 * 3</b> = 15", "*5 \u2217 3* = 15"),
+    ("literal underscore inside italic", "<em>mi_usuario</em>", "_mi\uff3fusuario_"),
+    ("links keep their marks", "Ver https://x.example/a_b?q=*", "Ver https://x.example/a_b?q=*"),
 ]
 
 
 @pytest.mark.parametrize(("html", "expected"), [c[1:] for c in WHATSAPP], ids=[c[0] for c in WHATSAPP])
 def test_html_to_whatsapp(html: str, expected: str) -> None:
     assert html_to_whatsapp(html) == expected
+
+
+SUMMARIES = [
+    ("<p>Hoy <strong>gratis</strong> y <em>mañana</em> también</p>", "Hoy *gratis* y _mañana_ también"),
+    ("<p>Abierto de <b>8:00 a 23:00 </b>, también</p><p>festivos</p>",
+     "Abierto de *8:00 a 23:00*, también festivos"),
+    ("<i>nota_1</i> *sic*", "_nota\uff3f1_ \u2217sic\u2217"),
+    ("sin etiquetas pero con * suelto", "sin etiquetas pero con \u2217 suelto"),
+]
+
+
+@pytest.mark.parametrize(("html", "expected"), SUMMARIES)
+def test_summary_keeps_bold_and_italic_and_escapes_literal_marks(html: str, expected: str) -> None:
+    assert html_to_whatsapp_line(html) == expected
+
+
+def test_the_message_a_person_reads_carries_the_summarys_bold_and_italic() -> None:
+    summary = html_to_whatsapp_line("<p>Piscinas <strong>gratis</strong> el <em>domingo</em></p>")
+    message = render_item({"title": "Piscinas", "summary": summary, "url": "https://x.example/p"})
+    assert "Piscinas *gratis* el _domingo_" in message
 
 
 PLAIN = [

@@ -141,7 +141,7 @@ def test_template_for_a_digest(validate) -> None:
     assert body["template"]["name"] == "news_digest"
     header, text, button = body["template"]["components"]
     assert header["parameters"][0]["image"]["link"] == "https://example.org/logo.png"
-    assert [p["text"] for p in text["parameters"]] == ["Hoy", "Noticia 0 · Noticia 1 · Noticia 2"]
+    assert [p["text"] for p in text["parameters"]] == ["Hoy", "1. Noticia 0 · 2. Noticia 1 · 3. Noticia 2"]
     validate(body)
 
 

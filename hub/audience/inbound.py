@@ -64,6 +64,24 @@ def match(said: list[str], keywords: list[str], short: int = SHORT) -> list[str]
     return None
 
 
+def _stems(word: str) -> set[str]:
+    """A word and its likely singulars, so "DEPORTE" names "deportes" and "EDUCACIONES"
+    "educación" (Spanish plurals add -S or -ES; a stem keeps at least three letters)."""
+    forms = {word}
+    for ending in ("S", "ES"):
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            forms.add(word[:-len(ending)])
+    return forms
+
+
+def _names(said: list[set[str]], phrase: list[set[str]]) -> bool:
+    """Whether ``phrase`` occurs in ``said``, word by word, a shared stem counting as the same."""
+    for start in range(len(said) - len(phrase) + 1):
+        if all(said[start + i] & phrase[i] for i in range(len(phrase))):
+            return True
+    return False
+
+
 @dataclass
 class Outcome:
     """What handling one inbound did: a short action name, and changes for plugin hooks."""
@@ -79,8 +97,7 @@ class Audience:
         self.config = config
         self.zone = zone
         self.away_hours = parse_hours(config.away.hours) if config.away else None
-        self._topic_words = {tag: {" ".join(words(tag)), " ".join(words(label))}
-                             for tag, label in config.topics.items()}
+        self._topic_words = {tag: [words(tag), words(label)] for tag, label in config.topics.items()}
 
     # ---- entry point -------------------------------------------------------------------------
 
@@ -138,7 +155,9 @@ class Audience:
                 continue
             if (rest := match(spoken, cfg.subscribe)) is not None:
                 return self.subscribe(session, person, inbound, inbound_id, now, rest)
-            if match(spoken, cfg.topics_words) is not None:
+            if (rest := match(spoken, cfg.topics_words)) is not None:
+                if topics := self._topics_in(rest):
+                    return self._choose(session, person, inbound, inbound_id, now, topics)
                 return self._topics_list(session, person, inbound, inbound_id, now)
             if match(spoken, cfg.why_words) is not None:
                 return self._why(session, person, inbound, inbound_id, now)
@@ -242,9 +261,10 @@ class Audience:
     # ---- topics ------------------------------------------------------------------------------
 
     def _topics_in(self, rest: list[str]) -> list[str]:
-        said = " " + " ".join(rest) + " "
+        """The configured topics named in ``rest``, by tag or label, singular or plural."""
+        said = [_stems(w) for w in rest]
         return [tag for tag, forms in self._topic_words.items()
-                if any(f" {form} " in said for form in forms if form)]
+                if any(form and _names(said, [_stems(w) for w in form]) for form in forms)]
 
     def _topics_line(self, person: SubscriberRow) -> str:
         chosen = [self.config.topics.get(t, t) for t in person.topics or []]
@@ -286,6 +306,16 @@ class Audience:
         text = f"{intro}\n\n" + "\n".join(lines) + f"\n\n{self._topics_line(person)}"
         self._reply(session, person, key, text, now, interactive, inbound=inbound)
         return Outcome("topics list")
+
+    def _choose(self, session: Session, person: SubscriberRow, inbound: Inbound, inbound_id: int,
+                now: datetime, topics: list[str]) -> Outcome:
+        """"TEMAS educación": those topics become the person's choice, as with ALTA and topics."""
+        self._set_topics(session, person, topics, inbound, now)
+        text = self._topics_line(person)
+        if person.status != "active":
+            text += " Escribe ALTA para empezar a recibirlas."
+        self._reply(session, person, f"reply:{inbound_id}", text, now, inbound=inbound)
+        return Outcome("topics", [(person, "topics")])
 
     def _toggle(self, session: Session, person: SubscriberRow, inbound: Inbound, inbound_id: int,
                 now: datetime, reply_id: str) -> Outcome:

@@ -1,7 +1,10 @@
 """The automatic brake: a routine whose last run drove people away pauses itself.
 
-After each run, the people it reached who left within 24 h (BAJA, STOP, a stop button) or
-whose messages failed with a block-type code are counted against the people it reached. When
+Each run is judged on the reactions in its own window: the people it reached who left within
+24 h of their message (BAJA, STOP, a stop button) or whose messages failed with a block-type
+code, counted against the people it reached. A run is judged when its window has closed and
+again just before the routine's next slot, whatever the cadence: a weekly routine is paused
+the day after a bad run, not only if it ran in the last two days. When
 that share is well above the routine's usual — at least ``FACTOR`` times its median over the
 previous runs and ``MARGIN`` above it, with at least ``MIN_EVENTS`` people — the routine pauses:
 its slots are recorded as missed until an admin runs ``hub routines resume NAME``.
@@ -12,7 +15,7 @@ from __future__ import annotations
 import logging
 import statistics
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
@@ -22,7 +25,6 @@ from hub.storage.typed import primary_key
 log = logging.getLogger("hub.delivery.brake")
 
 WINDOW = timedelta(hours=24)
-LOOK_BACK = timedelta(hours=48)  # only a recent run can trip the brake
 HISTORY = 10  # previous runs that make the routine's "usual"
 FACTOR = 3.0
 MARGIN = 0.02  # two percentage points
@@ -80,7 +82,7 @@ def check(session: Session, routine: str, now: datetime) -> str | None:
     runs = session.exec(select(primary_key(RoutineRunRow.id), RoutineRunRow.started_at).where(
         RoutineRunRow.routine == routine, col(RoutineRunRow.status).in_(("done", "manual")))
         .order_by(col(RoutineRunRow.started_at).desc()).limit(HISTORY + 1)).all()
-    if not runs or runs[0][1] is None or now - runs[0][1] > LOOK_BACK:
+    if not runs or runs[0][1] is None:
         return None
     if state.paused_run_id is not None and runs[0][0] <= state.paused_run_id:
         return None  # an admin resumed after this run: judged already
@@ -98,6 +100,25 @@ def check(session: Session, routine: str, now: datetime) -> str | None:
     log.error("routine %s paused by the brake: %s — `hub routines resume %s` restarts it",
               routine, reason, routine)
     return reason
+
+
+def runs_to_judge(session: Session, now: datetime) -> dict[str, int]:
+    """Each routine's latest finished run whose window (``WINDOW`` after it) has closed, by id.
+
+    The scheduler judges these between slots, so a routine every few days or weekly pauses as
+    soon as one run's reactions are known, before its next slot comes.
+    """
+    latest = (select(RoutineRunRow.routine, func.max(RoutineRunRow.id).label("run_id"))
+              .where(col(RoutineRunRow.status).in_(("done", "manual"))).group_by(RoutineRunRow.routine)
+              .subquery())
+    rows = session.exec(select(RoutineRunRow.routine, RoutineRunRow.id, RoutineRunRow.started_at)
+                        .join(latest, col(RoutineRunRow.id) == latest.c.run_id)).all()
+    return {routine: run_id for routine, run_id, started in rows
+            if run_id is not None and started is not None and _aware(started) + WINDOW <= now}
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def resume(session: Session, routine: str) -> bool:

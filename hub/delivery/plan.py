@@ -254,7 +254,7 @@ class _Rules:
 def _body(plan: RunPlan, payloads: list[dict[str, Any]], stats: PlanStats) -> dict[str, Any]:
     if plan.mode == "digest" and len(payloads) > 1:
         text = render_digest(payloads, plan.heading)
-        body = {"kind": "digest", "text": text, "items": payloads}
+        body = {"kind": "digest", "text": text, "items": payloads, "heading": plan.heading}
     else:
         text = render_item(payloads[0])
         body = {"kind": "item", "text": text, "items": payloads}

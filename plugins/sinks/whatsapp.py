@@ -118,14 +118,22 @@ def _now(message: OutgoingMessage) -> datetime:
     return message.now or datetime.now(UTC)
 
 
-def _fields(message: OutgoingMessage) -> dict[str, str]:
+def _heading(message: OutgoingMessage) -> str:
+    """The digest's heading; rows planned before it was stored keep it as their text's first line."""
+    heading = str(message.body.get("heading") or "")
+    if not heading and message.body.get("kind") == "digest" and message.text:
+        heading = message.text.split("\n", 1)[0].strip().strip("*").strip()
+    return heading
+
+
+def _fields(message: OutgoingMessage, param_limit: int = 300) -> dict[str, str]:
     items = message.items
     first = items[0] if items else {}
     url = str(first.get("url") or "")
     parts = urlsplit(url)
     path = (parts.path.lstrip("/") + (f"?{parts.query}" if parts.query else "")) if url else ""
-    titles = " · ".join(str(i.get("title") or "") for i in items)
-    heading = str(message.body.get("heading") or "")
+    titles = wa.titles_param([str(i.get("title") or "") for i in items], param_limit)
+    heading = _heading(message)
     digest = message.body.get("kind") == "digest"
     return {
         "title": heading if digest and heading else str(first.get("title") or ""),
@@ -201,7 +209,7 @@ class WhatsAppSink(Sink):
         template = (self.options.digest_template if digest else None) or self.options.template
         if template is None:
             raise BuildError("outside the 24-hour window and no [sinks.whatsapp].template is configured")
-        values = _fields(message)
+        values = _fields(message, template.param_limit)
         header = None
         if template.header_image:
             header = values["image_url"] or template.default_image_url

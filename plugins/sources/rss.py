@@ -29,6 +29,7 @@ from hub.text import (
     canonical_url,
     first_image,
     html_to_plain,
+    html_to_whatsapp_line,
     sendable_image,
     strip_tracking,
     truncate,
@@ -250,7 +251,7 @@ def _item(entry: dict[str, Any], settings: dict[str, Any], now: datetime) -> New
     body_html = content_html or summary_html
     text, inline_image = whatsapp_and_image(body_html, link or entry.get("base", ""))
     text = truncate(text, MAX_TEXT)
-    summary = truncate(html_to_plain(summary_html or content_html), MAX_TEXT)
+    summary = truncate(html_to_whatsapp_line(summary_html or content_html), MAX_TEXT)
     image = entry.get("image") or inline_image
     if image is None and body_html is not summary_html and summary_html:
         image = first_image(summary_html, link or entry.get("base", ""))
