@@ -277,8 +277,8 @@ def delivery_id_from_callback(data: str | None) -> int | None:
     text = (data or "").strip()
     if text.startswith(CALLBACK_PREFIX):
         text = text[len(CALLBACK_PREFIX):]
-    fits = text.isascii() and text.isdigit() and len(text) <= 18  # a row id, never past 64 bits
-    return int(text) if fits else None
+    fits = text.isascii() and text.isdigit() and len(text) <= 10  # a row id: PostgreSQL's are 32 bits
+    return int(text) if fits and int(text) < 2**31 else None
 
 
 @dataclass(frozen=True)
