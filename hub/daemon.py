@@ -57,6 +57,7 @@ class DaemonOptions:
     routine_every: int = 30  # seconds between two routine ticks (the `schedule` job)
     dispatch_idle: float = 1.0  # seconds to wait when nothing was due
     grace: float = 8.0  # seconds in-flight sends get after the first signal
+    json_logs: bool = False  # the start screen too becomes one JSON log line
 
 
 class Daemon:
@@ -130,7 +131,8 @@ class Daemon:
         host = self.options.host or self.config.webhook.host
         port = self.options.port if self.options.port is not None else self.config.webhook.port
         self.server = _EmbeddedServer(uvicorn.Config(
-            web, host=host, port=port, log_level="warning", access_log=False, lifespan="on"))
+            web, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
+            log_config=None))  # its lines go through hub.logs, masked and formatted like ours
         serving = asyncio.create_task(self.server.serve(), name="web")
         while not self.server.started:
             if serving.done():
@@ -138,7 +140,11 @@ class Daemon:
                 return 1
             await asyncio.sleep(0.02)
         bound = self.server.servers[0].sockets[0].getsockname()
-        print(self.summary(f"http://{bound[0]}:{bound[1]}"), flush=True)
+        summary = self.summary(f"http://{bound[0]}:{bound[1]}")
+        if self.options.json_logs:
+            log.info("%s", summary)
+        else:
+            print(summary, flush=True)
 
         tasks: list[asyncio.Task[None]] = []
         if self.schedules:
