@@ -200,6 +200,8 @@ class WebhookConfig(_Section):
     verify_token_env: str = Field("WHATSAPP_VERIFY_TOKEN",
                                   description="env var with the token typed in the App Dashboard")
     max_body_bytes: int = Field(3 * 1024 * 1024, ge=1024, description="Meta's payloads are up to 3 MB")
+    body_timeout: float = Field(10.0, gt=0, le=300,
+                                description="seconds a client may take to send a whole body")
 
     @field_validator("path")
     @classmethod
