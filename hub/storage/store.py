@@ -40,6 +40,7 @@ class Store:
         self.dispatching_since: datetime | None = None
         # Who hears what a write changed, after its commit (the App sets its plugins here).
         self.events = Events()
+        _check_backend(url)
         try:
             self.engine = _make_engine(url)
             if create:
@@ -86,6 +87,17 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+BACKENDS = ("sqlite", "postgresql")  # what the migrations, claims and tests cover
+
+
+def _check_backend(url: str) -> None:
+    """One line naming the supported schemes, not the traceback of a missing MySQL driver."""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme.split("+", 1)[0] not in BACKENDS:
+        raise StoreError(f"unsupported database URL {safe_url(url)!r}: expected sqlite:///path/to/hub.db "
+                         "or postgresql://user@host/db (the only backends the hub supports)")
 
 
 def _make_engine(url: str) -> Engine:
