@@ -223,5 +223,9 @@ def forget(app: App, number: str, yes: bool, region: str | None) -> None:
         counts = people.forget(session, phone, SystemClock().now())
     click.echo(f"{mask_any(phone)} forgotten: " + ", ".join(f"{n} {k.replace('_', ' ')}"
                                                               for k, n in counts.items()))
+    if not app.store.scrub([*counts, "subscribers", "person_ids"]):
+        click.echo("warning: another process was still reading the store, so old copies may stay "
+                   "in its write-ahead log until the next checkpoint; run the forget again to "
+                   "finish it", err=True)
 
 

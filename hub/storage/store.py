@@ -85,6 +85,24 @@ class Store:
         if pending is not None:  # committed: plugins hear of it (:mod:`hub.events`)
             self.events.fire(self, pending)
 
+    def scrub(self, table_names: list[str]) -> bool:
+        """After an erasure: leave no old copy of the erased rows in the store's files.
+
+        SQLite: the WAL still holds every earlier version of the changed pages; a TRUNCATE
+        checkpoint writes the new pages into the database (where ``secure_delete`` zeroed the old
+        content) and empties the WAL. It waits up to the busy timeout for readers of other
+        processes (``hub run``); False when one still held an old snapshot. PostgreSQL: VACUUM the
+        touched tables, so the dead tuples holding the old values are cleared from the pages
+        (its own WAL and any backups keep them until they are recycled: see docs/whatsapp.md).
+        """
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            if self.is_sqlite:
+                busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+                return not busy
+            for table in table_names:
+                connection.exec_driver_sql(f'VACUUM "{table}"')
+            return True
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -118,6 +136,8 @@ def _make_engine(url: str) -> Engine:
         _record.info["synchronous"] = "NORMAL"
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # Erased or replaced content is overwritten with zeros, not left in free space (erasure).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
