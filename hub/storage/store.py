@@ -62,15 +62,19 @@ class Store:
             yield session
 
     @contextmanager
-    def write(self, *, durable: bool = False) -> Iterator[Session]:
+    def write(self, *, durable: bool = False, begin: str = "IMMEDIATE") -> Iterator[Session]:
         """A write transaction, committed on success and rolled back on any error.
+
+        ``begin="DEFERRED"`` (SQLite) takes the writer lock only at the first write, for work that
+        mostly reads: it may then fail at once (``OperationalError``) if another writer committed
+        since it began reading; the caller does it again with the default.
 
         ``durable`` commits survive a power cut too, not only a crash of the process: on SQLite
         that syncs the WAL at this commit (``synchronous=FULL``), for what the hub acknowledges to
         someone else (a webhook's 200). PostgreSQL's commits are always durable.
         """
         connection = self.engine.connect().execution_options(
-            sqlite_begin="IMMEDIATE", sqlite_synchronous="FULL" if durable else None)
+            sqlite_begin=begin, sqlite_synchronous="FULL" if durable else None)
         try:
             with Session(bind=connection, expire_on_commit=False) as session:
                 pending = self.events.begin(session)
