@@ -16,6 +16,8 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from hub.contracts import FilterOptions, SinkOptions, SourceOptions
 from hub.delivery.caps import CapsSettings
@@ -200,6 +202,8 @@ class WebhookConfig(_Section):
     verify_token_env: str = Field("WHATSAPP_VERIFY_TOKEN",
                                   description="env var with the token typed in the App Dashboard")
     max_body_bytes: int = Field(3 * 1024 * 1024, ge=1024, description="Meta's payloads are up to 3 MB")
+    body_timeout: float = Field(10.0, gt=0, le=300,
+                                description="seconds a client may take to send a whole body")
 
     @field_validator("path")
     @classmethod
@@ -326,11 +330,12 @@ def default_config_path() -> Path:
 def load_config(path: Path, registry: Registry) -> HubConfig:
     """Read and validate ``path``; raise one ``ConfigError`` listing every mistake."""
     raw = _read_toml(path)
-    problems = _secret_problems(raw)
+    problems = _secret_problems(raw) + _database_password_problems(raw)
     try:
         top = _TopLevel.model_validate(raw)
     except ValidationError as exc:
         problems += _describe(exc, prefix=())
+        problems += _plugin_problems(registry, raw)  # all at once, not after the rest is fixed
         raise _config_error(path, problems) from None
 
     config = HubConfig(
@@ -447,6 +452,38 @@ def _secret_problems(raw: Any, path: tuple[str | int, ...] = ()) -> list[str]:
         for index, value in enumerate(raw):
             found.extend(_secret_problems(value, (*path, index)))
     return found
+
+
+def _database_password_problems(raw: dict[str, Any]) -> list[str]:
+    """A password in ``[hub] database_url`` is a secret in the file: it belongs in HUB_DATABASE_URL."""
+    hub = raw.get("hub")
+    url = hub.get("database_url") if isinstance(hub, dict) else None
+    if not isinstance(url, str):
+        return []
+    try:
+        password = make_url(url).password
+    except (ArgumentError, ValueError):
+        return []  # not a URL at all: the store says so when it opens it
+    if not password:
+        return []
+    return [f"hub.database_url: holds a password, a secret written in the file (expected it in the "
+            f"environment: export {DATABASE_URL_ENV}=\"postgresql://user:…@host/db\" and keep "
+            "database_url without the password, or remove it)"]
+
+
+def _plugin_problems(registry: Registry, raw: dict[str, Any]) -> list[str]:
+    """Every plugin table's problems, read straight from the file (when the top level failed)."""
+    problems: list[str] = []
+    for kind in ("sources", "filters"):
+        tables = raw.get(kind)
+        for index, table in enumerate(tables if isinstance(tables, list) else []):
+            if isinstance(table, dict) and not (kind == "filters" and table.get("type") == "caps"):
+                _validate_plugin(registry, kind, table, f"{kind}[{index}]", problems)
+    sinks = raw.get("sinks")
+    for name, table in (sinks.items() if isinstance(sinks, dict) else []):
+        if isinstance(table, dict):
+            _validate_plugin(registry, "sinks", {"type": name, **table}, f"sinks.{name}", problems)
+    return problems
 
 
 def _describe(exc: ValidationError, prefix: tuple[str, ...]) -> list[str]:

@@ -88,3 +88,30 @@ def test_bad_config_changes_no_stored_state(hub_cli, project) -> None:
     write_config(hub_cli.config, VALID_SOURCE + "oops = 1\n")
     hub_cli("poll", "--once")
     assert not (project / "hub.db").exists()
+
+
+def test_a_password_in_the_database_url_is_refused_and_never_echoed(hub_cli) -> None:
+    write_config(hub_cli.config, '[hub]\ndatabase_url = "postgresql://hub:pa55word@db.example/hub"\n')
+    result = hub_cli("check")
+    assert result.exit_code == 1
+    assert "hub.database_url: holds a password" in result.output and "HUB_DATABASE_URL" in result.output
+    assert "pa55word" not in result.output and "Traceback" not in result.output
+
+
+def test_an_unsupported_database_scheme_is_one_line_naming_the_supported_ones(hub_cli) -> None:
+    write_config(hub_cli.config, '[hub]\ndatabase_url = "mysql://hub@db.example/hub"\n')
+    result = hub_cli("status")
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0, result.output
+    assert "sqlite:///" in result.output and "postgresql://" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unknown_key_in_a_source_is_reported_with_top_level_mistakes(hub_cli) -> None:
+    write_config(hub_cli.config, '[hub]\ntimezone = "Mars/Olympus"\nbogus = 1\n' + VALID_SOURCE
+                 + 'colour = "blue"\n[sinks.console]\nshape = "round"\n')
+    result = hub_cli("check")
+    assert result.exit_code == 1
+    for where in ("hub.timezone", "hub.bogus", "sources[0].colour", "sinks.console.shape"):
+        assert where in result.output, result.output
+    assert "4 problems" in result.output

@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo
 
+import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.applications import Starlette
 
 from hub.stats import build_report
 from hub.storage.store import Store
+from hub.web.asgi_server import serve_in_thread
 from hub.web.dashboard import is_authorised, render_dashboard
 from hub.web.metrics import Metrics
+from hub.web.pages import ops_routes
 from tests.backend import db_url
 from tests.test_stats import _scenario
 
@@ -58,3 +62,17 @@ def test_metrics_parse_with_the_prometheus_parser(tmp_path) -> None:
     assert families["hub_api_errors"].samples[0].labels == {"code": "131056"}
     assert any(s.value == 3 for s in families["hub_webhook_requests"].samples)
     assert "hub_send_latency_seconds" in families
+
+
+def test_a_non_ascii_dashboard_token_gets_401_not_500(tmp_path) -> None:
+    store = Store(db_url(tmp_path / "hub.db"))
+    app = Starlette(routes=ops_routes(store, Metrics(store), ZoneInfo("Europe/Madrid"),
+                                      token=lambda: "s3cret"))
+    with serve_in_thread(app) as base:
+        for headers, query in (({"authorization": b"Bearer s3cr\xe9t"}, ""), ({}, "?token=s%C3%A9cret"),
+                               ({}, "?token=%FF%FE"), ({"authorization": "Bearer s3cret"}, "")):
+            response = httpx.get(base + "/dashboard" + query, headers=headers)
+            expected = 200 if headers.get("authorization") == "Bearer s3cret" else 401
+            assert response.status_code == expected, (headers, query)
+    assert not is_authorised("sécret", "s3cret") and is_authorised("sécret", "sécret")
+    store.dispose()

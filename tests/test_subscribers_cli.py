@@ -216,3 +216,15 @@ def test_audience_mistakes_are_reported_by_key_path(project: Path, hub_cli: HubR
     assert "audience.topics:" in result.output and "webhook.port:" in result.output
     assert hub_cli("init", str(project / "new.toml")).exit_code == 0
     assert HubRunner(project / "new.toml")("check").exit_code == 0
+
+
+def test_escape_sequences_in_a_profile_name_are_not_printed(project: Path, hub_cli: HubRunner,
+                                                            loopback: Switch) -> None:
+    _project(project)
+    hostile = "Ana\x1b[2J\x1b]0;owned\x07\x1b[31m Ruiz\x9b1;1H\x07\r\x00\x7f"
+    hub = Hub(project / "hub.db", loopback)
+    hub.say("ALTA", name=hostile)
+    hub.store.dispose()
+    for output in (hub_cli("subscribers", "list").output, hub_cli("subscribers", "show", PHONE).output):
+        assert "Ana Ruiz" in output, output
+        assert not any(ord(c) < 32 and c != "\n" or 0x7f <= ord(c) <= 0x9f for c in output), repr(output)

@@ -163,7 +163,7 @@ def _samples() -> list[dict[str, Any]]:
     folder = SHARED / "whatsapp-samples"  # absent: the fuzzing runs on generated bodies only
     if not folder.is_dir():
         return []
-    return [json.loads(p.read_bytes()) for p in sorted(folder.glob("*.json"))]
+    return [json.loads(p.read_bytes()) for p in sorted(folder.rglob("*.json"))]  # bsuid/ too
 
 
 SAMPLES = _samples()
@@ -336,7 +336,7 @@ def test_other_methods_paths_and_handshakes_get_4xx_and_change_nothing(world: Wo
 
 
 def test_a_replayed_signed_sample_changes_nothing_the_second_time(world: World, shared: Path) -> None:
-    for path in sorted((shared / "whatsapp-samples").glob("*.json")):
+    for path in sorted((shared / "whatsapp-samples").rglob("*.json")):
         raw = path.read_bytes()
         first = world.post(raw, sign(raw, SECRET))
         assert first in (200, 400), path.name
@@ -405,3 +405,105 @@ def test_a_trailing_slash_or_a_bad_query_gets_404_not_a_redirect_or_500(world: W
     for query in (b"", b"\x80", b"hub.mode=subscribe"):
         status, _ = world.call("POST", b"{}", {HEADER: sign(b"{}", SECRET)}, path="/webhook/", query=query)
         assert status == 404  # was a 307, and a 500 when the query was not UTF-8
+
+
+# --- issue 18: signed payloads that answered 500 (each must be 200, stored, or 400) --------------
+
+def _preference(detail: Any) -> bytes:
+    return json.dumps(envelope({"user_preferences": [{
+        "wa_id": "34600000002", "detail": detail, "category": "marketing_messages", "value": "stop",
+        "timestamp": 1772445600}]}, "user_preferences")).encode()
+
+
+def _inbound_rows(world: World) -> list[InboundMessageRow]:
+    with world.store.read() as session:
+        return list(session.exec(select(InboundMessageRow)).all())
+
+
+@pytest.mark.parametrize("detail", [10**30, {"why": ["x"]}, [1, 2], 1.5, True])
+def test_a_user_preference_with_an_odd_detail_is_stored_not_a_500(world: World, detail: Any) -> None:
+    body = _preference(detail)
+    assert world.post(body, sign(body, SECRET)) == 200
+    rows = _inbound_rows(world)
+    assert [(r.type, r.text) for r in rows] == [("user_preferences", None)]
+    assert world.post(body, sign(body, SECRET)) == 200 and len(_inbound_rows(world)) == 1
+
+
+def test_an_encoded_surrogate_in_a_text_body_is_stored_not_a_500(world: World) -> None:
+    body = (b'{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages",'
+            b'"value":{"messages":[{"from":"34600000003","id":"wamid.cesu","timestamp":"1772445600",'
+            b'"type":"text","text":{"body":"hola \xed\xa0\x80 fin"}}]}}]}]}')
+    status = world.post(body, sign(body, SECRET))
+    assert status in (200, 400)
+    rows = _inbound_rows(world)
+    if status == 200:
+        assert [r.message_id for r in rows] == ["wamid.cesu"] and "\ufffd" in (rows[0].text or "")
+    else:
+        assert rows == []
+
+
+def test_a_numeric_callback_data_too_big_for_an_id_is_stored_not_a_500(world: World) -> None:
+    for opaque in ("99999999999999999999", "2147483648", "9999999999", "-99999999999999999999",
+                   "hub:delivery:99999999999999999999",
+                   99999999999999999999):
+        body = json.dumps(envelope({"statuses": [{
+            "id": "wamid.fuzz", "status": "read", "timestamp": "1772445600", "recipient_id": "34612345678",
+            "biz_opaque_callback_data": opaque}]})).encode()
+        assert world.post(body, sign(body, SECRET)) == 200, opaque
+
+
+def test_nul_characters_in_a_text_are_stored_not_a_500(world: World) -> None:
+    payload = envelope({"contacts": [{"wa_id": "34600000004", "profile": {"name": "A\u0000na"}}],
+                        "messages": [{"from": "34600000004", "id": "wamid.nul", "timestamp": "1772445600",
+                                      "type": "text", "text": {"body": "ho\u0000la"}}]})
+    body = json.dumps(payload).encode()
+    assert world.post(body, sign(body, SECRET)) == 200
+    rows = _inbound_rows(world)
+    assert [(r.message_id, r.text, r.name) for r in rows] == [("wamid.nul", "ho\ufffdla", "A\ufffdna")]
+
+
+@pytest.mark.parametrize("field_name", ["id", "from"])
+def test_a_9000_character_wamid_or_sender_is_stored_or_refused_not_a_500(world: World,
+                                                                         field_name: str) -> None:
+    message = {"from": "34600000005", "id": "wamid.long", "timestamp": "1772445600", "type": "text",
+               "text": {"body": "hola"}}
+    message[field_name] = ("wamid." if field_name == "id" else "") + "7" * 9000
+    body = json.dumps(envelope({"messages": [message]})).encode()
+    assert world.post(body, sign(body, SECRET)) in (200, 400)
+    status_body = json.dumps(envelope({"statuses": [{
+        "id": "wamid." + "x" * 9000, "status": "delivered", "timestamp": "1772445600",
+        "recipient_id": "3" * 9000}]})).encode()
+    assert world.post(status_body, sign(status_body, SECRET)) in (200, 400)
+
+
+_INNER_VALUES: list[Any] = [None, True, 10**30, -(2**63) - 1, 1.5, float("nan"), "", "\u0000", "\ud800",
+                            "99999999999999999999", "7" * 9000, {"a": {"b": 1}}, [1, "x"]]
+
+
+def _inner_mutations(sample: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every inner field of a sample removed, doubled into a list, and replaced by six odd values
+    (each field by the next six in turn, so every value reaches every kind of field somewhere)."""
+    for place, path in enumerate(_paths(sample)[1:]):
+        turn = [(place * 6 + step) % len(_INNER_VALUES) for step in range(6)]
+        for how in ["remove", "list", *turn]:
+            data = copy.deepcopy(sample)
+            parent, key = _get(data, path[:-1]), path[-1]
+            if how == "remove":
+                parent.pop(key)
+            elif how == "list":
+                parent[key] = [parent[key], parent[key]]
+            else:
+                parent[key] = copy.deepcopy(_INNER_VALUES[int(how)])
+            yield data
+
+
+@pytest.mark.skipif(not WEBHOOK_SAMPLES, reason="../shared/whatsapp-samples/ is absent")
+def test_every_inner_field_of_every_real_sample_mutated_never_gets_a_500(world: World) -> None:
+    posts: dict[int, int] = {}
+    for sample in WEBHOOK_SAMPLES:
+        for data in _inner_mutations(sample):
+            body = json.dumps(data).encode()
+            status = world.post(body, sign(body, SECRET))
+            posts[status] = posts.get(status, 0) + 1
+            assert status in (200, 400), (status, body[:300])
+    assert sum(posts.values()) >= 3000 and posts.get(200, 0) > 1000, posts

@@ -26,5 +26,6 @@ def run(app: App, role: str, host: str | None, port: int | None, log_format: str
         poll_every: float) -> None:
     """Run the hub as a service until SIGTERM/SIGINT (a second one exits at once)."""
     configure(logging.INFO, log_format)
-    daemon = Daemon(app, DaemonOptions(role=role, host=host, port=port, poll_every=poll_every))
+    daemon = Daemon(app, DaemonOptions(role=role, host=host, port=port, poll_every=poll_every,
+                                             json_logs=log_format == "json"))
     sys.exit(asyncio.run(daemon.run()))

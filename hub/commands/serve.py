@@ -23,4 +23,4 @@ def serve(app: App, host: str | None, port: int | None, no_send: bool) -> None:
     host, port = host or cfg.host, port if port is not None else cfg.port
     click.echo(f"Webhook listening on http://{host}:{port}{cfg.path}")
     # No access log: the verification handshake carries the verify token in its query string.
-    uvicorn.run(asgi, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(asgi, host=host, port=port, log_level="warning", access_log=False, log_config=None)

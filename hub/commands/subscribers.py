@@ -18,6 +18,7 @@ from hub.privacy import mask_any
 from hub.storage.paging import pages
 from hub.storage.tables import ConsentEventRow, DeliveryRow, SubscriberRow
 from hub.storage.typed import select_columns
+from hub.terminal import printable
 from hub.timekeeping.clock import SystemClock
 
 REGION = click.option("--region", default=None, metavar="CC",
@@ -48,7 +49,7 @@ def list_(app: App, status: str | None, full: bool) -> None:
         for phone, state, topics, name, user_id, username in _people(session, status):
             counts[state] += 1
             shown = identity.describe(SubscriberRow(phone=phone, user_id=user_id), full=full)
-            who = " ".join(n for n in (name, username) if n)
+            who = " ".join(printable(n) for n in (name, username) if n)
             click.echo(f"{shown:<17} {state:<13} {','.join(topics or []) or '(all topics)':<24} "
                        f"{who}".rstrip())
     click.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no subscribers yet")
@@ -85,9 +86,9 @@ def show(app: App, number: str, region: str | None) -> None:
         by_status = dict(session.exec(
             select(DeliveryRow.status, func.count()).where(DeliveryRow.subscriber_id == person.id)
             .group_by(DeliveryRow.status)).all())
-    click.echo(f"{identity.describe(person, full=True)}  {person.name or ''}".rstrip())
+    click.echo(f"{identity.describe(person, full=True)}  {printable(person.name)}".rstrip())
     if person.username:
-        click.echo(f"  username: {person.username} (display only)")
+        click.echo(f"  username: {printable(person.username)} (display only)")
     if user_ids:
         click.echo("  business-scoped user ids: " + ", ".join(user_ids))
     click.echo(f"  status:   {person.status}" + (f" (rhythm {person.rhythm})" if person.rhythm != "normal"
@@ -97,8 +98,8 @@ def show(app: App, number: str, region: str | None) -> None:
     click.echo(f"  last message from them: {person.last_inbound_at or 'never'}")
     click.echo("  deliveries: " + (", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "none"))
     for e in events:
-        detail = f" «{e.words}»" if e.words else ""
-        detail += f" ({e.note})" if e.note else ""
+        detail = f" «{printable(e.words)}»" if e.words else ""
+        detail += f" ({printable(e.note)})" if e.note else ""
         click.echo(f"  {e.at:%Y-%m-%d %H:%M} {e.kind} via {e.channel}{detail}")
 
 
@@ -222,5 +223,9 @@ def forget(app: App, number: str, yes: bool, region: str | None) -> None:
         counts = people.forget(session, phone, SystemClock().now())
     click.echo(f"{mask_any(phone)} forgotten: " + ", ".join(f"{n} {k.replace('_', ' ')}"
                                                               for k, n in counts.items()))
+    if not app.store.scrub([*counts, "subscribers", "person_ids"]):
+        click.echo("warning: another process was still reading the store, so old copies may stay "
+                   "in its write-ahead log until the next checkpoint; run the forget again to "
+                   "finish it", err=True)
 
 

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import multiprocessing as mp
 import os
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from typing import Any, Literal, cast, overload
 
 import httpx
 from sqlalchemy import bindparam, insert, update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from hub.config import HubConfig, PluginSection
@@ -47,6 +49,7 @@ log = logging.getLogger("hub.poll")
 FAILING_AFTER = 3
 MAX_BACKOFF = timedelta(hours=6)
 POOL_MIN_SOURCES = 8  # below this, forking parsers costs more than it saves
+PARSER_NICENESS = 10
 __all__ = ["USER_AGENT", "PollReport", "SourceReport", "backoff_delay", "poll_once"]
 
 
@@ -118,6 +121,7 @@ async def poll_once(
     client: httpx.AsyncClient | None = None,
     policy: FetchPolicy | None = None,
     workers: int | None = None,
+    pool_from: int = 0,
 ) -> PollReport:
     """Poll every enabled source that is due (all of them with ``force``) and store new items.
 
@@ -125,6 +129,9 @@ async def poll_once(
     in a process pool of ``workers`` processes (default: one per core, at most 4;
     ``HUB_PARSE_WORKERS``), while this process stores each source's items as they come back.
     (One worker per core but one was measured slower on 2 cores: storing is light enough.)
+    ``pool_from`` lowers the number of due sources that pays for a pool (default
+    ``POOL_MIN_SOURCES``): the daemon passes 1, so even one big feed is parsed in another
+    process and never competes for this one's interpreter with the webhook.
     """
     clock = clock or SystemClock()
     policy = policy or FetchPolicy()
@@ -141,7 +148,7 @@ async def poll_once(
     own_client = client is None
     client = client or make_client(policy)
     fetcher = Fetcher(client, policy)
-    pool = _parse_pool(len(due), workers)
+    pool = _parse_pool(len(due), workers, pool_from or POOL_MIN_SOURCES)
     contexts = {
         s.name: FetchContext(client, _to_state(states[s.name], s), clock, config.base_dir,
                              fetcher=fetcher.for_source(allow_private=_allows_private(s)), pool=pool)
@@ -183,15 +190,17 @@ async def poll_once(
     return report
 
 
-def _parse_pool(due: int, workers: int | None) -> Executor | None:
+def _parse_pool(due: int, workers: int | None, pool_from: int = POOL_MIN_SOURCES) -> Executor | None:
     """A process pool for parsing when enough sources are due to pay for it, else None."""
     cores = os.cpu_count() or 1
     if workers is None:
         env = os.environ.get("HUB_PARSE_WORKERS")
         workers = int(env) if env and env.isdigit() else min(4, cores)
-    if workers < 1 or cores < 2 or due < POOL_MIN_SOURCES or "fork" not in mp.get_all_start_methods():
+    if workers < 1 or cores < 2 or due < pool_from or "fork" not in mp.get_all_start_methods():
         return None
-    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
+    # Niced: on a busy machine the parsers yield the CPU to the process answering the webhook.
+    return ProcessPoolExecutor(max_workers=min(workers, due), mp_context=mp.get_context("fork"),
+                               initializer=os.nice, initargs=(PARSER_NICENESS,))
 
 
 def _allows_private(source: Source) -> bool:
@@ -246,6 +255,20 @@ def _get_row(session: Session, source: Source) -> SourceRow:
     return row
 
 
+INSERT_CHUNK = 200  # new rows per write transaction: SQLite's one writer lock is held briefly
+CHUNK_PAUSE_FACTOR = 3.0  # after each chunk, wait this many times as long as it held the lock
+
+
+@dataclass
+class _Decided:
+    """What deciding a batch produced: the rows still to insert, and what the source row learns."""
+
+    rows: list[dict[str, Any]]
+    kept: int
+    held: bool
+    first_poll: bool
+
+
 def _store_result(
     store: Store,
     source: Source,
@@ -255,21 +278,60 @@ def _store_result(
     clock: Clock,
     report: SourceReport,
 ) -> None:
-    """Filter one source's batch and store it in one transaction.
+    """Filter one source's batch, then store it in short transactions.
 
-    The store is read in bulk (the batch's stored guids; each filter's ``prepare``) and the new
-    rows are written with one ``executemany`` at the end: a flush per row cost more than the
-    parsing it follows. A row is written early only when its id is needed sooner (a later item
-    of the same batch is its duplicate, and the reason names it).
+    Deciding (the store read in bulk, each filter's ``prepare`` and ``check``, the poll review)
+    runs in a transaction that takes SQLite's writer lock only if it must write early; the new
+    rows are then inserted ``INSERT_CHUNK`` at a time, the last transaction also recording the
+    poll on the source row. So a 10 MB feed never keeps the one SQLite writer — and a BAJA
+    waiting on the webhook — for more than a moment. A crash between chunks leaves the source
+    unmarked: the next poll fetches again and finds the rows already stored as repeats.
     """
     now = clock.now()
+    try:
+        decided = _decide(store, source, result, filters, clock, report, now, begin="DEFERRED")
+    except OperationalError:
+        if not store.is_sqlite:
+            raise
+        # It had to write early and another writer committed meanwhile: decide again, locked.
+        report.stored = report.dropped = report.repeated = report.seen = 0
+        decided = _decide(store, source, result, filters, clock, report, now, begin="IMMEDIATE")
+    chunks = [decided.rows[i:i + INSERT_CHUNK] for i in range(0, len(decided.rows), INSERT_CHUNK)]
+    for chunk in chunks[:-1]:
+        started = time.monotonic()
+        with store.write() as session:
+            session.connection().execute(insert(_ITEMS), [dict(r) for r in chunk])
+        # Leave the writer lock free most of the time: a webhook waiting in SQLite's busy handler
+        # retries at growing intervals and would lose every race to back-to-back chunks.
+        time.sleep(CHUNK_PAUSE_FACTOR * (time.monotonic() - started))
     with store.write() as session:
+        if chunks:
+            session.connection().execute(insert(_ITEMS), [dict(r) for r in chunks[-1]])
         row = _get_row(session, source)
-        first_poll = row.polls == 0
+        if not decided.first_poll and not decided.held:
+            row.usual_new = round(0.8 * row.usual_new + 0.2 * decided.kept, 3)
+        _mark_success(row, source, ctx, now, status=304 if result.not_modified else 200)
+        row.item_count += report.stored
+    log.info("%s: %d fetched, %d new, %d dropped%s", source.name, report.fetched, report.stored,
+             report.dropped, " (not modified)" if result.not_modified else "")
+
+
+def _decide(store: Store, source: Source, result: FetchResult, filters: list[tuple[str, Filter]],
+            clock: Clock, report: SourceReport, now: datetime, *, begin: str) -> _Decided:
+    """Run the filters over one batch; returns the new rows not written yet.
+
+    The store is read in bulk (the batch's stored guids; each filter's ``prepare``). A row is
+    written early only when its id is needed sooner (a later item of the same batch is its
+    duplicate, and the reason names it), and an edited item is updated in place.
+    """
+    with store.write(begin=begin) as session:
+        stored_row = session.get(SourceRow, source.name)
+        first_poll = stored_row is None or stored_row.polls == 0
+        usual_new = stored_row.usual_new if stored_row is not None else 0.0
         report.not_modified = result.not_modified
         report.fetched = len(result.items)
         filter_ctx = FilterContext(session=session, clock=clock, first_poll=first_poll,
-                                   batch=list(result.items), source_usual_new=row.usual_new)
+                                   batch=list(result.items), source_usual_new=usual_new)
         known: dict[tuple[str, str], Any] = _known(session, result.items)
         fresh = [item for item in result.items if (item.source, item.guid) not in known]
         for _, flt in filters:
@@ -308,15 +370,9 @@ def _store_result(
             for _, flt in filters:
                 flt.stored(stored, functools.partial(pending.id_of, values), filter_ctx)
         held = _review_poll(kept, filters, filter_ctx)
-        pending.write()
         if held:
             pending.update_written([values for _, values in kept])
-        if not first_poll and not held:
-            row.usual_new = round(0.8 * row.usual_new + 0.2 * len(kept), 3)
-        _mark_success(row, source, ctx, now, status=304 if result.not_modified else 200)
-        row.item_count += report.stored
-    log.info("%s: %d fetched, %d new, %d dropped%s", source.name, report.fetched, report.stored,
-             report.dropped, " (not modified)" if result.not_modified else "")
+        return _Decided(rows=pending.unwritten, kept=len(kept), held=held, first_poll=first_poll)
 
 
 class _Known(dict[str, Any]):
@@ -357,12 +413,6 @@ class _PendingRows:
             ids = self.session.connection().execute(statement, [dict(r) for r in rows]).scalars().all()
             self.ids.update({id(r): i for r, i in zip(rows, ids, strict=True)})
         return self.ids[id(values)]
-
-    def write(self) -> None:
-        """Insert what is left with one ``executemany`` (no ids needed)."""
-        if self.unwritten:
-            self.session.connection().execute(insert(_ITEMS), [dict(r) for r in self.unwritten])
-            self.unwritten = []
 
     def update_written(self, rows: list[dict[str, Any]]) -> None:
         """Rows written early but changed since (held by a poll review): write the change."""

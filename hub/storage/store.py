@@ -40,6 +40,7 @@ class Store:
         self.dispatching_since: datetime | None = None
         # Who hears what a write changed, after its commit (the App sets its plugins here).
         self.events = Events()
+        _check_backend(url)
         try:
             self.engine = _make_engine(url)
             if create:
@@ -61,15 +62,19 @@ class Store:
             yield session
 
     @contextmanager
-    def write(self, *, durable: bool = False) -> Iterator[Session]:
+    def write(self, *, durable: bool = False, begin: str = "IMMEDIATE") -> Iterator[Session]:
         """A write transaction, committed on success and rolled back on any error.
+
+        ``begin="DEFERRED"`` (SQLite) takes the writer lock only at the first write, for work that
+        mostly reads: it may then fail at once (``OperationalError``) if another writer committed
+        since it began reading; the caller does it again with the default.
 
         ``durable`` commits survive a power cut too, not only a crash of the process: on SQLite
         that syncs the WAL at this commit (``synchronous=FULL``), for what the hub acknowledges to
         someone else (a webhook's 200). PostgreSQL's commits are always durable.
         """
         connection = self.engine.connect().execution_options(
-            sqlite_begin="IMMEDIATE", sqlite_synchronous="FULL" if durable else None)
+            sqlite_begin=begin, sqlite_synchronous="FULL" if durable else None)
         try:
             with Session(bind=connection, expire_on_commit=False) as session:
                 pending = self.events.begin(session)
@@ -84,8 +89,37 @@ class Store:
         if pending is not None:  # committed: plugins hear of it (:mod:`hub.events`)
             self.events.fire(self, pending)
 
+    def scrub(self, table_names: list[str]) -> bool:
+        """After an erasure: leave no old copy of the erased rows in the store's files.
+
+        SQLite: the WAL still holds every earlier version of the changed pages; a TRUNCATE
+        checkpoint writes the new pages into the database (where ``secure_delete`` zeroed the old
+        content) and empties the WAL. It waits up to the busy timeout for readers of other
+        processes (``hub run``); False when one still held an old snapshot. PostgreSQL: VACUUM the
+        touched tables, so the dead tuples holding the old values are cleared from the pages
+        (its own WAL and any backups keep them until they are recycled: see docs/whatsapp.md).
+        """
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            if self.is_sqlite:
+                busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+                return not busy
+            for table in table_names:
+                connection.exec_driver_sql(f'VACUUM "{table}"')
+            return True
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+BACKENDS = ("sqlite", "postgresql")  # what the migrations, claims and tests cover
+
+
+def _check_backend(url: str) -> None:
+    """One line naming the supported schemes, not the traceback of a missing MySQL driver."""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme.split("+", 1)[0] not in BACKENDS:
+        raise StoreError(f"unsupported database URL {safe_url(url)!r}: expected sqlite:///path/to/hub.db "
+                         "or postgresql://user@host/db (the only backends the hub supports)")
 
 
 def _make_engine(url: str) -> Engine:
@@ -106,6 +140,8 @@ def _make_engine(url: str) -> Engine:
         _record.info["synchronous"] = "NORMAL"
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # Erased or replaced content is overwritten with zeros, not left in free space (erasure).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

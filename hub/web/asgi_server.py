@@ -18,7 +18,7 @@ import uvicorn
 @contextmanager
 def serve_in_thread(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve ``app`` until the block ends; yields its base URL (``http://127.0.0.1:<port>``)."""
-    config = uvicorn.Config(app, host=host, port=0, log_level="warning", access_log=False,
+    config = uvicorn.Config(app, host=host, port=0, log_level="warning", access_log=False, log_config=None,
                             lifespan="auto")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -22,7 +22,9 @@ def is_authorised(provided: str | None, expected: str | None) -> bool:
     """Constant-time token check; no configured token means the dashboard is closed."""
     if not provided or not expected:
         return False
-    return hmac.compare_digest(provided, expected)
+    # Bytes, not str: compare_digest refuses non-ASCII str (a TypeError, once a 500).
+    return hmac.compare_digest(provided.encode("utf-8", "surrogateescape"),
+                               expected.encode("utf-8", "surrogateescape"))
 
 
 def bar_chart(name: str, title: str, labels: Sequence[str],

@@ -8,10 +8,12 @@ repeats posts for days; a repeat changes nothing.
 
     413  body over ``max_body_bytes``          401  signature missing or wrong (nothing stored)
     400  not JSON, or not a WhatsApp webhook   500  the store failed (Meta will retry)
+    408  the body took over ``body_timeout``   (a client gone mid-body: one log line, nothing sent)
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -136,7 +138,8 @@ class Inbox:
 
 def build_app(store: Store, audience_config: AudienceConfig, zone: ZoneInfo, *, app_secret: str,
               verify_token: str | None, max_body_bytes: int = 3 * 1024 * 1024, path: str = "/webhook",
-              clock: Clock | None = None, pm: Any = None, replier: Replier | None = None) -> Starlette:
+              clock: Clock | None = None, pm: Any = None, replier: Replier | None = None,
+              body_timeout: float = 10.0) -> Starlette:
     """The ASGI app.
 
     ``pm`` (a plugin manager), when given, hears this store's ``on_delivery_status`` and
@@ -157,7 +160,15 @@ def build_app(store: Store, audience_config: AudienceConfig, zone: ZoneInfo, *, 
         return PlainTextResponse("verification failed", status_code=403)
 
     async def receive(request: Request) -> Response:
-        body = await _read_limited(request, max_body_bytes)
+        try:
+            async with asyncio.timeout(body_timeout):  # a client that never ends its body is cut
+                body = await _read_limited(request, max_body_bytes)
+        except TimeoutError:
+            log.info("webhook body not finished within %.0f s: cut", body_timeout)
+            return PlainTextResponse("body too slow", status_code=408, headers={"connection": "close"})
+        except ClientDisconnect:  # nobody left to answer: one line, no traceback, not a 5xx
+            log.info("webhook client went away before its body ended")
+            return PlainTextResponse("client went away", status_code=499)
         if body is None:
             return PlainTextResponse(f"body over {max_body_bytes} bytes", status_code=413)
         if not is_valid(body, request.headers.get(HEADER), app_secret):

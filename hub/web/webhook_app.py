@@ -32,4 +32,5 @@ def webhook_app(app: App, *, send: bool = True, clock: Clock | None = None) -> S
         replier = Replier(app.store, app.sink, clock=clock)
     return build_app(app.store, app.config.audience, app.config.tz, app_secret=secret,
                      verify_token=token, max_body_bytes=cfg.max_body_bytes, path=cfg.path,
+                     body_timeout=cfg.body_timeout,
                      pm=app.pm, replier=replier, clock=clock)

@@ -13,6 +13,7 @@ engine acts on (:mod:`hub.cloudapi.codes`), as the WhatsApp sink does for a fail
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -78,26 +79,47 @@ def timestamp(value: Any, now: datetime) -> datetime:
 
 
 def digits(value: Any) -> str | None:
-    """A wa_id as stored: digits only, or None when there is none."""
-    if not isinstance(value, str | int):
+    """A wa_id as stored: digits only, or None when there is none (or far too many to be one)."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
         return None
-    only = "".join(c for c in str(value) if c.isdigit())
-    return only or None
+    text = str(value) if isinstance(value, str) or abs(value) < 10**MAX_ID else ""
+    only = "".join(c for c in text[:4 * MAX_ID] if c.isdigit())
+    return only if only and len(only) <= MAX_ID else None
 
 
 MAX_DEPTH = 64  # Meta's webhooks are under 10 levels deep; storing or re-encoding deeper JSON recurses
 
 
-_LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")  # an escaped surrogate: maybe half a pair
-_SURROGATE = re.compile("[\ud800-\udfff]")  # after decoding, pairs are joined: these are alone
+MAX_ID = 256  # Meta's ids are under 100 characters; longer is no id (and overflows an index)
+# An escaped surrogate (maybe half a pair), a NUL, or a surrogate encoded in bytes (ED A0 80, CESU):
+_UNSTORABLE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]|\\u0000|\x00|\xed[\xa0-\xbf]")
+_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")  # after decoding, pairs are joined: these are alone
 
 
-def _without_lone_surrogates(data: Any) -> Any:
-    """The same JSON with each lone surrogate (``"\\ud800"``) replaced by U+FFFD.
+def _storable(data: Any) -> Any:
+    """The same JSON with each lone surrogate and each NUL replaced by U+FFFD.
 
-    JSON lets them through, but no database or UTF-8 encoder takes them; replacing keeps the message.
+    JSON lets them through, but no UTF-8 encoder takes a lone surrogate and PostgreSQL's text
+    takes no NUL; replacing keeps the message.
     """
-    return json.loads(_SURROGATE.sub("\ufffd", json.dumps(data, ensure_ascii=False)))
+    if isinstance(data, str):
+        return _UNSTORABLE.sub("\ufffd", data)
+    if isinstance(data, list):
+        return [_storable(item) for item in data]
+    if isinstance(data, dict):
+        return {_storable(key): _storable(value) for key, value in data.items()}
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (Python reads them; PostgreSQL's json refuses them): a 400."""
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+
+
+def _finite(text: str) -> float | str:
+    """A JSON number as a float, or as its own text when it overflows to infinity (``1e400``)."""
+    value = float(text)
+    return value if math.isfinite(value) else text
 
 
 def _too_deep(data: Any) -> bool:
@@ -117,15 +139,15 @@ def _too_deep(data: Any) -> bool:
 def parse(body: bytes, now: datetime) -> Parsed:
     """Parse a webhook body; raises ``BadShape`` (or ``ValueError`` for broken JSON)."""
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not JSON: {exc}") from None
     except RecursionError:  # '[[[[…' thousands deep: the decoder's stack ran out
         raise BadShape(f"nested deeper than {MAX_DEPTH} levels") from None
     if _too_deep(data):
         raise BadShape(f"nested deeper than {MAX_DEPTH} levels")
-    if _LONE_SURROGATE.search(body):
-        data = _without_lone_surrogates(data)
+    if _UNSTORABLE_BYTES.search(body):
+        data = _storable(data)
     if not isinstance(data, dict) or not isinstance(data.get("entry"), list):
         raise BadShape("expected an object with an 'entry' list")
     if data.get("object") not in (None, "whatsapp_business_account"):
@@ -155,7 +177,7 @@ def _parse_change(field_name: str, value: dict[str, Any], now: datetime, parsed:
     elif field_name == "user_preferences":
         for raw in _dicts(value.get("user_preferences")):
             phone = digits(raw.get("wa_id"))
-            user_id = _str(raw.get("user_id"))
+            user_id = _id(raw.get("user_id"))
             choice = str(raw.get("value") or "").lower()
             moment = timestamp(raw.get("timestamp"), now)
             contact = _contact_for(contacts, phone, user_id)
@@ -163,8 +185,8 @@ def _parse_change(field_name: str, value: dict[str, Any], now: datetime, parsed:
                 key_source=f"pref:{phone}:{raw.get('user_id')}:{raw.get('timestamp')}:{choice}",
                 type="user_preferences", phone=phone or contact.phone,
                 user_id=user_id or contact.user_id,
-                parent_user_id=_str(raw.get("parent_user_id")) or contact.parent_user_id,
-                username=contact.username, name=contact.name, text=raw.get("detail"),
+                parent_user_id=_id(raw.get("parent_user_id")) or contact.parent_user_id,
+                username=contact.username, name=contact.name, text=_str(raw.get("detail")),
                 preference=choice, sent_at=moment, payload={"category": raw.get("category")},
             ))
     elif field_name == "message_template_status_update" and (found := parse_template_update(value, now)):
@@ -180,8 +202,8 @@ def _contacts(raw: Any) -> dict[str, Contact]:
     for entry in _dicts(raw):
         profile = _obj(entry.get("profile"))
         contact = Contact(name=_str(profile.get("name")), phone=digits(entry.get("wa_id")),
-                          user_id=_str(entry.get("user_id")),
-                          parent_user_id=_str(entry.get("parent_user_id")),
+                          user_id=_id(entry.get("user_id")),
+                          parent_user_id=_id(entry.get("parent_user_id")),
                           username=_str(profile.get("username")))
         for ident in (contact.phone, contact.user_id, contact.parent_user_id):
             if ident:
@@ -206,17 +228,17 @@ def _contact_for(contacts: dict[str, Contact], phone: str | None, user_id: str |
 
 
 def _message(raw: dict[str, Any], contacts: dict[str, Contact], now: datetime) -> Inbound:
-    kind = _str(raw.get("type")) or "unknown"
+    kind = _id(raw.get("type")) or "unknown"
     phone = digits(raw.get("from"))
-    user_id = _str(raw.get("from_user_id"))
-    parent = _str(raw.get("from_parent_user_id"))
+    user_id = _id(raw.get("from_user_id"))
+    parent = _id(raw.get("from_parent_user_id"))
     contact = _contact_for(contacts, phone, user_id, parent)
     context = _obj(raw.get("context"))
     message = Inbound(
         key_source=f"msg:{raw.get('id')}" if raw.get("id") else "raw:" + _canonical(raw),
-        type=kind, message_id=_str(raw.get("id")), phone=phone or contact.phone,
+        type=kind, message_id=_id(raw.get("id")), phone=phone or contact.phone,
         user_id=user_id or contact.user_id, parent_user_id=parent or contact.parent_user_id,
-        username=contact.username, name=contact.name, context_id=_str(context.get("id")),
+        username=contact.username, name=contact.name, context_id=_id(context.get("id")),
         sent_at=timestamp(raw.get("timestamp"), now), payload=raw,
     )
     body = _obj(raw.get(kind))
@@ -225,22 +247,22 @@ def _message(raw: dict[str, Any], contacts: dict[str, Contact], now: datetime) -
     elif kind == "interactive":
         reply_type = _str(body.get("type")) or ""
         reply = _obj(body.get(reply_type))
-        message.reply_id, message.text = _str(reply.get("id")), _str(reply.get("title"))
+        message.reply_id, message.text = _id(reply.get("id")), _str(reply.get("title"))
         if reply_type == "nfm_reply":
             message.text = _str(reply.get("body"))
     elif kind == "button":
-        message.reply_id, message.text = _str(body.get("payload")), _str(body.get("text"))
+        message.reply_id, message.text = _id(body.get("payload")), _str(body.get("text"))
     elif kind == "reaction":
-        message.text, message.context_id = _str(body.get("emoji")), _str(body.get("message_id"))
+        message.text, message.context_id = _str(body.get("emoji")), _id(body.get("message_id"))
     elif kind in ("image", "video", "audio", "document", "sticker"):
         message.text = _str(body.get("caption"))
     elif kind == "system":
         message.text, message.system_type = _str(body.get("body")), _str(body.get("type"))
         # A new number (user_changed_number) or a new BSUID (user_changed_user_id): the same person.
-        message.previous_user_ids = tuple(i for i in (_str(body.get("previous_user_id")),
-                                                      _str(body.get("previous_parent_user_id"))) if i)
-        message.user_id = _str(body.get("user_id")) or message.user_id
-        message.parent_user_id = _str(body.get("parent_user_id")) or message.parent_user_id
+        message.previous_user_ids = tuple(i for i in (_id(body.get("previous_user_id")),
+                                                      _id(body.get("previous_parent_user_id"))) if i)
+        message.user_id = _id(body.get("user_id")) or message.user_id
+        message.parent_user_id = _id(body.get("parent_user_id")) or message.parent_user_id
         message.new_phone = digits(body.get("wa_id")) or digits(body.get("new_wa_id"))
     elif kind == "unsupported" or kind == "unknown":
         errors = _dicts(raw.get("errors"))
@@ -268,11 +290,18 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _id(value: Any) -> str | None:
+    """An identifier (message id, user id, button id): a string short enough to be one, else None."""
+    text = _str(value)
+    return text if text is not None and len(text) <= MAX_ID else None
+
+
 def parse_status(raw: dict[str, Any], now: datetime) -> StatusUpdate | None:
     """One ``statuses[]`` entry → :class:`StatusUpdate`, or None when it has no id or status."""
     wamid, status = raw.get("id"), raw.get("status")
-    if not isinstance(wamid, str) or not wamid or not isinstance(status, str) or not status:
+    if _id(wamid) is None or _id(status) is None:
         return None
+    assert isinstance(wamid, str) and isinstance(status, str)
     code, detail = None, None
     errors = raw.get("errors")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
