@@ -98,7 +98,10 @@ def test_a_password_in_the_database_url_is_refused_and_never_echoed(hub_cli) -> 
     assert "pa55word" not in result.output and "Traceback" not in result.output
 
 
-def test_an_unsupported_database_scheme_is_one_line_naming_the_supported_ones(hub_cli) -> None:
+def test_an_unsupported_database_scheme_is_one_line_naming_the_supported_ones(
+        hub_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The PostgreSQL pass sets HUB_DATABASE_URL; the URL under test is the one in hub.toml.
+    monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
     write_config(hub_cli.config, '[hub]\ndatabase_url = "mysql://hub@db.example/hub"\n')
     result = hub_cli("status")
     assert result.exit_code == 1

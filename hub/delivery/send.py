@@ -38,7 +38,7 @@ from hub.delivery.caps import Caps, ClaimGuard
 from hub.delivery.claims import LEASE, RENEW_EVERY, Ask, LastMoment, in_doubt, orphaned, release_dead, renew
 from hub.delivery.claims import worker_id as worker_id
 from hub.delivery.holds import hold_reason
-from hub.delivery.pacing import backoff
+from hub.delivery.pacing import HEADROOM, backoff
 from hub.delivery.paid_gate import PaidGate
 from hub.delivery.settle import RANK
 from hub.delivery.shared_rate import bucket_for
@@ -434,6 +434,13 @@ class _Run:
         self.stop = stop or asyncio.Event()
         self.pacing = sink.pacing()
         self.bucket = bucket_for(store, self.pacing.rate, self.pacing.number)
+        # Requests leave at least this far apart where recording them as requested is a batched
+        # round trip to a server (PostgreSQL): tokens taken at a steady pace would otherwise leave
+        # together, in a bunch over the rate (seen as 130429 by the simulator). On SQLite the
+        # record is local and quick, and spacing only cost throughput (measured 73/s for 80/s).
+        self.spacing = ((1.0 + HEADROOM) / self.pacing.rate
+                        if self.pacing.rate and not store.is_sqlite else 0.0)
+        self._next_departure = 0.0
         self.progress = progress
         self.limit = limit
         self.follow = follow
@@ -566,6 +573,7 @@ class _Run:
             self.withdrawn.add(claim.id)
             self.unsent.add(claim.id)
             return
+        await self._depart()
         with self.optouts.sending(claim.subscriber_id) if news else contextlib.nullcontext(True) as allowed:
             if not allowed:  # a BAJA answered 200 in this process since the store was read
                 self.stopped.append(claim.id)
@@ -574,6 +582,19 @@ class _Run:
                 self._sent_to(message.address, time.monotonic(), gap + GAP_MARGIN)
             result = await self._request(message)
         self._act_on(message, result)
+
+    async def _depart(self) -> None:
+        """Wait for this request's departure slot, ``spacing`` after the previous one's."""
+        if not self.spacing:
+            return
+        now = time.monotonic()
+        # On a schedule, so a late request (its recording was slow) is caught up by the next one
+        # leaving at once, but never more than one: no bunch over the rate.
+        self._next_departure = max(self._next_departure, now - self.spacing)
+        slot = max(now, self._next_departure)
+        self._next_departure += self.spacing
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
     async def _request(self, message: OutgoingMessage) -> SendResult:
         try:
