@@ -132,6 +132,28 @@ def write_config(path: Path, text: str) -> Path:
     return path
 
 
+def write_daemon_config(project: Path, base_url: str) -> Path:
+    """A hub.toml for `hub run` against the simulator at ``base_url``: SQLite, the caps loosened
+    (these tests are not about restraint), the webhook on a free port."""
+    return write_config(project / "hub.toml", f"""
+[hub]
+database_url = "sqlite:///hub.db"
+
+[caps]
+per_subscriber_per_day = "unlimited"
+min_gap = "none"
+quiet_hours = "none"
+
+[sinks.whatsapp]
+phone_number_id = "1234567890"
+base_url = "{base_url}"
+template = {{ name = "news_update", language = "es", body = ["{{title}}", "{{url}}"] }}
+
+[webhook]
+port = 0
+""")
+
+
 # --- the backend: SQLite always, PostgreSQL with --backend=postgresql (tests/backend.py) -------
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -175,4 +197,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=f"SQLite only: {mark.args[0]}"))
 
 
-__all__ = ["SIM_TOKEN", "Document", "HubRunner", "db_url", "open_db", "sqlite_only", "write_config"]
+__all__ = ["SIM_TOKEN", "Document", "HubRunner", "db_url", "open_db", "sqlite_only", "write_config",
+           "write_daemon_config"]

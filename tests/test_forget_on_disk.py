@@ -18,7 +18,7 @@ import pytest
 from hub.storage.store import Store
 from hub.web.signature import HEADER, sign
 from tests.audience_kit import envelope
-from tests.conftest import SIM_TOKEN, HubRunner, write_config
+from tests.conftest import SIM_TOKEN, HubRunner, write_config, write_daemon_config
 
 PHONE = "34612345678"
 NAME = "Zoraida Quintanilla"
@@ -49,23 +49,7 @@ def test_forget_leaves_no_number_and_no_name_in_the_sqlite_files(project: Path, 
                                                                   request: pytest.FixtureRequest) -> None:
     if request.config.getoption("--backend") == "postgresql":
         pytest.skip("SQLite only: the files on disk are SQLite's (PostgreSQL is vacuumed, see docs)")
-    write_config(project / "hub.toml", f"""
-[hub]
-database_url = "sqlite:///hub.db"
-
-[caps]
-per_subscriber_per_day = "unlimited"
-min_gap = "none"
-quiet_hours = "none"
-
-[sinks.whatsapp]
-phone_number_id = "1234567890"
-base_url = "{cloud_api.base_url}"
-template = {{ name = "news_update", language = "es", body = ["{{title}}", "{{url}}"] }}
-
-[webhook]
-port = 0
-""")
+    write_daemon_config(project, cloud_api.base_url)
     env = {**os.environ, "WHATSAPP_TOKEN": SIM_TOKEN, "WHATSAPP_APP_SECRET": "app-secret",
            "WHATSAPP_VERIFY_TOKEN": "verify", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "hub", "run"], cwd=project, env=env,

@@ -22,7 +22,7 @@ from hub.storage.tables import DeliveryRow
 from hub.web.signature import HEADER, sign
 from tests.audience_kit import envelope
 from tests.backend import db_url, sqlite_only
-from tests.conftest import SIM_TOKEN, write_config
+from tests.conftest import SIM_TOKEN, write_daemon_config
 
 
 def _record(msg: str, *args: object) -> logging.LogRecord:
@@ -57,23 +57,7 @@ def _json_lines(proc: subprocess.Popen[str], until: str, seen: list[str]) -> dic
 def test_json_logs_every_line_parses_and_a_traceback_shows_no_number(project: Path,
                                                                      cloud_api: Any) -> None:
     phone = "34612345678"
-    write_config(project / "hub.toml", f"""
-[hub]
-database_url = "sqlite:///hub.db"
-
-[caps]
-per_subscriber_per_day = "unlimited"
-min_gap = "none"
-quiet_hours = "none"
-
-[sinks.whatsapp]
-phone_number_id = "1234567890"
-base_url = "{cloud_api.base_url}"
-template = {{ name = "news_update", language = "es", body = ["{{title}}", "{{url}}"] }}
-
-[webhook]
-port = 0
-""")
+    write_daemon_config(project, cloud_api.base_url)
     store = Store(db_url(project / "hub.db"))
     now = datetime.now(UTC)
     with store.write() as session:
