@@ -172,6 +172,8 @@ SERIAL_FILES = ("test_pacing.py", "test_hostile_feeds.py", "test_webhook_batchin
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only(why): about SQLite itself; skipped on PostgreSQL")
+    config.addinivalue_line("markers", "empty_store: on PostgreSQL, the test's schema starts empty, "
+                                       "not already built (tests about migrations and empty stores)")
     config.addinivalue_line("markers", "serial: timing-sensitive; `make test` runs it alone, not in parallel")
 
 

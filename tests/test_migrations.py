@@ -26,6 +26,8 @@ from hub.storage.store import Store
 from hub.storage.tables import ConsentEventRow, DeliveryRow, ItemRow, SourceRow, SubscriberRow
 from tests.conftest import HubRunner, write_config
 
+pytestmark = pytest.mark.empty_store  # each test starts from an empty or an old schema of its own
+
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 NEW_INDEX = "ix_deliveries_subscriber_status"  # what revision 0002 adds
 
@@ -334,3 +336,27 @@ def test_a_store_of_the_current_release_keeps_every_subscriber_and_gains_people_
     with store.read() as session:
         assert session.exec(select(PersonIdRow)).scalars().one().subscriber_id == person.id
     store.dispose()
+
+
+def test_the_suites_prebuilt_postgresql_schema_is_the_one_the_hub_builds(pg_schemas) -> None:
+    """The suite gives PostgreSQL tests a schema built from a compiled script (speed): it must be
+    exactly what the hub makes of an empty schema, or every other test would test something else."""
+    built, made = pg_schemas.new(built=True), pg_schemas.new()
+    Store(made).engine.dispose()
+
+    def shape(url: str) -> tuple[object, ...]:
+        engine = create_engine(url)
+        try:
+            with engine.connect() as connection:
+                found = inspect(connection)
+                return (MigrationContext.configure(connection).get_current_revision(),
+                        sorted((t, sorted((c["name"], str(c["type"]), c["nullable"])
+                                          for c in found.get_columns(t)),
+                                sorted(str(sorted(i.items())) for i in found.get_indexes(t)),
+                                sorted(str(sorted(u.items())) for u in found.get_unique_constraints(t)),
+                                found.get_pk_constraint(t)["constrained_columns"])
+                               for t in found.get_table_names()))
+        finally:
+            engine.dispose()
+
+    assert shape(built) == shape(made)

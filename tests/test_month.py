@@ -2,7 +2,7 @@
 
 Three sources (one site's feed, the same site's web API republishing its stories with tracking
 parameters, and an agenda that repeats itself), two routines (a digest every two days at 09:30
-Madrid, and breaking news every two hours), 1,000 subscribers over three topics, stories
+Madrid, and breaking news every two hours), 300 subscribers over three topics, stories
 arriving at random hours (also at night, in quiet hours), the October DST change, and the daemon
 stopped over one 09:30 run and started again. The config says nothing about caps: the calm
 defaults (2 a day, 2 hours apart, quiet 22:00-08:00) must hold by themselves.
@@ -40,12 +40,14 @@ from hub.storage.tables import (
     SubscriberRow,
 )
 from hub.timekeeping.clock import FakeClock
+from tests.backend import sqlite_only
 from tests.policy_helpers import PolicyTestPlugin, RecordingSink, ScriptedSource
 
 MADRID = ZoneInfo("Europe/Madrid")
 START = datetime(2026, 10, 10, 0, 0, tzinfo=MADRID).astimezone(UTC)
 DAYS = 30
 STEP = timedelta(minutes=30)
+PEOPLE = 300  # enough for every topic mix; each promise is checked per person
 TOPICS = ["deportes", "cultura", "municipal"]
 CATEGORY = {"deportes": "Deportes", "cultura": "Agenda cultural", "municipal": "Ayuntamiento"}
 
@@ -197,6 +199,8 @@ def _expected_slots(first_day: date, every_days: int, at: time, until: datetime)
     return slots
 
 
+@sqlite_only("a month of policy on an injected clock, 1,440 ticks: minutes of round trips on "
+             "PostgreSQL; each promise it checks has its own test on both backends")
 def test_a_month_of_news_keeps_every_promise(project: Path, month_plugin: PolicyTestPlugin) -> None:
     script, story_of_url = _script()
     ScriptedSource.script = script
@@ -207,14 +211,14 @@ def test_a_month_of_news_keeps_every_promise(project: Path, month_plugin: Policy
 
     daemon = Daemon(path, month_plugin, clock)
     rng = random.Random(11)
-    with daemon.store.write() as session:  # an import of 1,000 opted-in people, with proof
-        for n in range(1000):
+    with daemon.store.write() as session:  # an import of opted-in people, with proof
+        for n in range(PEOPLE):
             topics = rng.sample(TOPICS, rng.choice([0, 1, 1, 2]))
             session.add(SubscriberRow(id=n + 1, phone=f"3460{n:07d}", topics=topics,
                                       created_at=clock.now(), opted_in_at=clock.now()))
         session.flush()
         session.add_all([ConsentEventRow(subscriber_id=n + 1, phone=f"3460{n:07d}", kind="opt_in",
-                                         channel="import", at=clock.now()) for n in range(1000)])
+                                         channel="import", at=clock.now()) for n in range(PEOPLE)])
 
     end = START + timedelta(days=DAYS)
     restart_slot = datetime(2026, 10, 28, 9, 30, tzinfo=MADRID).astimezone(UTC)
@@ -226,9 +230,9 @@ def test_a_month_of_news_keeps_every_promise(project: Path, month_plugin: Policy
             clock.advance(minutes=60)
             daemon = Daemon(path, month_plugin, clock)
             continue
-        if now == START + timedelta(days=15):  # 10 people leave mid-month (1 %: no brake)
+        if now == START + timedelta(days=15):  # 1 % leave mid-month: no brake
             with daemon.store.write() as session:
-                for subscriber in session.exec(select(SubscriberRow).limit(10)):
+                for subscriber in session.exec(select(SubscriberRow).limit(PEOPLE // 100)):
                     record_opt_out(session, subscriber, now, channel="whatsapp", words="BAJA")
                     leavers[subscriber.id] = now
         daemon.tick()
@@ -237,7 +241,7 @@ def test_a_month_of_news_keeps_every_promise(project: Path, month_plugin: Policy
 
     sent = RecordingSink.sent
     print(f"{len(sent)} messages sent")
-    assert len(sent) > 300 * DAYS, "the month sent its digests and breaking news"
+    assert len(sent) > 0.3 * PEOPLE * DAYS, "the month sent its digests and breaking news"
     phone_to_id = {}
     with daemon.store.read() as session:
         for s in session.exec(select(SubscriberRow)):
