@@ -41,7 +41,7 @@ from hub.storage.store import Store
 from hub.storage.tables import InboundMessageRow, SubscriberRow
 from hub.timekeeping.clock import Clock, SystemClock
 from hub.web.group_commit import GroupCommit
-from hub.web.signature import HEADER, is_valid
+from hub.web.signature import HEADER, is_valid, refusal_reason
 from hub.web.webhook_parse import BadShape, Parsed, parse
 
 log = logging.getLogger("hub.web.webhook")
@@ -170,14 +170,19 @@ def build_app(store: Store, audience_config: AudienceConfig, zone: ZoneInfo, *, 
             log.info("webhook client went away before its body ended")
             return PlainTextResponse("client went away", status_code=499)
         if body is None:
+            log.warning("webhook post refused (413): body over %d bytes", max_body_bytes)
             return PlainTextResponse(f"body over {max_body_bytes} bytes", status_code=413)
-        if not is_valid(body, request.headers.get(HEADER), app_secret):
+        signature = request.headers.get(HEADER)
+        if not is_valid(body, signature, app_secret):
+            log.warning("webhook post refused (401): %s", refusal_reason(signature))
             return PlainTextResponse("signature missing or wrong", status_code=401)
         try:
             parsed = parse(body, inbox.clock.now())
         except BadShape as exc:
+            log.warning("webhook post refused (400): not a WhatsApp webhook: %s", exc)
             return PlainTextResponse(f"not a WhatsApp webhook: {exc}", status_code=400)
         except ValueError as exc:
+            log.warning("webhook post refused (400): %s", exc)
             return PlainTextResponse(str(exc), status_code=400)
         try:
             effects = await committer.submit(parsed)
