@@ -75,7 +75,7 @@ def init(app: App, path: Path | None) -> None:
     sample = target.parent / "sample-feed.xml"
     if not sample.exists():
         sample.write_bytes(resources.files("hub").joinpath("samples/feed.xml").read_bytes())
-    click.echo(f"Wrote {target} (and {sample.name}). Next: hub check, then hub poll --once.")
+    click.echo(f"Wrote {target} (and {sample.name}). Next: hub check, then hub poll.")
 
 
 @cli.command()
@@ -136,12 +136,12 @@ def plugins(app: App) -> None:
 
 
 @cli.command()
-@click.option("--once", is_flag=True, required=True,
-              help="Poll every due source once and exit (the daemon polls continuously).")
+@click.option("--once", is_flag=True, hidden=True,
+              help="Accepted for older scripts: hub poll always polls once.")
 @click.option("--force", is_flag=True, help="Poll every source now, ignoring its interval.")
 @pass_app
 def poll(app: App, once: bool, force: bool) -> None:
-    """Fetch the sources, run the filters, and store the new items."""
+    """Fetch the due sources once, run the filters, store the new items (hub run keeps polling)."""
     from hub.intake.pipeline import poll_once
 
     report = asyncio.run(poll_once(app.config, app.store, app.registry, force=force))

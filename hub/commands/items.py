@@ -20,6 +20,46 @@ def items() -> None:
     """Stored items: what was held, dropped or sent, and why."""
 
 
+@items.command("list")
+@click.option("--limit", default=20, show_default=True, help="How many of the most recent items.")
+@click.option("--status", "statuses", multiple=True,
+              type=click.Choice(["ready", "held", "dropped", "seen"]), help="Only these (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts.")
+@pass_app
+def list_items(app: App, limit: int, statuses: tuple[str, ...], as_json: bool) -> None:
+    """Recent items, newest first: status, and why one was held or dropped."""
+    import json
+
+    from hub.timekeeping.shown import stamp, zone_note
+
+    query = select(ItemRow).order_by(col(ItemRow.id).desc()).limit(max(limit, 0))
+    if statuses:
+        query = query.where(col(ItemRow.status).in_(statuses))
+    with app.store.read() as session:
+        rows = session.exec(query).all()
+    tz = app.config.tz
+    if as_json:
+        click.echo(json.dumps([{
+            "id": r.id, "source": r.source, "title": r.title, "url": r.url, "status": r.status,
+            "reason": r.reason, "tags": r.tags,
+            "fetched_at": r.fetched_at.isoformat() if r.fetched_at else None,
+            "planned": r.planned_at is not None} for r in rows], ensure_ascii=False, indent=1))
+        return
+    if not rows:
+        click.echo("No items stored yet (hub poll fetches the sources).")
+        return
+    for r in rows:
+        when = stamp(r.fetched_at, tz) if r.fetched_at else "?"
+        state = f"taken by run #{r.planned_run_id}" if r.planned_at else r.status
+        click.echo(f"#{r.id:<5} {when}  {r.source}  {state}"
+                   + (f" — {r.reason}" if r.reason else "") + f"\n       {_cut(r.title, 90)}")
+    click.echo(f"{zone_note(tz)}; more on one item: hub items why ID")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 @items.command()
 @pass_app
 def held(app: App) -> None:
