@@ -29,6 +29,7 @@ from hub.config import default_config_path
 from hub.errors import HubError
 from hub.logs import configure as configure_logging
 from hub.storage.store import safe_url
+from hub.timekeeping.clock import SystemClock
 
 
 class HubGroup(click.Group):
@@ -173,17 +174,20 @@ def poll(app: App, once: bool, force: bool) -> None:
 def send(app: App, sink_name: str | None, dry_run: bool, show: int) -> None:
     """Send every planned delivery that is due now (with a progress bar)."""
     from hub.commands import send as sending
-
-    if dry_run:
-        sending.dry_run(app.store, app.sink(sink_name), show)
-        return
     from hub.delivery.caps import Caps
+
+    sink, caps = app.sink(sink_name), Caps.from_config(app.config)
+    if dry_run:
+        sending.dry_run(app.store, sink, show, caps, app.config.tz, app.clock)
+        return
     from hub.delivery.paid_gate import paid_gate_for
 
     with app.store.read() as session:
         gate = paid_gate_for(app.config, session)
-    report = sending.send(app.store, app.sink(sink_name), caps=Caps.from_config(app.config), paid_gate=gate)
+    clock = None if isinstance(app.clock, SystemClock) else app.clock  # a test's: no real waits
+    report = sending.send(app.store, sink, caps=caps, paid_gate=gate, clock=clock)
     click.echo(sending.summary(report))
+    sending.explain(app.store, sink, caps, app.config.tz, app.clock.now())
     if report.blocked:
         raise click.ClickException(report.blocked)
 

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 def shown(moment: datetime, tz: ZoneInfo, now: datetime) -> str:
     """``10:42 CET``, ``tomorrow 08:00 CET`` or ``Thu 2026-12-03 09:30 CET`` (``now``: the clock's)."""
     local, today = moment.astimezone(tz), now.astimezone(tz).date()
+    if abs(moment - now) < timedelta(minutes=1):  # the pair rate's seconds matter
+        return local.strftime("%H:%M:%S %Z")
     if local.date() == today:
         return local.strftime("%H:%M %Z")
     if local.date() == today + timedelta(days=1):
