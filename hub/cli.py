@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 from datetime import UTC, datetime
@@ -82,9 +83,16 @@ def init(app: App, path: Path | None) -> None:
 @cli.command()
 @click.option("--online", is_flag=True,
               help="Also read the account's templates and check the ones hub.toml uses.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts and cron.")
 @pass_app
-def check(app: App, online: bool) -> None:
+def check(app: App, online: bool, as_json: bool) -> None:
     """Validate hub.toml and every enabled plugin's options; show what is enabled."""
+    if as_json:
+        from hub.commands.check_report import check_report
+
+        report = check_report(app, online)
+        click.echo(json.dumps(report, ensure_ascii=False, indent=1, default=str))
+        raise SystemExit(0 if report["ok"] else 1)
     config = app.config
     click.echo(f"{config.path}: OK")
     url, origin = config.database_url_origin

@@ -41,9 +41,13 @@ def subscribers() -> None:
 @subscribers.command("list")
 @click.option("--status", default=None, help="Only this status (active, unsubscribed, contact…).")
 @click.option("--full", is_flag=True, help="Show whole numbers (and BSUIDs) instead of masked ones.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts (masked unless --full).")
 @click.pass_obj
-def list_(app: App, status: str | None, full: bool) -> None:
+def list_(app: App, status: str | None, full: bool, as_json: bool) -> None:
     """One line per person: number (or BSUID when the number is hidden), status, topics, name."""
+    if as_json:
+        _list_json(app, status, full)
+        return
     counts: Counter[str] = Counter()
     with app.store.read() as session:
         for phone, state, topics, name, user_id, username in _people(session, status):
@@ -53,6 +57,21 @@ def list_(app: App, status: str | None, full: bool) -> None:
             click.echo(f"{shown:<17} {state:<13} {','.join(topics or []) or '(all topics)':<24} "
                        f"{who}".rstrip())
     click.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no subscribers yet")
+
+
+def _list_json(app: App, status: str | None, full: bool) -> None:
+    """The same people as one JSON array, written as it is read (a long list never sits in memory)."""
+    import json
+
+    click.echo("[")
+    first = True
+    with app.store.read() as session:
+        for phone, state, topics, name, user_id, username in _people(session, status):
+            person = {"who": identity.describe(SubscriberRow(phone=phone, user_id=user_id), full=full),
+                      "status": state, "topics": topics or [], "name": name, "username": username}
+            click.echo(("" if first else ",") + json.dumps(person, ensure_ascii=False))
+            first = False
+    click.echo("]")
 
 
 def _people(session: Session, status: str | None) -> Iterator[tuple[Any, ...]]:
