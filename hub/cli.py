@@ -15,6 +15,7 @@ import click
 
 from hub import __version__
 from hub.app import App
+from hub.cli_help import SectionedGroup
 from hub.commands import items as items_commands
 from hub.commands import routines as routines_commands
 from hub.commands.db import db
@@ -33,7 +34,7 @@ from hub.storage.store import safe_url
 from hub.timekeeping.clock import SystemClock
 
 
-class HubGroup(click.Group):
+class HubGroup(SectionedGroup):
     """Turns a ``HubError`` into one line on stderr and exit code 1, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
