@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import click
 from sqlmodel import and_, col, func, or_, select
 
@@ -11,6 +9,7 @@ from hub.app import App
 from hub.storage.store import Store
 from hub.storage.tables import DeliveryRow, ItemRow
 from hub.timekeeping.clock import Clock, SystemClock
+from hub.timekeeping.shown import stamp
 
 pass_app = click.make_pass_decorator(App)
 
@@ -140,16 +139,13 @@ def why(app: App, item_id: int) -> None:
     click.echo(f"#{row.id} {row.title}\n  source: {row.source}  guid: {row.guid}")
     click.echo(f"  link: {row.url or 'none'}")
     click.echo(f"  image: {row.image_url or 'none (sent as text with a link preview)'}")
-    click.echo(f"  published: {_utc(row.published_at) if row.published_at else 'unknown'}"
-               f" (fetched {_utc(row.fetched_at) if row.fetched_at else 'unknown'})")
+    tz = app.config.tz
+    click.echo(f"  published: {stamp(row.published_at, tz) if row.published_at else 'unknown'}"
+               f" (fetched {stamp(row.fetched_at, tz) if row.fetched_at else 'unknown'})")
     click.echo(f"  status: {row.status}" + (f" — {row.reason}" if row.reason else ""))
     for decision in row.decisions or []:
         click.echo(f"  · {decision}")
     if row.planned_at:
-        click.echo(f"  planned by run #{row.planned_run_id} at {_utc(row.planned_at)}")
+        click.echo(f"  planned by run #{row.planned_run_id} at {stamp(row.planned_at, tz)}")
     if counts:
         click.echo("  deliveries: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-
-
-def _utc(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC"

@@ -20,6 +20,7 @@ from hub.storage.tables import ConsentEventRow, DeliveryRow, SubscriberRow
 from hub.storage.typed import select_columns
 from hub.terminal import printable
 from hub.timekeeping.clock import SystemClock
+from hub.timekeeping.shown import stamp
 
 REGION = click.option("--region", default=None, metavar="CC",
                       help="Country for numbers written without +code, e.g. ES.")
@@ -114,12 +115,13 @@ def show(app: App, number: str, region: str | None) -> None:
                                                  else "")
                + (f", paused until {person.paused_until:%Y-%m-%d}" if person.paused_until else ""))
     click.echo(f"  topics:   {', '.join(person.topics or []) or 'all'}")
-    click.echo(f"  last message from them: {person.last_inbound_at or 'never'}")
+    wrote = person.last_inbound_at
+    click.echo(f"  last message from them: {stamp(wrote, app.config.tz) if wrote else 'never'}")
     click.echo("  deliveries: " + (", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "none"))
     for e in events:
         detail = f" «{printable(e.words)}»" if e.words else ""
         detail += f" ({printable(e.note)})" if e.note else ""
-        click.echo(f"  {e.at:%Y-%m-%d %H:%M} {e.kind} via {e.channel}{detail}")
+        click.echo(f"  {stamp(e.at, app.config.tz) if e.at else '?'} {e.kind} via {e.channel}{detail}")
 
 
 @subscribers.command()
