@@ -350,5 +350,6 @@ def test_each_refused_post_is_logged_with_its_reason_never_the_secret(hub: Hub, 
         assert hub.post(None, raw=b"{not json").status_code == 400
     lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert [line.split(":")[1].strip() for line in lines] == [
-        "signature missing (no X-Hub-Signature-256 header)", "signature wrong", "not JSON"]
+        "signature missing", "signature wrong", "not JSON"]
+    assert "no X-Hub-Signature-256 header" in lines[0]
     assert not any(wrong in line or "sha256=" in line for line in lines)
