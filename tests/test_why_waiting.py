@@ -148,3 +148,19 @@ def test_failures_the_hub_refused_itself_have_names(hub_cli, project, cloud_api)
     assert "none" not in status.split("Failures:")[1]
     stats = _hub(project, clock, "stats", "--json")
     assert "unknown" not in stats.output and "no template configured" in stats.output
+
+
+def test_preview_says_until_when_quiet_hours_hold_the_run(hub_cli, project, cloud_api) -> None:
+    from importlib import resources
+
+    (project / "feed.xml").write_bytes(resources.files("hub").joinpath("samples/feed.xml").read_bytes())
+    write_config(hub_cli.config, _config(cloud_api.base_url) + (
+        '\n[[sources]]\ntype = "rss"\nname = "ejemplo"\nurl = "feed.xml"\ntags = ["noticias"]\n'
+        '\n[[filters]]\ntype = "dedup"\nbackfill = 3\nbackfill_within = "36500 days"\n'
+        '\n[[routines]]\nname = "noche"\nevery = "1 day"\nat = "23:00"\nmode = "each"\nmax_items = 1\n'))
+    clock = FakeClock(datetime(2026, 1, 15, 21, 30, tzinfo=UTC))  # 22:30 in Madrid: the run is at 23:00
+    assert _hub(project, clock, "poll").exit_code == 0
+    assert _hub(project, clock, "subscribers", "add", "+34600000040", "--consent", "form").exit_code == 0
+    preview = _hub(project, clock, "preview")
+    assert preview.exit_code == 0, preview.output
+    assert "1 would wait for the end of quiet hours, until tomorrow 08:00 CET" in preview.output
