@@ -118,8 +118,11 @@ def test_quiet_hours_say_until_08_00(hub_cli, project, cloud_api) -> None:
             assert person.id is not None
             session.add(_news(f"q{n}", person.id, night))
     store.dispose()
-    dry = _hub(project, clock, "send")
+    dry = _hub(project, clock, "send", "--dry-run")
+    assert "3 due now; nothing was sent" in dry.output
     assert "3 held by quiet hours 22:00-08:00 until tomorrow 08:00 CET" in dry.output, dry.output
+    sent = _hub(project, clock, "send")
+    assert "3 held by quiet hours 22:00-08:00 until tomorrow 08:00 CET" in sent.output, sent.output
     clock.set(night + timedelta(hours=2))  # 01:30 the next day: "08:00", today
     assert "3 held by quiet hours 22:00-08:00 until 08:00 CET" in _hub(project, clock, "status").output
     assert cloud_api.simulator.requests == 0

@@ -41,6 +41,7 @@ def dry_run(store: Store, sink: Sink, limit: int, caps: Caps | None = None, tz: 
     more = due - limit
     click.echo(f"{due} due now" + (f" ({more} more not shown; --show N)" if more > 0 else "")
                + "; nothing was sent (--dry-run).")
+    explain(store, sink, caps, tz or ZoneInfo("UTC"), now)  # due is not sendable in quiet hours
 
 
 def _line(report: DispatchReport | None) -> str | None:
