@@ -31,6 +31,7 @@ from tests.backend import (  # noqa: E402 - after the rewrite registration
 pytest_plugins = [
     "tests.backend",  # the store each test uses: SQLite or a private PostgreSQL schema
     "tests.audience_kit",  # the webhook's loopback server and `hub` fixtures
+    "tests.process_kit",  # `hub` commands as child processes (`started`)
 ]
 
 REPO = Path(__file__).resolve().parent.parent
