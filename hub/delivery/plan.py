@@ -21,6 +21,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlmodel import Session, col, select
 
+from hub.audience.texts import plain
 from hub.delivery.caps import COUNTED_AT_PLAN, Caps, news_column
 from hub.delivery.render import item_payload, render_digest, render_item
 from hub.matching import fold_tags
@@ -69,7 +70,7 @@ def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> 
 
 
 def plan_each(session: Session, items: list[ItemRow], now: datetime,
-              routine: str | None = None) -> int:
+              routine: str | None = None, footer: str | None = None) -> int:
     """Plan one message per (item, matching subscriber), due now; returns rows written.
 
     Rows are inserted a chunk at a time as subscribers are read, so memory stays flat."""
@@ -77,7 +78,7 @@ def plan_each(session: Session, items: list[ItemRow], now: datetime,
     rows: list[dict[str, Any]] = []
     for item in items:
         payload = item_payload(item)
-        body = {"kind": "item", "text": render_item(payload), "items": [payload]}
+        body = {"kind": "item", "text": render_item(payload, footer), "items": [payload]}
         for subscriber in active_subscribers(session, item.tags):
             rows.append({
                 "key": f"item:{item.id}:{subscriber.id}", "subscriber_id": subscriber.id,
@@ -115,8 +116,9 @@ class RunPlan:
     items: list[ItemRow]
     now: datetime
     caps: Caps
-    heading: str = "Resumen de noticias"
+    heading: str | None = None  # None: the catalogue's ("Resumen de noticias")
     max_items: int = 50  # per person: their best-ranked matching items
+    footer: str | None = None  # the way out, in the subscribers' language; None: the default's
 
 
 @dataclass
@@ -253,10 +255,11 @@ class _Rules:
 
 def _body(plan: RunPlan, payloads: list[dict[str, Any]], stats: PlanStats) -> dict[str, Any]:
     if plan.mode == "digest" and len(payloads) > 1:
-        text = render_digest(payloads, plan.heading)
-        body = {"kind": "digest", "text": text, "items": payloads, "heading": plan.heading}
+        heading = plan.heading or plain()("digest_heading")
+        text = render_digest(payloads, heading, plan.footer)
+        body = {"kind": "digest", "text": text, "items": payloads, "heading": heading}
     else:
-        text = render_item(payloads[0])
+        text = render_item(payloads[0], plan.footer)
         body = {"kind": "item", "text": text, "items": payloads}
     stats.samples.setdefault(tuple(p["id"] for p in payloads), text)
     return body
