@@ -58,6 +58,9 @@ class HubSection(_Section):
     sink: str | None = Field(None, description="name of the [sinks.NAME] table that delivers")
     monthly_budget: str | None = Field(None, description='what Meta may charge a month, e.g. "150 EUR"')
     language: Language = Field("en", description="labels of the dashboard and `hub stats`: en or es")
+    utm: bool = Field(False, description="tag every link sent with utm_source, utm_medium (the "
+                      "routine) and utm_campaign (the run), for the site's analytics")
+    utm_source: str = Field("whatsapp", min_length=1, description="the utm_source value when utm = true")
 
     @field_validator("monthly_budget")
     @classmethod

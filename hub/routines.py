@@ -302,7 +302,8 @@ class Routines:
         texts = Texts(self.config.audience.language, self.config.audience.all_texts())
         return RunPlan(routine=routine.name, run_id=run_id, mode=routine.mode, items=items,
                        now=now, caps=self.caps, heading=routine.heading or texts("digest_heading"),
-                       max_items=routine.max_items, footer=texts("footer"))
+                       max_items=routine.max_items, footer=texts("footer"),
+                       utm_source=self.config.hub.utm_source if self.config.hub.utm else None)
 
     def _routine(self, name: str) -> RoutineConfig:
         routine = self.config.routine(name)

@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 from hub.audience.texts import plain
 from hub.delivery.caps import COUNTED_AT_PLAN, Caps, news_column
 from hub.delivery.render import item_payload, render_digest, render_item
+from hub.delivery.utm import tagged
 from hub.matching import fold_tags
 from hub.storage.tables import DeliveryRow, ItemRow, SubscriberRow
 from hub.storage.typed import primary_key, stored_id, table_of
@@ -119,6 +120,7 @@ class RunPlan:
     heading: str | None = None  # None: the catalogue's ("Resumen de noticias")
     max_items: int = 50  # per person: their best-ranked matching items
     footer: str | None = None  # the way out, in the subscribers' language; None: the default's
+    utm_source: str | None = None  # tag every link (hub.delivery.utm) with this source; None: off
 
 
 @dataclass
@@ -169,7 +171,7 @@ def preview_run(session: Session, plan: RunPlan, reached: set[int] | None = None
 def _plan_chunks(session: Session, plan: RunPlan, stats: PlanStats,
                  encode: _Encoder) -> Iterator[list[tuple[Any, ...]]]:
     caps = plan.caps
-    payloads = {item.id: item_payload(item) for item in plan.items}
+    payloads = {item.id: _tagged(item_payload(item), plan) for item in plan.items}
     entries = [(stored_id(item), frozenset(fold_tags(item.tags or []))) for item in plan.items]
     revisions = {item.id: f".{item.revision}" if item.revision else "" for item in plan.items}
     topics_cache: dict[str | None, frozenset[str]] = {}
@@ -251,6 +253,14 @@ class _Rules:
                 return self.base_due, "skipped", f"cap: {caps.per_day} message(s) per day"
         times.append(due)
         return due, "planned", None
+
+
+def _tagged(payload: dict[str, Any], plan: RunPlan) -> dict[str, Any]:
+    """The story's link with its UTM tags, when ``[hub] utm`` asks for them."""
+    if plan.utm_source and payload.get("url"):
+        payload["url"] = tagged(payload["url"], source=plan.utm_source, medium=plan.routine,
+                                campaign=str(plan.run_id) if plan.run_id is not None else None)
+    return payload
 
 
 def _body(plan: RunPlan, payloads: list[dict[str, Any]], stats: PlanStats) -> dict[str, Any]:
