@@ -182,6 +182,17 @@ class AudienceConfig(_Section):
     topics: dict[str, str] = Field(default_factory=dict,
                                    description="tag → label shown in the TEMAS list (up to 9)")
     pause_days: int = Field(30, ge=1, le=365)
+    business_number: str | None = Field(None, description=(
+        'the WhatsApp number people write to, e.g. "+34 600 000 000" (`hub invite`)'))
+
+    @field_validator("business_number")
+    @classmethod
+    def _number(cls, value: str | None) -> str | None:
+        from hub.audience.people import normalise_phone
+
+        if value is not None:
+            normalise_phone(value)
+        return value
 
     @field_validator("texts")
     @classmethod

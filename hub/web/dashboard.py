@@ -10,6 +10,8 @@ import hmac
 from collections.abc import Callable, Sequence
 from html import escape
 
+from hub.config import AudienceConfig
+from hub.errors import ConfigError
 from hub.i18n import translations
 from hub.pricing.money import show
 from hub.pricing.spent import Spent
@@ -120,14 +122,37 @@ def render_dashboard(report: Report, *, title: str = "WhatsApp News Hub",
     )
 
 
+def invite_section(audience: AudienceConfig, language: str = "en") -> str:
+    """The invitation to join (wa.me link and QR code) to copy or print, or how to get it."""
+    from hub.audience.invite import invitation
+
+    _ = translations(language).gettext
+    try:
+        card = invitation(audience)
+    except ConfigError:
+        body = "<p>" + escape(_("Set [audience] business_number in hub.toml (or HUB_BUSINESS_NUMBER) to "
+                                "show the link and QR code people use to join.")) + "</p>"
+    else:
+        hint = _("`hub invite` writes it as PNG and SVG files to print (--topic for one topic).")
+        scan = _("Scan the code or share the link: WhatsApp opens with the message that subscribes "
+                 "already typed.")
+        body = (f"<p>{escape(scan)}</p>"
+                f"<p><a class='invite-link' href='{escape(card.link)}'>{escape(card.link)}</a></p>"
+                f"<div class='invite-qr'>{card.svg_inline()}</div>"
+                f"<p><small>{escape(hint)}</small></p>")
+    heading = _("Invite people")
+    return f"<section id='invite'><h2>{escape(heading)}</h2>{body}</section>"
+
+
 def _cost(cost: Spent, _: Callable[[str], str]) -> str:
     """Billable messages, their cost, and cost per read, from Meta's pricing in the statuses."""
     month = max(cost.by_month, default=None)
     this = cost.by_month[month] if month else cost.total
     per = show(this.per_read, cost.currency) if this.per_read is not None else "—"
-    return (f"<span>{_('billable')}{f' {month}' if month else ''} <b>{this.billable}</b></span>"
-            f"<span>{_('cost')} <b>{escape(show(this.cost, cost.currency))}</b></span>"
-            f"<span>{_('cost per read')} <b>{escape(per)}</b></span>")
+    billable, spent, per_read = _("billable"), _("cost"), _("cost per read")
+    return (f"<span>{billable}{f' {month}' if month else ''} <b>{this.billable}</b></span>"
+            f"<span>{spent} <b>{escape(show(this.cost, cost.currency))}</b></span>"
+            f"<span>{per_read} <b>{escape(per)}</b></span>")
 
 
 def _totals(report: Report, _: Callable[[str], str]) -> str:
@@ -136,6 +161,7 @@ def _totals(report: Report, _: Callable[[str], str]) -> str:
     failed = sum(c.failed for c in report.by_run.values())
     net = sum(g["net"] for g in report.growth_by_day.values())
     rate = f"{read / sent:.0%}" if sent else "—"
-    return (f"<span>{_('sent')} <b>{sent}</b></span><span>{_('read')} <b>{read}</b> ({rate})</span>"
-            f"<span>{_('failed')} <b>{failed}</b></span>"
-            f"<span>{_('subscribers net')} <b>{net:+d}</b></span>")
+    sent_label, read_label, failed_label, net_label = _("sent"), _("read"), _("failed"), _("subscribers net")
+    return (f"<span>{sent_label} <b>{sent}</b></span><span>{read_label} <b>{read}</b> ({rate})</span>"
+            f"<span>{failed_label} <b>{failed}</b></span>"
+            f"<span>{net_label} <b>{net:+d}</b></span>")
