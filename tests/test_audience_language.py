@@ -197,6 +197,29 @@ def test_alta_with_an_unknown_topic_lists_the_topics_there_are(make_hub) -> None
     assert listing["interactive"]["body"]["text"].startswith("No tenemos el tema «ajedrez».")
 
 
+@pytest.mark.parametrize("message", ["quiero el alta", "ALTA por favor", "Alta, gracias", "join please"])
+def test_polite_words_after_alta_are_not_taken_for_a_topic(make_hub, message: str) -> None:
+    hub = make_hub('[audience]\ntopics = { deportes = "Deportes" }\n')
+    hub.say(message)
+    [welcome] = hub.replies()
+    assert hub.person().status == "active" and "No tenemos el tema" not in welcome
+
+
+def test_a_known_and_an_unknown_topic_keep_the_known_one_and_answer_the_other(make_hub) -> None:
+    hub = make_hub('[audience]\ntopics = { deportes = "Deportes", cultura = "Cultura" }\n')
+    hub.say("ALTA deportes y natación, por favor")
+    assert hub.person().topics == ["deportes"]
+    [welcome] = hub.replies()
+    assert "No tenemos el tema «natación». Temas disponibles: Deportes, Cultura." in welcome
+    assert "Tus temas: Deportes." in welcome
+    hub.say("ALTA cultura ajedrez")  # already subscribed: the topics change, the unknown is answered
+    assert hub.person().topics == ["cultura"]
+    assert hub.replies()[-1].startswith("No tenemos el tema «ajedrez».")
+    hub.say("TEMAS Deportes, Petanca")
+    assert hub.person().topics == ["deportes"]
+    assert hub.replies()[-1].startswith("No tenemos el tema «Petanca».")
+
+
 def test_an_unknown_topic_in_english(make_hub) -> None:
     hub = make_hub('[audience]\nlanguage = "en"\ntopics = { sport = "Sport", culture = "Culture" }\n')
     hub.say("JOIN chess")

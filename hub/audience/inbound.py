@@ -36,6 +36,15 @@ SUBSCRIBE_ID, UNSUBSCRIBE_ID = "hub:subscribe", "hub:unsubscribe"
 SHORT = 4  # a keyword anywhere in a message this short counts
 SHORT_LEAVE = 6  # leaving is honoured more readily than anything else
 NO_REPLY = ("reaction", "system", "user_preferences")
+# Words around a keyword that name no topic ("quiero el ALTA, por favor", "JOIN please"): with
+# only these after ALTA, nobody asked for a topic, so there is no unknown topic to answer.
+FILLER = frozenset((
+    "A", "AL", "DE", "DEL", "EL", "LA", "LAS", "LOS", "LO", "Y", "E", "O", "U", "ME", "MI", "EN", "CON",
+    "PARA", "POR", "FAVOR", "QUIERO", "QUIERE", "DAR", "DARME", "HOLA", "BUENAS", "BUENOS", "DIAS",
+    "TARDES", "NOCHES", "GRACIAS", "TEMA", "TEMAS", "YA", "SI", "OK", "VALE",
+    "I", "WANT", "TO", "THE", "AND", "OR", "MY", "IN", "PLEASE", "PLS", "THANKS", "THANK", "YOU", "HI",
+    "HELLO", "TOPIC", "TOPICS", "YES",
+))
 
 
 def words(text: str | None) -> list[str]:
@@ -65,19 +74,21 @@ def match(said: list[str], keywords: list[str], short: int = SHORT) -> list[str]
     return None
 
 
-def as_written(text: str | None, rest: list[str]) -> str:
-    """The words of ``text`` that folded into ``rest`` (its last ones), as the person wrote them:
-    "ALTA Natación!" → "Natación"; the folded words, lower-cased, when they cannot be lined up."""
-    taken: list[str] = []
-    folded: list[str] = []
-    for token in reversed((text or "").split()):
-        if len(folded) >= len(rest):
-            break
-        folded = words(token) + folded
-        taken.insert(0, token)
-    if not rest or folded != rest:
-        return " ".join(rest).lower()
-    return " ".join(taken).strip(".,;:!?¡¿«»\"'“”()")
+def as_written(text: str | None, rest: list[str], picked: list[int]) -> str:
+    """The words ``rest[i]`` for ``i`` in ``picked`` as the person wrote them in ``text`` (``rest``
+    being its last words): "ALTA Natación!" → "Natación"; lower-cased folded words when the
+    message cannot be lined up with them."""
+    pairs = [(word, token.strip(".,;:!?¡¿«»\"'“”()")) for token in (text or "").split()
+             for word in words(token)]
+    tail = pairs[len(pairs) - len(rest):] if len(pairs) >= len(rest) else []
+    if not rest or [word for word, _ in tail] != rest:
+        return " ".join(rest[i] for i in picked).lower()
+    shown: list[str] = []
+    for i in picked:
+        token = tail[i][1]
+        if not shown or shown[-1] != token:
+            shown.append(token)
+    return " ".join(shown)
 
 
 def _stems(word: str) -> set[str]:
@@ -174,7 +185,7 @@ class Audience:
                 return self.subscribe(session, person, inbound, inbound_id, now, rest)
             if (rest := match(spoken, cfg.topics_words)) is not None:
                 if topics := self._topics_in(rest):
-                    return self._choose(session, person, inbound, inbound_id, now, topics)
+                    return self._choose(session, person, inbound, inbound_id, now, topics, rest)
                 return self._topics_list(session, person, inbound, inbound_id, now, rest)
             if match(spoken, cfg.why_words) is not None:
                 return self._why(session, person, inbound, inbound_id, now)
@@ -199,8 +210,9 @@ class Audience:
         if person.status == "active" and person.opted_in_at is not None:
             if topics:
                 self._set_topics(session, person, topics, inbound, now)
-                self._reply(session, person, key, self._topics_line(person), now, inbound=inbound)
-                return Outcome("topics", [(person, "topics")])
+                text = " ".join(p for p in (unknown, self._topics_line(person)) if p)
+                self._reply(session, person, key, text, now, inbound=inbound)
+                return Outcome("topics" + (" (unknown topic)" if unknown else ""), [(person, "topics")])
             text = " ".join(p for p in (unknown, self.texts("already_subscribed"),
                                         self._topics_line(person)) if p)
             self._reply(session, person, key, text, now, inbound=inbound)
@@ -291,11 +303,17 @@ class Audience:
     def _unknown_topics(self, inbound: Inbound, rest: list[str], found: list[str]) -> str:
         """The answer to words after ALTA or TEMAS that name no configured topic ("" if none):
         the topics there are, or that there are none to choose, never silence."""
-        if not rest or found:
+        covered: set[str] = set()
+        for tag in found:
+            for form in self._topic_words[tag]:
+                for word in form:
+                    covered |= _stems(word)
+        picked = [i for i, word in enumerate(rest) if word not in FILLER and not _stems(word) & covered]
+        if not picked:
             return ""
         if not self.config.topics:
             return self.texts("topics_none_configured")
-        return self.texts("topics_unknown", said=as_written(inbound.text, rest),
+        return self.texts("topics_unknown", said=as_written(inbound.text, rest, picked),
                           topics=", ".join(self.config.topics.values()))
 
     def _topics_line(self, person: SubscriberRow) -> str:
@@ -344,10 +362,11 @@ class Audience:
         return Outcome("topics list" + (" (unknown topic)" if unknown else ""))
 
     def _choose(self, session: Session, person: SubscriberRow, inbound: Inbound, inbound_id: int,
-                now: datetime, topics: list[str]) -> Outcome:
+                now: datetime, topics: list[str], rest: list[str]) -> Outcome:
         """"TEMAS educación": those topics become the person's choice, as with ALTA and topics."""
         self._set_topics(session, person, topics, inbound, now)
-        text = self._topics_line(person)
+        unknown = self._unknown_topics(inbound, rest, topics)
+        text = " ".join(p for p in (unknown, self._topics_line(person)) if p)
         if person.status != "active":
             text += " " + self.texts("start_hint")
         self._reply(session, person, f"reply:{inbound_id}", text, now, inbound=inbound)
