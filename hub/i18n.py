@@ -16,9 +16,6 @@ from importlib.resources.abc import Traversable
 from io import BytesIO
 from typing import Literal
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-
 Language = Literal["es", "en"]
 LANGUAGES: tuple[Language, ...] = ("es", "en")
 DOMAIN = "hub"
@@ -37,6 +34,9 @@ def catalogue_path(language: str) -> Traversable:
 @cache
 def translations(language: str) -> gettext.GNUTranslations:
     """The compiled catalogue of ``language`` (one of :data:`LANGUAGES`)."""
+    from babel.messages.mofile import write_mo  # imported on first use: CLI start-up stays quick
+    from babel.messages.pofile import read_po
+
     if language not in LANGUAGES:
         raise ValueError(f"no catalogue for language {language!r} (expected one of: {', '.join(LANGUAGES)})")
     with catalogue_path(language).open("rb") as po:

@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from functools import cache
 
-from babel.dates import format_date, format_datetime
-
 from hub.i18n import N_, translations
 
 MESSAGES: dict[str, str] = {
@@ -87,10 +85,14 @@ class Texts:
 
     def date(self, moment: date | datetime) -> str:
         """A day as people of this language write it: "12 de marzo de 2026", "March 12, 2026"."""
+        from babel.dates import format_date
+
         return format_date(moment, format="long", locale=self.language)
 
     def moment(self, moment: datetime) -> str:
         """A day and time, short: "12/3/26, 9:30", "3/12/26, 9:30 AM"."""
+        from babel.dates import format_datetime
+
         return format_datetime(moment, format="short", tzinfo=moment.tzinfo, locale=self.language)
 
 
