@@ -11,8 +11,6 @@ delivery still planned for that person is skipped in the same transaction.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from hub.audience import identity
 from hub.audience.consent import record_opt_in, record_opt_out
+from hub.audience.keywords import FILLER, as_written, match, names, stems, words
 from hub.audience.texts import Texts
 from hub.config import AudienceConfig
 from hub.delivery.plan import insert_ignoring_duplicates
@@ -33,82 +32,8 @@ from hub.web.webhook_parse import Inbound
 
 WEEKLY, PAUSE, ALL_TOPICS, TOPIC = "hub:weekly", "hub:pause", "hub:topics:all", "hub:topic:"
 SUBSCRIBE_ID, UNSUBSCRIBE_ID = "hub:subscribe", "hub:unsubscribe"
-SHORT = 4  # a keyword anywhere in a message this short counts
 SHORT_LEAVE = 6  # leaving is honoured more readily than anything else
 NO_REPLY = ("reaction", "system", "user_preferences")
-# Words around a keyword that name no topic ("quiero el ALTA, por favor", "JOIN please"): with
-# only these after ALTA, nobody asked for a topic, so there is no unknown topic to answer.
-FILLER = frozenset((
-    "A", "AL", "DE", "DEL", "EL", "LA", "LAS", "LOS", "LO", "Y", "E", "O", "U", "ME", "MI", "EN", "CON",
-    "PARA", "POR", "FAVOR", "QUIERO", "QUIERE", "DAR", "DARME", "HOLA", "BUENAS", "BUENOS", "DIAS",
-    "TARDES", "NOCHES", "GRACIAS", "TEMA", "TEMAS", "YA", "SI", "OK", "VALE",
-    "I", "WANT", "TO", "THE", "AND", "OR", "MY", "IN", "PLEASE", "PLS", "THANKS", "THANK", "YOU", "HI",
-    "HELLO", "TOPIC", "TOPICS", "YES",
-))
-
-
-def words(text: str | None) -> list[str]:
-    """Upper-case words without accents or punctuation: ``"¿Por qué?"`` → ``["POR", "QUE"]``."""
-    if not text:
-        return []
-    plain = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in plain if not unicodedata.combining(c)).upper()
-    return re.sub(r"[^A-Z0-9]+", " ", plain).split()
-
-
-def _phrases(keywords: list[str]) -> list[list[str]]:
-    return sorted((w for w in (words(k) for k in keywords) if w), key=len, reverse=True)
-
-
-def match(said: list[str], keywords: list[str], short: int = SHORT) -> list[str] | None:
-    """The words after a keyword when ``said`` starts with one (or holds one and is short)."""
-    phrases = _phrases(keywords)
-    for phrase in phrases:
-        if said[:len(phrase)] == phrase:
-            return said[len(phrase):]
-    if len(said) <= short:
-        for phrase in phrases:
-            for start in range(1, len(said) - len(phrase) + 1):
-                if said[start:start + len(phrase)] == phrase:
-                    return said[:start] + said[start + len(phrase):]
-    return None
-
-
-def as_written(text: str | None, rest: list[str], picked: list[int]) -> str:
-    """The words ``rest[i]`` for ``i`` in ``picked`` as the person wrote them in ``text`` (``rest``
-    being its last words): "ALTA Natación!" → "Natación"; lower-cased folded words when the
-    message cannot be lined up with them."""
-    pairs = [(word, token.strip(".,;:!?¡¿«»\"'“”()")) for token in (text or "").split()
-             for word in words(token)]
-    tail = pairs[len(pairs) - len(rest):] if len(pairs) >= len(rest) else []
-    if not rest or [word for word, _ in tail] != rest:
-        return " ".join(rest[i] for i in picked).lower()
-    shown: list[str] = []
-    for i in picked:
-        token = tail[i][1]
-        if not shown or shown[-1] != token:
-            shown.append(token)
-    return " ".join(shown)
-
-
-def _stems(word: str) -> set[str]:
-    """A word and its likely singulars, so "DEPORTE" names "deportes" and "EDUCACIONES"
-    "educación" (Spanish plurals add -S or -ES; a stem keeps at least three letters)."""
-    forms = {word}
-    for ending in ("S", "ES"):
-        if word.endswith(ending) and len(word) - len(ending) >= 3:
-            forms.add(word[:-len(ending)])
-    return forms
-
-
-def _names(said: list[set[str]], phrase: list[set[str]]) -> bool:
-    """Whether ``phrase`` occurs in ``said``, word by word, a shared stem counting as the same."""
-    for start in range(len(said) - len(phrase) + 1):
-        if all(said[start + i] & phrase[i] for i in range(len(phrase))):
-            return True
-    return False
-
-
 @dataclass
 class Outcome:
     """What handling one inbound did: a short action name, and changes for plugin hooks."""
@@ -296,9 +221,9 @@ class Audience:
 
     def _topics_in(self, rest: list[str]) -> list[str]:
         """The configured topics named in ``rest``, by tag or label, singular or plural."""
-        said = [_stems(w) for w in rest]
+        said = [stems(w) for w in rest]
         return [tag for tag, forms in self._topic_words.items()
-                if any(form and _names(said, [_stems(w) for w in form]) for form in forms)]
+                if any(form and names(said, [stems(w) for w in form]) for form in forms)]
 
     def _unknown_topics(self, inbound: Inbound, rest: list[str], found: list[str]) -> str:
         """The answer to words after ALTA or TEMAS that name no configured topic ("" if none):
@@ -307,8 +232,8 @@ class Audience:
         for tag in found:
             for form in self._topic_words[tag]:
                 for word in form:
-                    covered |= _stems(word)
-        picked = [i for i, word in enumerate(rest) if word not in FILLER and not _stems(word) & covered]
+                    covered |= stems(word)
+        picked = [i for i, word in enumerate(rest) if word not in FILLER and not stems(word) & covered]
         if not picked:
             return ""
         if not self.config.topics:
