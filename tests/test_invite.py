@@ -27,6 +27,12 @@ TOML = ('[hub]\nsink = "console"\n[sinks.console]\n\n[audience]\n'
         'topics = { deportes = "Deportes", "medio ambiente" = "Medio ambiente" }\n')
 
 
+@pytest.fixture(autouse=True)
+def _no_number_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HUB_BUSINESS_NUMBER wins over hub.toml: a value in the runner's environment must not."""
+    monkeypatch.delenv("HUB_BUSINESS_NUMBER", raising=False)
+
+
 def decode(png: bytes) -> list[str]:
     """Every QR code a real reader finds in a PNG image."""
     return [code.text for code in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
