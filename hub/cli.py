@@ -19,6 +19,7 @@ from hub.cli_help import SectionedGroup
 from hub.commands import items as items_commands
 from hub.commands import routines as routines_commands
 from hub.commands.db import db
+from hub.commands.invite import invite as invite_command
 from hub.commands.run import run as run_command
 from hub.commands.sandbox import sandbox
 from hub.commands.serve import serve as serve_command
@@ -223,6 +224,7 @@ cli.add_command(run_command)
 cli.add_command(sandbox)
 cli.add_command(db)
 cli.add_command(templates_command)
+cli.add_command(invite_command)
 
 
 def _add_plugin_commands() -> None:

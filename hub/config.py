@@ -22,6 +22,7 @@ from sqlalchemy.exc import ArgumentError
 from hub.contracts import FilterOptions, SinkOptions, SourceOptions
 from hub.delivery.caps import CapsSettings
 from hub.errors import ConfigError
+from hub.i18n import Language
 from hub.plugins import Registry
 from hub.pricing.card import PricingSettings, RateCard
 from hub.pricing.money import Money, parse_money
@@ -56,6 +57,10 @@ class HubSection(_Section):
     timezone: str = Field("Europe/Madrid", description="an IANA time zone name")
     sink: str | None = Field(None, description="name of the [sinks.NAME] table that delivers")
     monthly_budget: str | None = Field(None, description='what Meta may charge a month, e.g. "150 EUR"')
+    language: Language = Field("en", description="labels of the dashboard and `hub stats`: en or es")
+    utm: bool = Field(False, description="tag every link sent with utm_source, utm_medium (the "
+                      "routine) and utm_campaign (the run), for the site's analytics")
+    utm_source: str = Field("whatsapp", min_length=1, description="the utm_source value when utm = true")
 
     @field_validator("monthly_budget")
     @classmethod
@@ -88,7 +93,9 @@ class RoutineConfig(_Section):
     priority_only: bool = Field(False, description="only items marked priority (breaking news)")
     mode: Literal["digest", "each"] = "digest"
     max_items: int = Field(3, ge=1, le=50)
-    heading: str = Field("Resumen de noticias", min_length=1, description="first line of a digest")
+    heading: str | None = Field(None, min_length=1,
+                                description="first line of a digest (default: the catalogue's, e.g. "
+                                "\"Resumen de noticias\")")
     grace: str = Field("2 hours", description="how late a missed run may still happen after downtime")
     enabled: bool = True
 
@@ -152,7 +159,8 @@ class AudienceConfig(_Section):
     """``[audience]``: the words people write to join and leave, and what the hub answers.
 
     Keywords are matched without regard to case, accents or punctuation; the first word decides,
-    or any word of a short message ("darme de baja"). Spanish defaults, English keywords too.
+    or any word of a short message ("darme de baja"). Spanish and English keywords are both
+    accepted whatever ``language`` the answers are in.
     """
 
     subscribe: list[str] = Field(default_factory=lambda: [
@@ -162,24 +170,54 @@ class AudienceConfig(_Section):
     topics_words: list[str] = Field(default_factory=lambda: ["TEMAS", "TOPICS"])
     why_words: list[str] = Field(default_factory=lambda: ["POR QUE", "PORQUE", "WHY"])
     help_words: list[str] = Field(default_factory=lambda: ["AYUDA", "HELP", "INFO"])
-    welcome: str = (
-        "¡Hola! Te has suscrito a nuestras noticias. Escribe BAJA cuando quieras dejar de "
-        "recibirlas."
-    )
-    goodbye: str = Field(max_length=1000, default=(
-        "Hecho: no recibirás más mensajes nuestros. Si prefieres algo más ligero, elige una "
-        "opción; si no, no hace falta que hagas nada."
-    ), description="the one confirmation after BAJA (also the body of its two buttons)")
-    help: str = (
-        "Escribe ALTA para recibir nuestras noticias (o ALTA y los temas que te interesan), "
-        "TEMAS para elegirlos, ¿POR QUÉ? para saber por qué recibiste un mensaje y BAJA para "
-        "dejar de recibirlas."
-    )
+    language: Language = Field("es", description="the language of every text subscribers read: es or en")
+    texts: dict[str, str] = Field(default_factory=dict, description=(
+        "text name → your own wording, replacing the catalogue's (names: docs/audience.md)"))
+    # The first three texts could be set here before [audience.texts] existed; still honoured.
+    welcome: str | None = Field(None, min_length=1, description="same as texts.welcome")
+    goodbye: str | None = Field(None, min_length=1, max_length=1000, description="same as texts.goodbye")
+    help: str | None = Field(None, min_length=1, description="same as texts.help")
     away: AwayConfig | None = None
     quick_replies: dict[str, str] = Field(default_factory=dict)
     topics: dict[str, str] = Field(default_factory=dict,
                                    description="tag → label shown in the TEMAS list (up to 9)")
     pause_days: int = Field(30, ge=1, le=365)
+    business_number: str | None = Field(None, description=(
+        'the WhatsApp number people write to, e.g. "+34 600 000 000" (`hub invite`)'))
+
+    @field_validator("business_number")
+    @classmethod
+    def _number(cls, value: str | None) -> str | None:
+        from hub.audience.people import normalise_phone
+
+        if value is not None:
+            normalise_phone(value)
+        return value
+
+    @field_validator("texts")
+    @classmethod
+    def _texts(cls, value: dict[str, str]) -> dict[str, str]:
+        from hub.audience.texts import MESSAGES, placeholders
+
+        for name, text in value.items():
+            if name not in MESSAGES:
+                raise ValueError(f"unknown text {name!r} (expected one of: {', '.join(MESSAGES)})")
+            try:
+                used = placeholders(text)
+            except ValueError as exc:
+                raise ValueError(f"text {name!r}: {exc} (write {{{{ and }}}} for literal braces)") from None
+            allowed = placeholders(MESSAGES[name])
+            if used - allowed:
+                raise ValueError(f"text {name!r}: unknown placeholder {{{sorted(used - allowed)[0]}}} "
+                                 f"(expected {', '.join('{' + a + '}' for a in sorted(allowed)) or 'none'})")
+            if not text.strip():
+                raise ValueError(f"text {name!r} is empty")
+        return value
+
+    def all_texts(self) -> dict[str, str]:
+        """The overrides in force: ``[audience.texts]``, plus the older top-level three."""
+        legacy = {"welcome": self.welcome, "goodbye": self.goodbye, "help": self.help}
+        return {**{k: v for k, v in legacy.items() if v}, **self.texts}
 
     @field_validator("topics")
     @classmethod

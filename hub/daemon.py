@@ -39,6 +39,7 @@ from hub.leader import Leadership
 from hub.routines import Routines, attach
 from hub.storage.store import safe_url
 from hub.timekeeping.clock import Clock, SystemClock
+from hub.web.dashboard import invite_section
 from hub.web.metrics import Metrics
 from hub.web.pages import ops_routes
 
@@ -106,7 +107,10 @@ class Daemon:
 
     def _web_app(self) -> Starlette:
         routes: list[Any] = list(ops_routes(self.store, self.metrics, self.config.tz,
-                                            card=self.config.rate_card()))
+                                            card=self.config.rate_card(),
+                                            language=self.config.hub.language,
+                                            extra=lambda: invite_section(self.config.audience,
+                                                                         self.config.hub.language)))
         self._webhook, self._webhook_off = None, ""
         try:
             from hub.web.webhook_app import webhook_app

@@ -19,6 +19,7 @@ import schedule
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from hub.audience.texts import Texts
 from hub.cloudapi.templates import uses_from_config
 from hub.config import HubConfig, RoutineConfig
 from hub.contracts import Sink
@@ -298,8 +299,11 @@ class Routines:
 
     def _plan(self, routine: RoutineConfig, run_id: int | None, items: list[ItemRow],
               now: datetime) -> RunPlan:
+        texts = Texts(self.config.audience.language, self.config.audience.all_texts())
         return RunPlan(routine=routine.name, run_id=run_id, mode=routine.mode, items=items,
-                       now=now, caps=self.caps, heading=routine.heading, max_items=routine.max_items)
+                       now=now, caps=self.caps, heading=routine.heading or texts("digest_heading"),
+                       max_items=routine.max_items, footer=texts("footer"),
+                       utm_source=self.config.hub.utm_source if self.config.hub.utm else None)
 
     def _routine(self, name: str) -> RoutineConfig:
         routine = self.config.routine(name)

@@ -132,7 +132,9 @@ def test_health_metrics_and_summary(project, cloud_api_factory) -> None:
         families = {f.name for f in text_string_to_metric_families(metrics)}
         assert {"hub_deliveries", "hub_webhook_requests", "hub_send_latency_seconds"} <= families
         assert httpx.get(base + "/dashboard").status_code == 401
-        assert httpx.get(base + "/dashboard?token=dash").status_code == 200
+        page = httpx.get(base + "/dashboard?token=dash")
+        assert page.status_code == 200
+        assert "id='invite'" in page.text and "business_number" in page.text  # no number set: how to
         assert httpx.post(base + "/webhook", content=b"{}").status_code == 401  # unsigned
     finally:
         code, output = _stop(proc)

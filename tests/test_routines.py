@@ -416,3 +416,24 @@ def test_a_batch_of_people_who_left_does_not_stop_the_sending(world) -> None:
             record_opt_out(session, person, w.clock.now(), channel="whatsapp", words="BAJA")
     assert w.send() == 30
     assert sum(d.reason == "opted out" for d in w.deliveries()) == 120
+
+
+@pytest.mark.parametrize(("language", "heading", "footer"), [
+    ("en", "*News digest*", "_Write STOP to stop receiving this news._"),
+    ("es", "*Resumen de noticias*", "_Escribe BAJA para dejar de recibir estas noticias._"),
+])
+def test_a_routines_heading_and_footer_are_in_the_audiences_language(world, language: str, heading: str,
+                                                                     footer: str) -> None:
+    routines = (f'[audience]\nlanguage = "{language}"\n\n'
+                '[[routines]]\nname = "mañanas"\nevery = "1 day"\nat = "09:30"\nmode = "digest"\n\n'
+                '[[routines]]\nname = "urgente"\nevery = "1 hour"\nmode = "each"\nenabled = false\n')
+    w = world(_toml(routines=routines), _madrid(2026, 10, 12, 8, 0))
+    w.people(1)
+    w.routines.tick()
+    w.item("Pleno municipal")
+    w.item("Corte de agua")
+    w.clock.set(_madrid(2026, 10, 12, 9, 30))
+    w.routines.tick()
+    assert w.send() == 1
+    [text] = [s.message.text for s in RecordingSink.sent]
+    assert text.startswith(heading) and text.endswith(footer)

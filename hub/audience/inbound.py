@@ -11,8 +11,6 @@ delivery still planned for that person is skipped in the same transaction.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +21,8 @@ from sqlmodel import Session, col, select
 
 from hub.audience import identity
 from hub.audience.consent import record_opt_in, record_opt_out
+from hub.audience.keywords import FILLER, as_written, match, names, stems, words
+from hub.audience.texts import Texts
 from hub.config import AudienceConfig
 from hub.delivery.plan import insert_ignoring_duplicates
 from hub.delivery.render import reply_body
@@ -32,56 +32,8 @@ from hub.web.webhook_parse import Inbound
 
 WEEKLY, PAUSE, ALL_TOPICS, TOPIC = "hub:weekly", "hub:pause", "hub:topics:all", "hub:topic:"
 SUBSCRIBE_ID, UNSUBSCRIBE_ID = "hub:subscribe", "hub:unsubscribe"
-SHORT = 4  # a keyword anywhere in a message this short counts
 SHORT_LEAVE = 6  # leaving is honoured more readily than anything else
 NO_REPLY = ("reaction", "system", "user_preferences")
-
-
-def words(text: str | None) -> list[str]:
-    """Upper-case words without accents or punctuation: ``"¿Por qué?"`` → ``["POR", "QUE"]``."""
-    if not text:
-        return []
-    plain = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in plain if not unicodedata.combining(c)).upper()
-    return re.sub(r"[^A-Z0-9]+", " ", plain).split()
-
-
-def _phrases(keywords: list[str]) -> list[list[str]]:
-    return sorted((w for w in (words(k) for k in keywords) if w), key=len, reverse=True)
-
-
-def match(said: list[str], keywords: list[str], short: int = SHORT) -> list[str] | None:
-    """The words after a keyword when ``said`` starts with one (or holds one and is short)."""
-    phrases = _phrases(keywords)
-    for phrase in phrases:
-        if said[:len(phrase)] == phrase:
-            return said[len(phrase):]
-    if len(said) <= short:
-        for phrase in phrases:
-            for start in range(1, len(said) - len(phrase) + 1):
-                if said[start:start + len(phrase)] == phrase:
-                    return said[:start] + said[start + len(phrase):]
-    return None
-
-
-def _stems(word: str) -> set[str]:
-    """A word and its likely singulars, so "DEPORTE" names "deportes" and "EDUCACIONES"
-    "educación" (Spanish plurals add -S or -ES; a stem keeps at least three letters)."""
-    forms = {word}
-    for ending in ("S", "ES"):
-        if word.endswith(ending) and len(word) - len(ending) >= 3:
-            forms.add(word[:-len(ending)])
-    return forms
-
-
-def _names(said: list[set[str]], phrase: list[set[str]]) -> bool:
-    """Whether ``phrase`` occurs in ``said``, word by word, a shared stem counting as the same."""
-    for start in range(len(said) - len(phrase) + 1):
-        if all(said[start + i] & phrase[i] for i in range(len(phrase))):
-            return True
-    return False
-
-
 @dataclass
 class Outcome:
     """What handling one inbound did: a short action name, and changes for plugin hooks."""
@@ -97,6 +49,7 @@ class Audience:
         self.config = config
         self.zone = zone
         self.away_hours = parse_hours(config.away.hours) if config.away else None
+        self.texts = Texts(config.language, config.all_texts())
         self._topic_words = {tag: [words(tag), words(label)] for tag, label in config.topics.items()}
 
     # ---- entry point -------------------------------------------------------------------------
@@ -157,12 +110,13 @@ class Audience:
                 return self.subscribe(session, person, inbound, inbound_id, now, rest)
             if (rest := match(spoken, cfg.topics_words)) is not None:
                 if topics := self._topics_in(rest):
-                    return self._choose(session, person, inbound, inbound_id, now, topics)
-                return self._topics_list(session, person, inbound, inbound_id, now)
+                    return self._choose(session, person, inbound, inbound_id, now, topics, rest)
+                return self._topics_list(session, person, inbound, inbound_id, now, rest)
             if match(spoken, cfg.why_words) is not None:
                 return self._why(session, person, inbound, inbound_id, now)
             if match(spoken, cfg.help_words) is not None:
-                self._reply(session, person, f"reply:{inbound_id}", cfg.help, now, inbound=inbound)
+                self._reply(session, person, f"reply:{inbound_id}", self.texts("help"), now,
+                            inbound=inbound)
                 return Outcome("help")
             for keyword, answer in cfg.quick_replies.items():
                 if match(spoken, [keyword]) is not None:
@@ -176,24 +130,30 @@ class Audience:
                   now: datetime, rest: list[str]) -> Outcome:
         """Join (or re-join: a new consent) with the topics named after the keyword, if any."""
         topics = self._topics_in(rest)
+        unknown = self._unknown_topics(inbound, rest, topics)
         key = f"reply:{inbound_id}"
         if person.status == "active" and person.opted_in_at is not None:
             if topics:
                 self._set_topics(session, person, topics, inbound, now)
-                self._reply(session, person, key, self._topics_line(person), now, inbound=inbound)
-                return Outcome("topics", [(person, "topics")])
-            self._reply(session, person, key, "Ya estabas suscrito. " + self._topics_line(person),
-                        now, inbound=inbound)
-            return Outcome("already subscribed")
+                text = " ".join(p for p in (unknown, self._topics_line(person)) if p)
+                self._reply(session, person, key, text, now, inbound=inbound)
+                return Outcome("topics" + (" (unknown topic)" if unknown else ""), [(person, "topics")])
+            text = " ".join(p for p in (unknown, self.texts("already_subscribed"),
+                                        self._topics_line(person)) if p)
+            self._reply(session, person, key, text, now, inbound=inbound)
+            return Outcome("already subscribed" + (" (unknown topic)" if unknown else ""))
         record_opt_in(session, person.phone, now, channel="whatsapp", words=inbound.text,
                       message_id=inbound.message_id, name=inbound.name, topics=topics or None,
                       person=person)
         person.rhythm, person.paused_until = "normal", None
-        text = self.config.welcome
-        if self.config.topics:
+        text = self.texts("welcome")
+        if unknown:
+            text += "\n\n" + unknown + " " + self._topics_line(person)
+        elif self.config.topics:
             text += "\n\n" + self._topics_line(person)
         self._reply(session, person, key, text, now, inbound=inbound)
-        return Outcome("subscribed", [(person, "subscribed")])
+        return Outcome("subscribed" + (" (unknown topic)" if unknown else ""),
+                       [(person, "subscribed")])
 
     def unsubscribe(self, session: Session, person: SubscriberRow, inbound: Inbound | None,
                     inbound_id: int | None, now: datetime, *, channel: str = "whatsapp",
@@ -207,13 +167,14 @@ class Audience:
         person.rhythm, person.paused_until = "normal", None
         skip_planned(session, person, now, "opted out")
         if confirm and inbound_id is not None:
-            buttons = [{"type": "reply", "reply": {"id": WEEKLY, "title": "Resumen semanal"}},
+            days, goodbye = self.config.pause_days, self.texts("goodbye")
+            buttons = [{"type": "reply", "reply": {"id": WEEKLY, "title": self.texts("weekly_button")}},
                        {"type": "reply", "reply": {"id": PAUSE,
-                                                   "title": f"Pausa de {self.config.pause_days} días"}}]
-            interactive = {"type": "button", "body": {"text": self.config.goodbye},
+                                                   "title": self.texts("pause_button", days=days)}}]
+            interactive = {"type": "button", "body": {"text": goodbye},
                            "action": {"buttons": buttons}}
-            text = (f"{self.config.goodbye}\n\n• Resumen semanal: solo un mensaje a la semana."
-                    f"\n• Pausa de {self.config.pause_days} días: volvemos a escribirte después.")
+            text = (f"{goodbye}\n\n{self.texts('weekly_option')}"
+                    f"\n{self.texts('pause_option', days=days)}")
             self._reply(session, person, f"goodbye:{inbound_id}", text, now, interactive,
                         inbound=inbound)
         return Outcome("unsubscribed", [(person, "unsubscribed")])
@@ -222,13 +183,11 @@ class Audience:
                  now: datetime, *, weekly: bool) -> Outcome:
         """The one-tap way back offered with the goodbye: a new, recorded consent."""
         if weekly:
-            note, answer = "lighter way back: weekly digest only", (
-                "Hecho: recibirás como mucho un mensaje a la semana. Escribe BAJA para dejarlo.")
+            note, answer = "lighter way back: weekly digest only", self.texts("weekly_done")
         else:
             until = now + timedelta(days=self.config.pause_days)
             note = f"lighter way back: pause of {self.config.pause_days} days"
-            answer = (f"Hecho: no te escribiremos hasta el {until.astimezone(self.zone):%d/%m/%Y}. "
-                      "Escribe BAJA si prefieres no recibir nada.")
+            answer = self.texts("paused_done", date=self.texts.date(until.astimezone(self.zone)))
         record_opt_in(session, person.phone, now, channel="whatsapp", words=inbound.text,
                       message_id=inbound.message_id, name=inbound.name, note=note, person=person)
         person.rhythm = "weekly" if weekly else "normal"
@@ -262,17 +221,33 @@ class Audience:
 
     def _topics_in(self, rest: list[str]) -> list[str]:
         """The configured topics named in ``rest``, by tag or label, singular or plural."""
-        said = [_stems(w) for w in rest]
+        said = [stems(w) for w in rest]
         return [tag for tag, forms in self._topic_words.items()
-                if any(form and _names(said, [_stems(w) for w in form]) for form in forms)]
+                if any(form and names(said, [stems(w) for w in form]) for form in forms)]
+
+    def _unknown_topics(self, inbound: Inbound, rest: list[str], found: list[str]) -> str:
+        """The answer to words after ALTA or TEMAS that name no configured topic ("" if none):
+        the topics there are, or that there are none to choose, never silence."""
+        covered: set[str] = set()
+        for tag in found:
+            for form in self._topic_words[tag]:
+                for word in form:
+                    covered |= stems(word)
+        picked = [i for i, word in enumerate(rest) if word not in FILLER and not stems(word) & covered]
+        if not picked:
+            return ""
+        if not self.config.topics:
+            return self.texts("topics_none_configured")
+        return self.texts("topics_unknown", said=as_written(inbound.text, rest, picked),
+                          topics=", ".join(self.config.topics.values()))
 
     def _topics_line(self, person: SubscriberRow) -> str:
         chosen = [self.config.topics.get(t, t) for t in person.topics or []]
         if chosen:
-            return f"Tus temas: {', '.join(chosen)}. Escribe TEMAS para cambiarlos."
+            return self.texts("topics_mine", topics=", ".join(chosen))
         if self.config.topics:
-            return "Recibes todas las noticias. Escribe TEMAS para elegir solo algunos temas."
-        return "Recibes todas las noticias."
+            return self.texts("topics_all_choosable")
+        return self.texts("topics_all")
 
     def _set_topics(self, session: Session, person: SubscriberRow, topics: list[str],
                     inbound: Inbound, now: datetime) -> None:
@@ -283,37 +258,42 @@ class Audience:
                                     note=",".join(topics), at=now))
 
     def _topics_list(self, session: Session, person: SubscriberRow, inbound: Inbound,
-                     inbound_id: int, now: datetime) -> Outcome:
+                     inbound_id: int, now: datetime, rest: list[str] | None = None) -> Outcome:
         topics = self.config.topics
         key = f"reply:{inbound_id}"
         if not topics:
-            self._reply(session, person, key, "No hay temas que elegir: recibes todas las noticias.",
+            self._reply(session, person, key, self.texts("topics_none_configured"),
                         now, inbound=inbound)
             return Outcome("topics list (none configured)")
+        unknown = self._unknown_topics(inbound, rest or [], [])
         chosen = set(person.topics or [])
         intro = next((a for k, a in self.config.quick_replies.items()
                       if words(k) and match(words(k), self.config.topics_words) is not None),
-                     "Toca un tema para añadirlo o quitarlo.")
+                     self.texts("topics_intro"))
+        if unknown:
+            intro = f"{unknown}\n\n{intro}"
+        t = self.texts
         rows = [{"id": f"{TOPIC}{tag}", "title": label[:24],
-                 "description": "✓ Lo recibes" if tag in chosen else "Toca para añadirlo"}
+                 "description": t("topic_chosen") if tag in chosen else t("topic_tap")}
                 for tag, label in topics.items()]
-        rows.append({"id": ALL_TOPICS, "title": "Todos los temas",
-                     "description": "✓ Lo recibes todo" if not chosen else "Recibirlo todo"})
+        rows.append({"id": ALL_TOPICS, "title": t("all_topics"),
+                     "description": t("all_topics_chosen") if not chosen else t("all_topics_tap")})
         interactive = {"type": "list", "body": {"text": f"{intro}\n\n{self._topics_line(person)}"},
-                       "action": {"button": "Elegir temas",
-                                  "sections": [{"title": "Temas", "rows": rows}]}}
+                       "action": {"button": t("topics_button"),
+                                  "sections": [{"title": t("topics_section"), "rows": rows}]}}
         lines = [f"• {label}{' ✓' if tag in chosen else ''}" for tag, label in topics.items()]
         text = f"{intro}\n\n" + "\n".join(lines) + f"\n\n{self._topics_line(person)}"
         self._reply(session, person, key, text, now, interactive, inbound=inbound)
-        return Outcome("topics list")
+        return Outcome("topics list" + (" (unknown topic)" if unknown else ""))
 
     def _choose(self, session: Session, person: SubscriberRow, inbound: Inbound, inbound_id: int,
-                now: datetime, topics: list[str]) -> Outcome:
+                now: datetime, topics: list[str], rest: list[str]) -> Outcome:
         """"TEMAS educación": those topics become the person's choice, as with ALTA and topics."""
         self._set_topics(session, person, topics, inbound, now)
-        text = self._topics_line(person)
+        unknown = self._unknown_topics(inbound, rest, topics)
+        text = " ".join(p for p in (unknown, self._topics_line(person)) if p)
         if person.status != "active":
-            text += " Escribe ALTA para empezar a recibirlas."
+            text += " " + self.texts("start_hint")
         self._reply(session, person, f"reply:{inbound_id}", text, now, inbound=inbound)
         return Outcome("topics", [(person, "topics")])
 
@@ -330,7 +310,7 @@ class Audience:
         self._set_topics(session, person, chosen, inbound, now)
         text = self._topics_line(person)
         if person.status != "active":
-            text += " Escribe ALTA para empezar a recibirlas."
+            text += " " + self.texts("start_hint")
         self._reply(session, person, f"reply:{inbound_id}", text, now, inbound=inbound)
         return Outcome("topics", [(person, "topics")])
 
@@ -355,27 +335,35 @@ class Audience:
                                           ConsentEventRow.kind == "opt_in")
             .order_by(col(ConsentEventRow.at).desc())
         ).first()
+        t = self.texts
         parts: list[str] = []
         if last is None:
-            parts.append("Aún no te hemos enviado ninguna noticia.")
+            parts.append(t("why_nothing_yet"))
         else:
             items: list[dict[str, Any]] = list((last.body or {}).get("items") or [])
-            titles = ", ".join(f"«{i.get('title')}»" for i in items if i.get("title")) or "un mensaje"
-            when = last.sent_at.astimezone(self.zone).strftime("%d/%m a las %H:%M") if last.sent_at else ""
-            routine = f" con la rutina «{last.routine}»" if last.routine else ""
-            parts.append(f"Te enviamos {titles}{' el ' + when if when else ''}{routine}.")
-            tags = {t.lower() for i in items for t in i.get("tags") or []}
-            mine = [t for t in person.topics or [] if t.lower() in tags]
+            titles = ", ".join(t("why_title", title=i["title"]) for i in items if i.get("title"))
+            sent = last.sent_at or last.created_at
+            when = t.moment(sent.astimezone(self.zone)) if sent else "—"
+            if last.routine:
+                parts.append(t("why_sent_routine", titles=titles or t("why_a_message"), when=when,
+                               routine=last.routine))
+            else:
+                parts.append(t("why_sent", titles=titles or t("why_a_message"), when=when))
+            tags = {tag.lower() for i in items for tag in i.get("tags") or []}
+            mine = [topic for topic in person.topics or [] if topic.lower() in tags]
             if mine:
-                labels = ", ".join(self.config.topics.get(t, t) for t in mine)
-                parts.append(f"Coincide con tus temas: {labels}.")
+                parts.append(t("why_matches", topics=", ".join(self.config.topics.get(m, m) for m in mine)))
             elif not person.topics:
-                parts.append("No elegiste temas, así que recibes todas las noticias.")
+                parts.append(t("why_all_news"))
         if joined is not None and joined.at is not None:
-            how = f" escribiendo «{joined.words}»" if joined.words else (
-                f" ({joined.note})" if joined.note else "")
-            parts.append(f"Te suscribiste el {joined.at.astimezone(self.zone):%d/%m/%Y}{how}.")
-        parts.append("Escribe TEMAS para elegir temas o BAJA para dejar de recibirlas.")
+            day = t.date(joined.at.astimezone(self.zone))
+            if joined.words:
+                parts.append(t("why_joined_words", date=day, words=joined.words))
+            elif joined.note:
+                parts.append(t("why_joined_note", date=day, note=joined.note))
+            else:
+                parts.append(t("why_joined", date=day))
+        parts.append(t("why_end"))
         return " ".join(parts)
 
     def _fallback(self, session: Session, person: SubscriberRow, inbound: Inbound,
@@ -389,7 +377,7 @@ class Audience:
                            away.message, now, inbound=inbound):
                 actions.append("away")
         day = now.astimezone(self.zone).date().isoformat()
-        if self._reply(session, person, f"help:{person.id}:{day}", self.config.help, now,
+        if self._reply(session, person, f"help:{person.id}:{day}", self.texts("help"), now,
                        inbound=inbound):
             actions.append("help")
         return Outcome(" + ".join(actions) or "no reply (help already sent today)")

@@ -70,8 +70,10 @@ def template_param(text: str, limit: int = limits.TEMPLATE_PARAM) -> str:
     return truncate(flat, limit) if flat else "-"
 
 
-def titles_param(titles: Sequence[str], limit: int = limits.TEMPLATE_PARAM) -> str:
-    """Numbered titles on one line, as many whole ones as fit in ``limit``, then "y N más".
+def titles_param(titles: Sequence[str], limit: int = limits.TEMPLATE_PARAM,
+                 more: str = "y {count} más") -> str:
+    """Numbered titles on one line, as many whole ones as fit in ``limit``, then "y N más"
+    (``more``, in the template's language).
 
     A digest sent as a template carries its stories in one parameter: a title is never cut in
     the middle of the list, and a person can tell how many did not fit.
@@ -79,7 +81,7 @@ def titles_param(titles: Sequence[str], limit: int = limits.TEMPLATE_PARAM) -> s
     parts = [f"{n}. {_SPACES.sub(' ', t).strip()}" for n, t in enumerate(titles, start=1)]
     for shown in range(len(parts), 0, -1):
         rest = len(parts) - shown
-        line = " · ".join(parts[:shown]) + (f" · y {rest} más" if rest else "")
+        line = " · ".join(parts[:shown]) + (" · " + more.format(count=rest) if rest else "")
         if len(line) <= limit:
             return line
     return template_param(parts[0], limit) if parts else "-"

@@ -48,5 +48,5 @@ def stats(app: App, since: str | None, routine: str | None, as_json: bool) -> No
     if as_json:
         click.echo(json.dumps({**report.as_dict(), "cost": cost.as_dict()}, indent=2, ensure_ascii=False))
         return
-    click.echo(render_tables(report))
+    click.echo(render_tables(report, app.config.hub.language))
     click.echo("\n" + cost.render())

@@ -21,8 +21,10 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlmodel import Session, col, select
 
+from hub.audience.texts import plain
 from hub.delivery.caps import COUNTED_AT_PLAN, Caps, news_column
 from hub.delivery.render import item_payload, render_digest, render_item
+from hub.delivery.utm import tagged
 from hub.matching import fold_tags
 from hub.storage.tables import DeliveryRow, ItemRow, SubscriberRow
 from hub.storage.typed import primary_key, stored_id, table_of
@@ -69,7 +71,7 @@ def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> 
 
 
 def plan_each(session: Session, items: list[ItemRow], now: datetime,
-              routine: str | None = None) -> int:
+              routine: str | None = None, footer: str | None = None) -> int:
     """Plan one message per (item, matching subscriber), due now; returns rows written.
 
     Rows are inserted a chunk at a time as subscribers are read, so memory stays flat."""
@@ -77,7 +79,7 @@ def plan_each(session: Session, items: list[ItemRow], now: datetime,
     rows: list[dict[str, Any]] = []
     for item in items:
         payload = item_payload(item)
-        body = {"kind": "item", "text": render_item(payload), "items": [payload]}
+        body = {"kind": "item", "text": render_item(payload, footer), "items": [payload]}
         for subscriber in active_subscribers(session, item.tags):
             rows.append({
                 "key": f"item:{item.id}:{subscriber.id}", "subscriber_id": subscriber.id,
@@ -115,8 +117,10 @@ class RunPlan:
     items: list[ItemRow]
     now: datetime
     caps: Caps
-    heading: str = "Resumen de noticias"
+    heading: str | None = None  # None: the catalogue's ("Resumen de noticias")
     max_items: int = 50  # per person: their best-ranked matching items
+    footer: str | None = None  # the way out, in the subscribers' language; None: the default's
+    utm_source: str | None = None  # tag every link (hub.delivery.utm) with this source; None: off
 
 
 @dataclass
@@ -167,7 +171,7 @@ def preview_run(session: Session, plan: RunPlan, reached: set[int] | None = None
 def _plan_chunks(session: Session, plan: RunPlan, stats: PlanStats,
                  encode: _Encoder) -> Iterator[list[tuple[Any, ...]]]:
     caps = plan.caps
-    payloads = {item.id: item_payload(item) for item in plan.items}
+    payloads = {item.id: _tagged(item_payload(item), plan) for item in plan.items}
     entries = [(stored_id(item), frozenset(fold_tags(item.tags or []))) for item in plan.items]
     revisions = {item.id: f".{item.revision}" if item.revision else "" for item in plan.items}
     topics_cache: dict[str | None, frozenset[str]] = {}
@@ -251,12 +255,21 @@ class _Rules:
         return due, "planned", None
 
 
+def _tagged(payload: dict[str, Any], plan: RunPlan) -> dict[str, Any]:
+    """The story's link with its UTM tags, when ``[hub] utm`` asks for them."""
+    if plan.utm_source and payload.get("url"):
+        payload["url"] = tagged(payload["url"], source=plan.utm_source, medium=plan.routine,
+                                campaign=str(plan.run_id) if plan.run_id is not None else None)
+    return payload
+
+
 def _body(plan: RunPlan, payloads: list[dict[str, Any]], stats: PlanStats) -> dict[str, Any]:
     if plan.mode == "digest" and len(payloads) > 1:
-        text = render_digest(payloads, plan.heading)
-        body = {"kind": "digest", "text": text, "items": payloads, "heading": plan.heading}
+        heading = plan.heading or plain()("digest_heading")
+        text = render_digest(payloads, heading, plan.footer)
+        body = {"kind": "digest", "text": text, "items": payloads, "heading": heading}
     else:
-        text = render_item(payloads[0])
+        text = render_item(payloads[0], plan.footer)
         body = {"kind": "item", "text": text, "items": payloads}
     stats.samples.setdefault(tuple(p["id"] for p in payloads), text)
     return body

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.audience.texts import plain
 from hub.text import truncate
 
 SUMMARY_LIMIT = 600
 TEXT_LIMIT = 4096
-DEFAULT_FOOTER = "_Escribe BAJA para dejar de recibir estas noticias._"
 
 
 def item_payload(item: Any) -> dict[str, Any]:
@@ -19,8 +19,12 @@ def item_payload(item: Any) -> dict[str, Any]:
     }
 
 
-def render_item(item: dict[str, Any], footer: str = DEFAULT_FOOTER) -> str:
-    """One story: bold title, a short summary, the link, and always the way out."""
+def render_item(item: dict[str, Any], footer: str | None = None) -> str:
+    """One story: bold title, a short summary, the link, and always the way out.
+
+    ``footer`` is the way out in the subscribers' language (``Texts("footer")``); without one,
+    the default language's."""
+    footer = footer or plain()("footer")
     parts = [f"*{item['title']}*" if item.get("title") else ""]
     if item.get("summary"):
         parts.append(truncate(item["summary"], SUMMARY_LIMIT))
@@ -30,8 +34,9 @@ def render_item(item: dict[str, Any], footer: str = DEFAULT_FOOTER) -> str:
     return truncate("\n\n".join(p for p in parts if p), TEXT_LIMIT)
 
 
-def render_digest(items: list[dict[str, Any]], heading: str, footer: str = DEFAULT_FOOTER) -> str:
+def render_digest(items: list[dict[str, Any]], heading: str, footer: str | None = None) -> str:
     """Several stories in one message: a heading, one numbered line and link each, the way out."""
+    footer = footer or plain()("footer")
     lines = [f"*{heading}*"]
     for number, item in enumerate(items, start=1):
         lines.append(f"{number}. {item['title']}\n{item.get('url') or ''}".rstrip())

@@ -29,8 +29,11 @@ DASHBOARD_TOKEN_ENV = "HUB_DASHBOARD_TOKEN"
 
 def ops_routes(store: Store, metrics: Metrics, tz: ZoneInfo,
                token: Callable[[], str | None] | None = None,
-               card: RateCard | None = None) -> list[BaseRoute]:
-    """Routes for health, metrics and the dashboard, reading the dashboard token from the env."""
+               card: RateCard | None = None, language: str = "en",
+               extra: Callable[[], str] | None = None) -> list[BaseRoute]:
+    """Routes for health, metrics and the dashboard, reading the dashboard token from the env.
+
+    The dashboard's labels are in ``language``; ``extra`` adds trusted HTML below its charts."""
     read_token = token or (lambda: os.environ.get(DASHBOARD_TOKEN_ENV))
 
     async def healthz(_: Request) -> Response:
@@ -53,7 +56,8 @@ def ops_routes(store: Store, metrics: Metrics, tz: ZoneInfo,
             return PlainTextResponse(
                 f"401: pass the dashboard token (env {DASHBOARD_TOKEN_ENV}) as ?token= or a "
                 "Bearer header", status_code=401, headers={"WWW-Authenticate": "Bearer"})
-        page = await run_in_threadpool(_render, store, tz, card)
+        page = await run_in_threadpool(_render, store, tz, card, language,
+                                       extra() if extra is not None else "")
         return HTMLResponse(page)
 
     return [Route("/healthz", healthz), Route("/metrics", metrics_page),
@@ -65,7 +69,8 @@ def _ping(store: Store) -> None:
         session.connection().execute(text("SELECT 1"))
 
 
-def _render(store: Store, tz: ZoneInfo, card: RateCard | None = None) -> str:
+def _render(store: Store, tz: ZoneInfo, card: RateCard | None = None, language: str = "en",
+            extra: str = "") -> str:
     from hub.delivery import account, brake
 
     with store.read() as session:
@@ -75,7 +80,8 @@ def _render(store: Store, tz: ZoneInfo, card: RateCard | None = None) -> str:
         if state.state != "running":
             alerts.append(f"Sending is {state.state}: {state.reason} (hub status)")
         cost = spent(session, card or shipped_card(), tz)
-        return render_dashboard(build_report(session, tz), alerts=alerts, cost=cost)
+        return render_dashboard(build_report(session, tz), alerts=alerts, cost=cost,
+                                language=language, extra=extra)
 
 
 def make_app(store: Store, metrics: Metrics, tz: ZoneInfo,

@@ -26,6 +26,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import hub
+from hub.audience.texts import plain
 from hub.cloudapi import messages as wa
 from hub.cloudapi.client import GraphClient, reached_server
 from hub.cloudapi.codes import action_for
@@ -126,13 +127,14 @@ def _heading(message: OutgoingMessage) -> str:
     return heading
 
 
-def _fields(message: OutgoingMessage, param_limit: int = 300) -> dict[str, str]:
+def _fields(message: OutgoingMessage, param_limit: int = 300, language: str = "es") -> dict[str, str]:
     items = message.items
     first = items[0] if items else {}
     url = str(first.get("url") or "")
     parts = urlsplit(url)
     path = (parts.path.lstrip("/") + (f"?{parts.query}" if parts.query else "")) if url else ""
-    titles = wa.titles_param([str(i.get("title") or "") for i in items], param_limit)
+    more = plain("en" if language.lower().startswith("en") else "es")("more_titles")
+    titles = wa.titles_param([str(i.get("title") or "") for i in items], param_limit, more)
     heading = _heading(message)
     digest = message.body.get("kind") == "digest"
     return {
@@ -209,7 +211,7 @@ class WhatsAppSink(Sink):
         template = (self.options.digest_template if digest else None) or self.options.template
         if template is None:
             raise BuildError("outside the 24-hour window and no [sinks.whatsapp].template is configured")
-        values = _fields(message, template.param_limit)
+        values = _fields(message, template.param_limit, template.language)
         header = None
         if template.header_image:
             header = values["image_url"] or template.default_image_url
