@@ -689,6 +689,9 @@ class _Run:
     def _write(self, outcomes: list[tuple[int, SendResult]], halt: tuple[Action, SendResult] | None,
                unsent: list[int]) -> list[str]:
         now = self.clock.now()
+        # In id order, as the status webhook locks rows on PostgreSQL: two transactions taking
+        # the same rows in different orders deadlock.
+        outcomes = sorted(outcomes, key=lambda outcome: outcome[0])
         sent = [(delivery_id, r) for delivery_id, r in outcomes if r.ok]
         others = [(delivery_id, r) for delivery_id, r in outcomes if not r.ok]
         with self.store.write() as session:

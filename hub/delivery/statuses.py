@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ARRAY, any_, bindparam, insert, update
+from sqlalchemy import ARRAY, any_, bindparam, insert, or_, update
 from sqlmodel import Session, select
 
 from hub.contracts import Action, delivery_id_from_callback
@@ -89,11 +89,17 @@ class StatusBatch:
         self.by_wamid: dict[str, DeliveryState] = {}
         self.by_id: dict[int, DeliveryState] = {}
         names = wamids + [forgotten_wamid(w) for w in wamids]
-        for chunk in _chunks(names):
-            self._load(self._among(_DELIVERIES.c.wamid, chunk))
-        wanted = {i for u in updates if (i := delivery_id_from_callback(u.biz_opaque)) is not None}
-        for ids in _chunks(sorted(wanted - set(self.by_id))):
-            self._load(self._among(_DELIVERIES.c.id, ids))
+        wanted = sorted({i for u in updates if (i := delivery_id_from_callback(u.biz_opaque)) is not None})
+        if self.connection.dialect.name == "postgresql":
+            # One statement, rows locked in id order: locking by wamid and then by id in two
+            # statements took the same rows in two orders, and a concurrent batch (or the
+            # dispatcher, which also writes in id order) then deadlocked with this one.
+            self._load(or_(self._among(_DELIVERIES.c.wamid, names), self._among(_DELIVERIES.c.id, wanted)))
+        else:  # SQLite: no row locks (the write transaction holds the file); IN lists are capped
+            for chunk in _chunks(names):
+                self._load(self._among(_DELIVERIES.c.wamid, chunk))
+            for ids in _chunks(sorted(set(wanted) - set(self.by_id))):
+                self._load(self._among(_DELIVERIES.c.id, ids))
         self.pending: dict[str, list[dict[str, Any]]] = {}  # events waiting for their wamid
         self._loaded_events: list[dict[str, Any]] = []
         for chunk in _chunks(wamids):
