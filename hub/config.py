@@ -26,6 +26,7 @@ from hub.plugins import Registry
 from hub.pricing.card import PricingSettings, RateCard
 from hub.pricing.money import Money, parse_money
 from hub.timekeeping.durations import parse_interval
+from hub.web.labels import Language
 
 DEFAULT_CONFIG_NAME = "hub.toml"
 DATABASE_URL_ENV = "HUB_DATABASE_URL"  # overrides [hub] database_url: a server URL carries a password
@@ -56,6 +57,7 @@ class HubSection(_Section):
     timezone: str = Field("Europe/Madrid", description="an IANA time zone name")
     sink: str | None = Field(None, description="name of the [sinks.NAME] table that delivers")
     monthly_budget: str | None = Field(None, description='what Meta may charge a month, e.g. "150 EUR"')
+    language: Language = Field("en", description="labels of the dashboard: en or es")
 
     @field_validator("monthly_budget")
     @classmethod

@@ -106,7 +106,8 @@ class Daemon:
 
     def _web_app(self) -> Starlette:
         routes: list[Any] = list(ops_routes(self.store, self.metrics, self.config.tz,
-                                            card=self.config.rate_card()))
+                                            card=self.config.rate_card(),
+                                            language=self.config.hub.language, clock=self.clock))
         self._webhook, self._webhook_off = None, ""
         try:
             from hub.web.webhook_app import webhook_app

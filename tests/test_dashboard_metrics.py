@@ -1,4 +1,5 @@
-"""The dashboard page carries every chart's data points; /metrics parses as Prometheus text."""
+"""The dashboard page: what waits for the editor, one row per run, charts with their values, in
+the hub's language; /metrics parses as Prometheus text."""
 
 from __future__ import annotations
 
@@ -9,38 +10,97 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 
-from hub.stats import build_report
+from hub.pricing.card import shipped_card
+from hub.pricing.money import show
 from hub.storage.store import Store
 from hub.web.asgi_server import serve_in_thread
+from hub.web.board import gather
 from hub.web.dashboard import is_authorised, render_dashboard
+from hub.web.labels import SPANISH
 from hub.web.metrics import Metrics
 from hub.web.pages import ops_routes
 from tests.backend import db_url
+from tests.dashboard_scenario import HELD_TITLES, editor_scenario
 from tests.test_stats import _scenario
+
+
+def _page(db_path, language: str = "en") -> str:
+    store = Store(db_url(db_path))
+    with store.read() as session:
+        board = gather(session, ZoneInfo("Europe/Madrid"), shipped_card())
+    store.dispose()
+    return render_dashboard(board, language=language, csrf="c5rf")
 
 
 def test_dashboard_has_points_in_every_chart(tmp_path) -> None:
     _scenario(tmp_path / "hub.db")
-    store = Store(db_url(tmp_path / 'hub.db'))
-    with store.read() as session:
-        page = render_dashboard(build_report(session, ZoneInfo("Europe/Madrid")))
-    charts = re.findall(r'<svg class="chart" data-chart="([^"]+)".*?</svg>', page, re.S)
-    assert charts == ["daily", "read-by-hour", "growth", "unsubscribes"]
+    page = _page(tmp_path / "hub.db")
+    charts = re.findall(r"<svg class='chart' data-chart='([^']+)'.*?</svg>", page, re.S)
+    assert charts == ["daily", "read-by-hour", "growth", "growth-by-topic"]
     for name in charts:
-        block = re.search(rf'data-chart="{name}".*?</svg>', page, re.S).group(0)
-        assert 'class="point"' in block, f"chart {name} has no data points"
+        block = re.search(rf"data-chart='{name}'.*?</svg>", page, re.S).group(0)
+        assert "class='point'" in block, f"chart {name} has no data points"
+        assert "class='value'" in block and "class='tick'" in block, f"chart {name}: values and axis"
     assert "http://" not in page and "https://" not in page, "the page must need no network"
     assert "sent <b>12</b>" in page
+    # growth by topic: 4 chose cultura, 1 of them left; the 8 others take every topic.
+    assert "data-label='cultura (+3)' data-value='4'" in page
 
 
-def test_dashboard_shows_alerts_first(tmp_path) -> None:
-    _scenario(tmp_path / "hub.db")
-    store = Store(db_url(tmp_path / 'hub.db'))
-    with store.read() as session:
-        page = render_dashboard(build_report(session, ZoneInfo("Europe/Madrid")),
-                                alerts=["Routine diaria is paused by the brake: run #3 <b>"])
-    assert page.index("role='alert'") < page.index("<svg class=")
-    assert "run #3 &lt;b&gt;" in page
+def test_dashboard_shows_what_needs_the_editor_first(tmp_path) -> None:
+    editor_scenario(tmp_path / "hub.db").dispose()
+    page = _page(tmp_path / "hub.db")
+    assert page.index("id='attention'") < page.index("id='runs'") < page.index("<svg class=")
+    for title in HELD_TITLES:
+        assert title in page
+    assert page.count("action='/dashboard/held/approve'") == 4  # each story, and all of the source
+    assert page.count("action='/dashboard/held/drop'") == 4
+    assert "tardes</b>" in page and "action='/dashboard/routines/resume'" in page
+    assert page.count("name='csrf' value='c5rf'") == 9
+    assert "Times in Europe/Madrid" in page
+
+
+def test_each_run_is_a_row_with_its_stories_reach_and_cost(tmp_path) -> None:
+    editor_scenario(tmp_path / "hub.db").dispose()
+    page = _page(tmp_path / "hub.db")
+    rows = re.findall(r"<tr data-run='(\d+)'>(.*?)</tr>", page, re.S)
+    assert [r for r, _ in rows] == ["2", "1"], "newest first"
+    cells = dict(re.findall(r"data-label='([^']+)'>(.*?)</td>", rows[1][1], re.S))
+    # Run 1 (09:30 Madrid): 9 people reached, 9 delivered, 6 read, 2 left within 24 h;
+    # 9 delivered marketing messages to Spain at the shipped card's rate.
+    assert cells["when"] == "2026-03-02 09:30 CET"
+    assert "El pleno aprueba el presupuesto" in cells["stories"]
+    assert "Abre el mercado de abastos" in cells["stories"]
+    assert "Fiestas" not in cells["stories"]
+    assert (cells["reached"], cells["delivered"], cells["read"], cells["left"]) == ("9", "9", "6", "2")
+    card = shipped_card()
+    assert cells["cost"] == show(card.price("ES", "marketing").amount * 9, card.currency)
+
+
+def test_dashboard_labels_follow_the_hub_language(tmp_path) -> None:
+    editor_scenario(tmp_path / "hub.db").dispose()
+    page = _page(tmp_path / "hub.db", language="es")
+    assert "<html lang='es'>" in page
+    for label in ("Horas en Europe/Madrid", "Retenidas por el control de avalanchas", ">Aprobar<",
+                  ">Descartar<", ">Reanudar<", "data-label='cuándo'", "Crecimiento de suscriptores por tema",
+                  "enviados <b>12</b>", "(todos los temas)"):
+        assert label in page, label
+    for english in (">Approve<", ">Resume<", "Needs you", "data-label='when'"):
+        assert english not in page, english
+
+
+def test_every_spanish_label_has_its_english_key_used() -> None:
+    """One table of labels: each Spanish entry translates a text the dashboard really asks for."""
+    import inspect
+
+    from hub.web import actions, charts, dashboard
+
+    source = "".join(inspect.getsource(m) for m in (dashboard, actions, charts))
+    unused = [key for key in SPANISH if f'"{key}"' not in source and f"'{key}'" not in source
+              and key not in ("paused", "stopped", "(all topics)")]
+    assert unused == []
+    asked = set(re.findall(r'_\("([^"]+)"\)', source)) | set(re.findall(r"_\('([^']+)'\)", source))
+    assert asked and asked - set(SPANISH) == set(), "every label has its Spanish"
 
 
 def test_dashboard_token_check() -> None:
