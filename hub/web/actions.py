@@ -52,8 +52,7 @@ class DashboardActions:
             text = _("story #{id} approved") if approved else _("story #{id} dropped")
             return text.format(id=query["id"])
         if done in SETTLE and query.get("source"):
-            text = (_("{n} stories from {source} approved") if approved
-                    else _("{n} stories from {source} dropped"))
+            text = _("{source}: {n} approved") if approved else _("{source}: {n} dropped")
             return text.format(n=count, source=query["source"])
         if done == "routines/resume" and query.get("name"):
             return _("routine {name} resumed").format(name=query["name"])

@@ -62,8 +62,8 @@ SPANISH: dict[str, str] = {
     "Done: {what}": "Hecho: {what}",
     "story #{id} approved": "noticia #{id} aprobada",
     "story #{id} dropped": "noticia #{id} descartada",
-    "{n} stories from {source} approved": "{n} noticias de {source} aprobadas",
-    "{n} stories from {source} dropped": "{n} noticias de {source} descartadas",
+    "{source}: {n} approved": "{source}: {n} aprobadas",
+    "{source}: {n} dropped": "{source}: {n} descartadas",
     "routine {name} resumed": "rutina {name} reanudada",
     "nothing changed": "nada cambió",
 }

@@ -104,7 +104,8 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer a browser sends ``Origin: null`` on a POST.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 FORM_LIMIT = 4096
