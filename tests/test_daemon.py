@@ -32,6 +32,7 @@ def _prepare(project: Path, base_url: str) -> Store:
     write_config(project / "hub.toml", f"""
 [hub]
 database_url = "sqlite:///hub.db"
+language = "es"
 
 [caps]  # about the daemon, not restraint: sent at any hour
 per_subscriber_per_day = "unlimited"
@@ -132,7 +133,8 @@ def test_health_metrics_and_summary(project, cloud_api_factory) -> None:
         families = {f.name for f in text_string_to_metric_families(metrics)}
         assert {"hub_deliveries", "hub_webhook_requests", "hub_send_latency_seconds"} <= families
         assert httpx.get(base + "/dashboard").status_code == 401
-        assert httpx.get(base + "/dashboard?token=dash").status_code == 200
+        dashboard = httpx.get(base + "/dashboard?token=dash")
+        assert dashboard.status_code == 200 and "Pendiente de ti" in dashboard.text  # [hub] language
         assert httpx.post(base + "/webhook", content=b"{}").status_code == 401  # unsigned
     finally:
         code, output = _stop(proc)

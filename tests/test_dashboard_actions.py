@@ -126,3 +126,21 @@ def test_approve_drop_and_resume_do_what_the_commands_do(served) -> None:
     assert "routine tardes resumed" in page and "Nothing waits for you." in page
     assert client.post("/dashboard/held/approve", data={"csrf": csrf}, **post).status_code == 400
     client.close()
+
+
+def test_resume_sending_after_a_stop_as_hub_status_resume_does(served) -> None:
+    from hub.delivery import account
+
+    base, store, _ = served
+    with store.write() as s:
+        account.stop(s, NOW, 131031, "Business account restricted")
+    client, csrf = _open(base)
+    page = client.get("/dashboard").text
+    assert "Sending is stopped: Business account restricted" in page
+    assert "action='/dashboard/sending/resume'" in page
+    done = client.post("/dashboard/sending/resume", data={"csrf": csrf}, headers={"Origin": base})
+    assert done.status_code == 303
+    with store.read() as s:
+        assert account.current(s).state == "running" and account.open_alerts(s) == []
+    assert "sending resumed; open alerts cleared" in client.get(done.headers["location"]).text
+    client.close()

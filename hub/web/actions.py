@@ -1,5 +1,5 @@
-"""What the dashboard's buttons do: the same calls as ``hub items approve|drop`` and
-``hub routines resume``, so a click and a command can never disagree.
+"""What the dashboard's buttons do: the same calls as ``hub items approve|drop``,
+``hub routines resume`` and ``hub status --resume``, so a click and a command can never disagree.
 
 :meth:`DashboardActions.run` returns the query string of the page shown next (what was done, to
 how many), and :meth:`DashboardActions.notice` turns it back into a sentence in the page's language.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hub.delivery import brake
+from hub.delivery import account, brake
 from hub.intake.held import settle
 from hub.storage.store import Store
 from hub.timekeeping.clock import Clock
@@ -33,6 +33,10 @@ class DashboardActions:
                 count = settle(self.store, [], source, self.clock.now(), approve=SETTLE[action])
                 return {"done": action, "n": str(count), "source": source}
             return None
+        if action == "sending/resume":
+            with self.store.write() as session:
+                changed = account.resume(session, self.clock.now())
+            return {"done": action, "n": str(int(changed))}
         if action == "routines/resume" and form.get("name"):
             with self.store.write() as session:
                 lifted = brake.resume(session, form["name"])
@@ -54,6 +58,8 @@ class DashboardActions:
         if done in SETTLE and query.get("source"):
             text = _("{source}: {n} approved") if approved else _("{source}: {n} dropped")
             return text.format(n=count, source=query["source"])
+        if done == "sending/resume":
+            return _("sending resumed; open alerts cleared")
         if done == "routines/resume" and query.get("name"):
             return _("routine {name} resumed").format(name=query["name"])
         return ""

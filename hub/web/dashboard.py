@@ -99,10 +99,11 @@ def _form(action: str, csrf: str, fields: dict[str, str], label: str, kind: str)
 def _attention(board: Board, csrf: str, _: Label) -> str:
     """Held stories and paused routines, each with its button; open alerts above them."""
     parts = [f"<p class='alert' role='alert'>⚠ {escape(a)}</p>" for a in board.alerts]
-    if board.sending is not None and not board.alerts:
+    if board.sending is not None:
         state, why = board.sending
-        parts.append(f"<p class='alert' role='alert'>⚠ "
-                     f"{escape(_('Sending is {state}: {reason}').format(state=_(state), reason=why))}</p>")
+        parts.append(f"<div class='alert' role='alert' id='sending'>⚠ "
+                     f"{escape(_('Sending is {state}: {reason}').format(state=_(state), reason=why))}"
+                     + _form("/dashboard/sending/resume", csrf, {}, _("Resume sending"), "ok") + "</div>")
     if board.held:
         parts.append(f"<h3>{escape(_('Held by the glitch guard'))} ({board.held_total})</h3>")
         source = None

@@ -65,6 +65,8 @@ SPANISH: dict[str, str] = {
     "{source}: {n} approved": "{source}: {n} aprobadas",
     "{source}: {n} dropped": "{source}: {n} descartadas",
     "routine {name} resumed": "rutina {name} reanudada",
+    "sending resumed; open alerts cleared": "envío reanudado; avisos cerrados",
+    "Resume sending": "Reanudar el envío",
     "nothing changed": "nada cambió",
 }
 
