@@ -136,3 +136,13 @@ def test_a_non_ascii_dashboard_token_gets_401_not_500(tmp_path) -> None:
             assert response.status_code == expected, (headers, query)
     assert not is_authorised("sécret", "s3cret") and is_authorised("sécret", "sécret")
     store.dispose()
+
+
+def test_a_flood_of_held_stories_shows_the_first_ones_and_how_many_more(tmp_path, monkeypatch) -> None:
+    from hub.web import board
+
+    editor_scenario(tmp_path / "hub.db").dispose()
+    monkeypatch.setattr(board, "HELD_SHOWN", 2)
+    page = _page(tmp_path / "hub.db")
+    assert "Held by the glitch guard (3)" in page and page.count("<li data-item=") == 2
+    assert "… and 1 more: hub items held" in page

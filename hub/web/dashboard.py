@@ -125,6 +125,9 @@ def _attention(board: Board, csrf: str, _: Label) -> str:
                          + _form("/dashboard/held/drop", csrf, {"id": str(story.id)}, _("Drop"), "no")
                          + "</span></li>")
         parts.append("</ul>")
+        if board.held_total > len(board.held):
+            more = _("… and {n} more: hub items held").format(n=board.held_total - len(board.held))
+            parts.append(f"<p class='muted'>{escape(more)}</p>")
     if board.paused:
         parts.append(f"<h3>{escape(_('Paused routines'))}</h3><ul class='held'>")
         for name, why in board.paused:

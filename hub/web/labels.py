@@ -25,6 +25,7 @@ SPANISH: dict[str, str] = {
     "Drop": "Descartar",
     "Approve all from {source}": "Aprobar todas de {source}",
     "Drop all from {source}": "Descartar todas de {source}",
+    "… and {n} more: hub items held": "… y {n} más: hub items held",
     "Paused routines": "Rutinas en pausa",
     "paused by the brake: {reason}": "pausada por el freno: {reason}",
     "Resume": "Reanudar",
