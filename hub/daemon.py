@@ -27,6 +27,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from hub.app import App
+from hub.cloudapi.templates import uses_from_config
 from hub.contracts import Sink
 from hub.delivery import template_status
 from hub.delivery.caps import Caps
@@ -107,7 +108,8 @@ class Daemon:
     def _web_app(self) -> Starlette:
         routes: list[Any] = list(ops_routes(self.store, self.metrics, self.config.tz,
                                             card=self.config.rate_card(),
-                                            language=self.config.hub.language, clock=self.clock))
+                                            language=self.config.hub.language, clock=self.clock,
+                                            templates=uses_from_config(self.config)))
         self._webhook, self._webhook_off = None, ""
         try:
             from hub.web.webhook_app import webhook_app

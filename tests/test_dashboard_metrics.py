@@ -146,3 +146,22 @@ def test_a_flood_of_held_stories_shows_the_first_ones_and_how_many_more(tmp_path
     page = _page(tmp_path / "hub.db")
     assert "Held by the glitch guard (3)" in page and page.count("<li data-item=") == 2
     assert "… and 1 more: hub items held" in page
+
+
+def test_a_routine_held_by_a_paused_template_is_named_without_a_button(tmp_path) -> None:
+    """Meta lifts that hold (APPROVED again), not the editor: the page says so and offers no Resume."""
+    from hub.cloudapi.templates import TemplateUse
+    from hub.storage.tables import TemplateRow
+    from tests.test_stats import T0
+
+    store = editor_scenario(tmp_path / "hub.db")
+    with store.write() as s:
+        s.add(TemplateRow(name="news_update", language="es", status="PAUSED", updated_at=T0))
+    uses = [TemplateUse(key="sinks.whatsapp.template", name="news_update", language="es", body_params=2,
+                        routines=("mañanas",))]
+    with store.read() as session:
+        page = render_dashboard(gather(session, ZoneInfo("Europe/Madrid"), None, uses))
+    store.dispose()
+    held = re.search(r"<li data-routine='mañanas'>.*?</li>", page, re.S)
+    assert held is not None and "held: template &#x27;news_update&#x27; (es) is PAUSED" in held.group(0)
+    assert "<form" not in held.group(0) and "once Meta approves the template again" in held.group(0)

@@ -6,13 +6,15 @@ the reading stays bounded: the latest runs, the first held stories, the paused r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from hub.delivery import account, brake
+from hub.cloudapi.templates import TemplateUse
+from hub.delivery import account, brake, template_status
 from hub.intake.held import held_count, held_items
 from hub.pricing.card import RateCard
 from hub.pricing.spent import Spent, spent
@@ -40,14 +42,18 @@ class Board:
     runs: list[RunLine] = field(default_factory=list)
     held: list[HeldStory] = field(default_factory=list)
     held_total: int = 0
-    paused: list[tuple[str, str]] = field(default_factory=list)  # routine, why
+    paused: list[tuple[str, str]] = field(default_factory=list)  # routine, why: the brake
+    template_held: list[tuple[str, str]] = field(default_factory=list)  # until Meta approves again
     sending: tuple[str, str] | None = None  # state, why: when the hub may not send at all
     alerts: list[str] = field(default_factory=list)
     cost: Spent | None = None
 
 
-def gather(session: Session, tz: ZoneInfo, card: RateCard | None) -> Board:
-    """Read the board: the stats report, the latest runs with their cost, what waits for an admin."""
+def gather(session: Session, tz: ZoneInfo, card: RateCard | None,
+           templates: Sequence[TemplateUse] = ()) -> Board:
+    """Read the board: the stats report, the latest runs with their cost, what waits for an admin.
+
+    ``templates`` (the config's) name the routines a paused or disabled template holds."""
     report = build_report(session, tz)
     cost = spent(session, card, tz) if card is not None else None
     state = account.current(session)
@@ -58,6 +64,8 @@ def gather(session: Session, tz: ZoneInfo, card: RateCard | None) -> Board:
               if r.id is not None],
         held_total=held_count(session),
         paused=[(r.name, r.paused_reason or "") for r in brake.paused(session)],
+        template_held=[(name, why) for name in sorted({r for use in templates for r in use.routines})
+                       if (why := template_status.hold_reason(session, name, templates)) is not None],
         sending=(state.state, state.reason or "") if state.state != "running" else None,
         alerts=[a.message for a in account.open_alerts(session)],
     )

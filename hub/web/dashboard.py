@@ -129,12 +129,19 @@ def _attention(board: Board, csrf: str, _: Label) -> str:
             more = _("… and {n} more: hub items held").format(n=board.held_total - len(board.held))
             parts.append(f"<p class='muted'>{escape(more)}</p>")
     if board.paused:
-        parts.append(f"<h3>{escape(_('Paused routines'))}</h3><ul class='held'>")
+        parts.append(f"<h3>{escape(_('Paused by the brake'))}</h3><ul class='held'>")
         for name, why in board.paused:
             parts.append(f"<li data-routine='{escape(name)}'><span><b>{escape(name)}</b> — "
-                         f"{escape(_('paused by the brake: {reason}').format(reason=why))}</span>"
+                         f"{escape(why)}</span>"
                          + _form("/dashboard/routines/resume", csrf, {"name": name}, _("Resume"), "ok")
                          + "</li>")
+        parts.append("</ul>")
+    if board.template_held:
+        parts.append(f"<h3>{escape(_('Held by their template'))}</h3><ul class='held'>")
+        for name, why in board.template_held:
+            parts.append(f"<li data-routine='{escape(name)}'><span><b>{escape(name)}</b> — {escape(why)}. "
+                         f"{escape(_('It resumes by itself once Meta approves the template again.'))}"
+                         "</span></li>")
         parts.append("</ul>")
     if len(parts) == 0:
         parts.append(f"<p class='muted'>{escape(_('Nothing waits for you.'))}</p>")

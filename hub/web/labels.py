@@ -26,8 +26,10 @@ SPANISH: dict[str, str] = {
     "Approve all from {source}": "Aprobar todas de {source}",
     "Drop all from {source}": "Descartar todas de {source}",
     "… and {n} more: hub items held": "… y {n} más: hub items held",
-    "Paused routines": "Rutinas en pausa",
-    "paused by the brake: {reason}": "pausada por el freno: {reason}",
+    "Paused by the brake": "Rutinas pausadas por el freno",
+    "Held by their template": "Rutinas retenidas por su plantilla",
+    "It resumes by itself once Meta approves the template again.":
+        "Se reanuda sola cuando Meta vuelva a aprobar la plantilla.",
     "Resume": "Reanudar",
     "Sending is {state}: {reason}": "El envío está {state}: {reason}",
     "paused": "en pausa",

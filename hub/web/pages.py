@@ -7,7 +7,7 @@ event loop answers everything.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from hub.cloudapi.templates import TemplateUse
 from hub.pricing.card import RateCard, shipped_card
 from hub.storage.store import Store
 from hub.timekeeping.clock import Clock, SystemClock
@@ -33,10 +34,11 @@ DASHBOARD_TOKEN_ENV = "HUB_DASHBOARD_TOKEN"
 def ops_routes(store: Store, metrics: Metrics, tz: ZoneInfo,
                token: Callable[[], str | None] | None = None,
                card: RateCard | None = None, language: str = "en",
-               clock: Clock | None = None) -> list[BaseRoute]:
+               clock: Clock | None = None, templates: Sequence[TemplateUse] = ()) -> list[BaseRoute]:
     """Routes for health, metrics and the dashboard, reading the dashboard token from the env.
 
-    The dashboard's labels are in ``language``; its buttons act at ``clock``'s time.
+    The dashboard's labels are in ``language``; its buttons act at ``clock``'s time; ``templates``
+    (the config's) let it name the routines a paused template holds.
     """
     read_token = token or (lambda: os.environ.get(DASHBOARD_TOKEN_ENV))
     actions = DashboardActions(store, clock or SystemClock(), language)
@@ -68,7 +70,7 @@ def ops_routes(store: Store, metrics: Metrics, tz: ZoneInfo,
             cookie, nonce = csrf.new_session(str(expected))
         notice = actions.notice(request.query_params)
         page = await run_in_threadpool(_render, store, tz, card, language,
-                                       csrf.csrf_token(str(expected), nonce), notice)
+                                       csrf.csrf_token(str(expected), nonce), notice, templates)
         response = HTMLResponse(page, headers=SECURITY_HEADERS)
         if cookie is not None:
             response.set_cookie(csrf.COOKIE, cookie, path="/dashboard", httponly=True, samesite="strict",
@@ -127,9 +129,9 @@ def _ping(store: Store) -> None:
 
 
 def _render(store: Store, tz: ZoneInfo, card: RateCard | None = None, language: str = "en",
-            csrf_value: str = "", notice: str = "") -> str:
+            csrf_value: str = "", notice: str = "", templates: Sequence[TemplateUse] = ()) -> str:
     with store.read() as session:
-        board = gather(session, tz, card or shipped_card())
+        board = gather(session, tz, card or shipped_card(), templates)
     return render_dashboard(board, language=language, csrf=csrf_value, notice=notice)
 
 
