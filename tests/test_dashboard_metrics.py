@@ -44,7 +44,7 @@ def test_dashboard_has_points_in_every_chart(tmp_path) -> None:
     assert "http://" not in page and "https://" not in page, "the page must need no network"
     assert "sent <b>12</b>" in page
     # growth by topic: 4 chose cultura, 1 of them left; the 8 others take every topic.
-    assert "data-label='cultura (+3)' data-value='4'" in page
+    assert "data-label='cultura' data-value='4'" in page and "net: (all topics) +6 · cultura +3" in page
 
 
 def test_dashboard_shows_what_needs_the_editor_first(tmp_path) -> None:

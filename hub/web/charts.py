@@ -13,14 +13,14 @@ from collections.abc import Callable, Sequence
 from html import escape
 
 WIDTH = 360
-LABEL_W = 96  # the row labels' column
+LABEL_W = 120  # the row labels' column: 16 characters
 VALUE_W = 44  # room after the longest bar for its value
-AXIS_H = 18
-BAR_H = 13
+AXIS_H = 20
+BAR_H = 14
 BAR_GAP = 2
 ROW_GAP = 8
 COLOURS = ("#0b7a6f", "#2f7fd1", "#c0392b")
-FONT = 12
+FONT = 13
 
 
 def nice_ticks(top: float, percent: bool = False) -> list[float]:
@@ -36,15 +36,16 @@ def nice_ticks(top: float, percent: bool = False) -> list[float]:
     return [step * i for i in range(math.ceil(top / step) + 1)]
 
 
-def _short(label: str, room: int = 14) -> str:
+def _short(label: str, room: int = 16) -> str:
     return label if len(label) <= room else label[:room - 1] + "…"
 
 
 def hbar_chart(name: str, title: str, labels: Sequence[str],
                series: Sequence[tuple[str, Sequence[float]]], *, percent: bool = False,
-               empty: str = "no data yet", note: str = "",
+               empty: str = "no data yet", note: str = "", footer: str = "",
                show: Callable[[float], str] | None = None) -> str:
-    """A figure with the chart and its legend; ``show`` formats a value (default: integer or %)."""
+    """A figure with the chart, its legend and a ``footer`` line; ``show`` formats a value
+    (default: an integer or a percentage)."""
     fmt = show or ((lambda v: f"{v:.0%}") if percent else (lambda v: f"{v:g}"))
     legend = "".join(f"<span class='key'><i style='background:{COLOURS[s % len(COLOURS)]}'></i>"
                      f"{escape(series_name)}</span>" for s, (series_name, _) in enumerate(series))
@@ -65,7 +66,7 @@ def hbar_chart(name: str, title: str, labels: Sequence[str],
     for tick in ticks:
         x = LABEL_W + span * tick / scale_top
         parts.append(f"<line x1='{x:.1f}' y1='{AXIS_H - 4}' x2='{x:.1f}' y2='{height - 2}' stroke='#e3e3e3'/>"
-                     f"<text class='tick' x='{x:.1f}' y='{AXIS_H - 7}' font-size='11' fill='#555' "
+                     f"<text class='tick' x='{x:.1f}' y='{AXIS_H - 7}' font-size='12' fill='#555' "
                      f"text-anchor='middle'>{escape(fmt(tick))}</text>")
     for r, label in enumerate(labels):
         y0 = AXIS_H + r * row_h + ROW_GAP / 2
@@ -81,10 +82,12 @@ def hbar_chart(name: str, title: str, labels: Sequence[str],
                 f"data-value='{value}' x='{LABEL_W}' y='{y:.1f}' width='{max(w, 0.5):.1f}' height='{BAR_H}' "
                 f"fill='{COLOURS[s % len(COLOURS)]}'><title>{escape(label)} · {escape(series_name)}: "
                 f"{escape(fmt(value))}</title></rect>"
-                f"<text class='value' x='{LABEL_W + w + 4:.1f}' y='{y + BAR_H - 2:.1f}' font-size='11'>"
+                f"<text class='value' x='{LABEL_W + w + 4:.1f}' y='{y + BAR_H - 3:.1f}' font-size='12'>"
                 f"{escape(fmt(value))}</text>")
     parts.append(f"<line x1='{LABEL_W}' y1='{AXIS_H - 4}' x2='{LABEL_W}' y2='{height - 2}' stroke='#888'/>")
     parts.append("</svg>")
     if len(series) > 1:
         parts.append(f"<p class='legend'>{legend}</p>")
+    if footer:
+        parts.append(f"<p class='legend'>{escape(footer)}</p>")
     return f"<figure>{''.join(parts)}</figure>"

@@ -205,7 +205,9 @@ def _charts(report: Report, _: Label) -> str:
     growth_days = list(report.growth_by_day)[-DAYS_SHOWN:]
     hours = list(report.by_hour)
     topics = list(report.growth_by_topic)
-    topic_rows = [f"{_(t) if t == ALL_TOPICS else t} ({report.growth_by_topic[t]['net']:+d})" for t in topics]
+    topic_rows = [_(t) if t == ALL_TOPICS else t for t in topics]
+    nets = " · ".join(f"{name} {report.growth_by_topic[t]['net']:+d}"
+                      for name, t in zip(topic_rows, topics, strict=True))
     recent = _("last {n} days").format(n=DAYS_SHOWN)
     empty = _("no data yet")
     return "".join([
@@ -220,5 +222,6 @@ def _charts(report: Report, _: Label) -> str:
             (_("left"), [report.growth_by_day[d]["left"] for d in growth_days])], empty=empty, note=recent),
         hbar_chart("growth-by-topic", _("Subscriber growth by topic"), topic_rows, [
             (_("new"), [report.growth_by_topic[t]["new"] for t in topics]),
-            (_("left"), [report.growth_by_topic[t]["left"] for t in topics])], empty=empty),
+            (_("left"), [report.growth_by_topic[t]["left"] for t in topics])], empty=empty,
+                   footer=f"{_('net')}: {nets}" if topics else ""),
     ])
