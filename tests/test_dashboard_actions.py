@@ -69,6 +69,11 @@ def test_a_click_without_the_csrf_token_or_from_elsewhere_is_refused(served) -> 
     assert item_status(store, story) == "held" and paused(store, "tardes")
     stranger.close()
 
+    # Behind a reverse proxy that forwards the public host, the public Origin is this page's own.
+    proxied = client.post("/dashboard/held/drop", data={"id": 10**6, "csrf": csrf},
+                          headers={"Origin": "https://news.example.org",
+                                   "X-Forwarded-Host": "news.example.org"})
+    assert proxied.status_code == 303
     done = client.post("/dashboard/held/approve", data={"id": story, "csrf": csrf}, headers=origin)
     assert done.status_code == 303 and done.headers["location"].startswith("/dashboard?")
     assert item_status(store, story) == "ready"

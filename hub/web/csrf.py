@@ -47,8 +47,13 @@ def csrf_valid(provided: str | None, token: str, nonce: str) -> bool:
     return hmac.compare_digest(provided.encode("utf-8", "surrogateescape"), csrf_token(token, nonce).encode())
 
 
-def same_origin(origin: str | None, host: str | None) -> bool:
-    """Whether a POST's ``Origin`` names the host it was sent to (scheme aside: a TLS proxy)."""
-    if not origin or not host or origin == "null":
+def same_origin(origin: str | None, *hosts: str | None) -> bool:
+    """Whether a POST's ``Origin`` names the host it was sent to (scheme aside: a TLS proxy).
+
+    ``hosts`` are the ``Host`` header and, behind a reverse proxy, ``X-Forwarded-Host``: a form
+    on another site can set neither, so either may vouch for the page's own address.
+    """
+    if not origin or origin == "null":
         return False
-    return urlsplit(origin).netloc.lower() == host.lower()
+    netloc = urlsplit(origin).netloc.lower()
+    return any(h and netloc == h.split(",")[0].strip().lower() for h in hosts)

@@ -79,7 +79,8 @@ def ops_routes(store: Store, metrics: Metrics, tz: ZoneInfo,
 
     async def act(request: Request) -> Response:
         expected = read_token()
-        if not csrf.same_origin(request.headers.get("origin"), request.headers.get("host")):
+        if not csrf.same_origin(request.headers.get("origin"), request.headers.get("host"),
+                                request.headers.get("x-forwarded-host")):
             return PlainTextResponse("403: this form must be sent from the dashboard's own page "
                                      "(Origin does not match)", status_code=403)
         nonce = csrf.session_nonce(request.cookies.get(csrf.COOKIE), expected)
