@@ -81,7 +81,7 @@ def test_dashboard_labels_follow_the_hub_language(tmp_path) -> None:
     editor_scenario(tmp_path / "hub.db").dispose()
     page = _page(tmp_path / "hub.db", language="es")
     assert "<html lang='es'>" in page
-    for label in ("Horas en Europe/Madrid", "Retenidas por el control de avalanchas", ">Aprobar<",
+    for label in ("Horas en Europe/Madrid", "Retenidas por el control de anomalías", ">Aprobar<",
                   ">Descartar<", ">Reanudar<", "data-label='cuándo'", "Crecimiento de suscriptores por tema",
                   "enviados <b>12</b>", "(todos los temas)"):
         assert label in page, label

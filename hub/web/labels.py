@@ -19,7 +19,7 @@ SPANISH: dict[str, str] = {
     "Times in {zone}": "Horas en {zone}",
     "Needs you": "Pendiente de ti",
     "Nothing waits for you.": "Nada espera tu decisión.",
-    "Held by the glitch guard": "Retenidas por el control de avalanchas",
+    "Held by the glitch guard": "Retenidas por el control de anomalías",
     "{source}: {reason}": "{source}: {reason}",
     "Approve": "Aprobar",
     "Drop": "Descartar",
