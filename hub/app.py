@@ -12,14 +12,17 @@ from hub.errors import ConfigError
 from hub.events import Events
 from hub.plugins import HubPluginManager, RegisteredType, Registry, load
 from hub.storage.store import Store
+from hub.timekeeping.clock import Clock, SystemClock
 
 
 @dataclass
 class App:
-    """The hub as one command sees it; ``extra_plugins`` lets tests register plugins."""
+    """The hub as one command sees it; ``extra_plugins`` lets tests register plugins, ``clock``
+    lets them say what time it is for the commands that explain waits."""
 
     config_path: Path
     extra_plugins: list[object] = field(default_factory=list)
+    clock: Clock = field(default_factory=SystemClock)
 
     @cached_property
     def _loaded(self) -> tuple[HubPluginManager, Registry]:

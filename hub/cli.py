@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ import click
 
 from hub import __version__
 from hub.app import App
+from hub.cli_help import SectionedGroup
 from hub.commands import items as items_commands
 from hub.commands import routines as routines_commands
 from hub.commands.db import db
@@ -29,9 +31,10 @@ from hub.config import default_config_path
 from hub.errors import HubError
 from hub.logs import configure as configure_logging
 from hub.storage.store import safe_url
+from hub.timekeeping.clock import SystemClock
 
 
-class HubGroup(click.Group):
+class HubGroup(SectionedGroup):
     """Turns a ``HubError`` into one line on stderr and exit code 1, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -75,15 +78,22 @@ def init(app: App, path: Path | None) -> None:
     sample = target.parent / "sample-feed.xml"
     if not sample.exists():
         sample.write_bytes(resources.files("hub").joinpath("samples/feed.xml").read_bytes())
-    click.echo(f"Wrote {target} (and {sample.name}). Next: hub check, then hub poll --once.")
+    click.echo(f"Wrote {target} (and {sample.name}). Next: hub check, then hub poll.")
 
 
 @cli.command()
 @click.option("--online", is_flag=True,
               help="Also read the account's templates and check the ones hub.toml uses.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts and cron.")
 @pass_app
-def check(app: App, online: bool) -> None:
+def check(app: App, online: bool, as_json: bool) -> None:
     """Validate hub.toml and every enabled plugin's options; show what is enabled."""
+    if as_json:
+        from hub.commands.check_report import check_report
+
+        report = check_report(app, online)
+        click.echo(json.dumps(report, ensure_ascii=False, indent=1, default=str))
+        raise SystemExit(0 if report["ok"] else 1)
     config = app.config
     click.echo(f"{config.path}: OK")
     url, origin = config.database_url_origin
@@ -136,12 +146,12 @@ def plugins(app: App) -> None:
 
 
 @cli.command()
-@click.option("--once", is_flag=True, required=True,
-              help="Poll every due source once and exit (the daemon polls continuously).")
+@click.option("--once", is_flag=True, hidden=True,
+              help="Accepted for older scripts: hub poll always polls once.")
 @click.option("--force", is_flag=True, help="Poll every source now, ignoring its interval.")
 @pass_app
 def poll(app: App, once: bool, force: bool) -> None:
-    """Fetch the sources, run the filters, and store the new items."""
+    """Fetch the due sources once, run the filters, store the new items (hub run keeps polling)."""
     from hub.intake.pipeline import poll_once
 
     report = asyncio.run(poll_once(app.config, app.store, app.registry, force=force))
@@ -173,17 +183,20 @@ def poll(app: App, once: bool, force: bool) -> None:
 def send(app: App, sink_name: str | None, dry_run: bool, show: int) -> None:
     """Send every planned delivery that is due now (with a progress bar)."""
     from hub.commands import send as sending
-
-    if dry_run:
-        sending.dry_run(app.store, app.sink(sink_name), show)
-        return
     from hub.delivery.caps import Caps
+
+    sink, caps = app.sink(sink_name), Caps.from_config(app.config)
+    if dry_run:
+        sending.dry_run(app.store, sink, show, caps, app.config.tz, app.clock)
+        return
     from hub.delivery.paid_gate import paid_gate_for
 
     with app.store.read() as session:
         gate = paid_gate_for(app.config, session)
-    report = sending.send(app.store, app.sink(sink_name), caps=Caps.from_config(app.config), paid_gate=gate)
+    clock = None if isinstance(app.clock, SystemClock) else app.clock  # a test's: no real waits
+    report = sending.send(app.store, sink, caps=caps, paid_gate=gate, clock=clock)
     click.echo(sending.summary(report))
+    sending.explain(app.store, sink, caps, app.config.tz, app.clock.now())
     if report.blocked:
         raise click.ClickException(report.blocked)
 

@@ -5,7 +5,8 @@
     ├── PluginError       a plugin failed to load or registered something broken
     ├── StoreError        the database could not be opened or migrated
     ├── SourceError       a source could not be fetched or parsed
-    └── SinkError         a sink could not deliver (carries the API's code when there is one)
+    ├── SinkError         a sink could not deliver (carries the API's code when there is one)
+    └── PortBusy          the port asked for is taken (names the option that changes it)
 
 The CLI turns a ``HubError`` into one line on stderr and a non-zero exit, never a traceback.
 """
@@ -47,3 +48,7 @@ class SinkError(HubError):
     def __init__(self, message: str, *, code: int | None = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.code = code
+
+
+class PortBusy(HubError):
+    """The port ``hub serve`` or ``hub sandbox`` was asked to listen on is already taken."""

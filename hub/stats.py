@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
 
+from hub.delivery.failure_names import failure_name
 from hub.storage.medians import Group, Medians
 from hub.storage.paging import pages
 from hub.storage.tables import ConsentEventRow, DeliveryRow, SubscriberRow
@@ -55,11 +56,11 @@ class Counts:
                 self.read_seconds.append((row.read_at - row.sent_at).total_seconds())
         if row.status == "failed":
             self.failed += 1
-            code = str(row.error_code) if row.error_code is not None else "unknown"
+            code = str(row.error_code) if row.error_code is not None else failure_name(None, row.error_detail)
             self.failed_by_code[code] = self.failed_by_code.get(code, 0) + 1
         if row.status == "skipped":
             self.skipped += 1
-            reason = row.reason or "unknown"
+            reason = row.reason or "no reason recorded"
             self.skipped_by_reason[reason] = self.skipped_by_reason.get(reason, 0) + 1
 
     @property
@@ -94,6 +95,7 @@ class _DeliveryFacts:
     status: str
     reason: str | None
     error_code: int | None
+    error_detail: str | None
     created_at: datetime | None
     sent_at: datetime | None
     read_at: datetime | None
@@ -206,7 +208,7 @@ def _deliveries(session: Session, since: datetime | None, routine: str | None) -
     """Every delivery's facts, read a page at a time (flat memory on any database)."""
     d = DeliveryRow
     query = select_columns(d.id, d.subscriber_id, d.item_id, d.routine, d.run_id, d.status, d.reason,
-                           d.error_code, d.created_at, d.sent_at, d.read_at)
+                           d.error_code, d.error_detail, d.created_at, d.sent_at, d.read_at)
     for page in pages(session, _delivery_filter(query, since, routine), d.id):
         for row in page:
             yield _DeliveryFacts(*row)

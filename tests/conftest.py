@@ -31,6 +31,7 @@ from tests.backend import (  # noqa: E402 - after the rewrite registration
 pytest_plugins = [
     "tests.backend",  # the store each test uses: SQLite or a private PostgreSQL schema
     "tests.audience_kit",  # the webhook's loopback server and `hub` fixtures
+    "tests.process_kit",  # `hub` commands as child processes (`started`)
 ]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -165,8 +166,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # Tests whose assertions depend on wall-clock pacing or on a quiet CPU (rates per second, answer
 # times, kills at random moments). `make test` runs them alone, after the parallel part, so a
 # second worker never competes with them; a test may also say so itself with @pytest.mark.serial.
-SERIAL_FILES = ("test_pacing.py", "test_hostile_feeds.py", "test_webhook_batching.py", "test_crash.py",
-                "test_workers.py", "test_faults.py", "test_daemon.py", "test_leader.py",
+SERIAL_FILES = ("test_hostile_feeds.py", "test_crash.py",
+                "test_workers.py", "test_faults.py", "test_daemon.py",
                 "test_slow_clients.py", "test_optout_under_load.py", "test_shared_rate.py")
 
 

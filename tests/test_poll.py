@@ -82,3 +82,25 @@ def test_garbage_is_a_readable_source_failure(hub_cli, project, feed_server) -> 
     assert "not a readable feed" in result.output
     db = open_db(project / "hub.db")
     assert db.execute("SELECT count(*) FROM items").fetchone()[0] == 0
+
+
+def test_plain_hub_poll_polls_once_and_items_list_shows_what_came(hub_cli, project, feed_server) -> None:
+    import json
+
+    feed_server.documents["/feed.xml"] = Document(_sample())
+    write_config(hub_cli.config, _config(feed_server.url("/feed.xml")).replace("data/", "")
+                 .replace("backfill = 5", "backfill = 2"))
+    first = hub_cli("poll")
+    assert first.exit_code == 0, first.output
+    assert "2 new item(s) stored" in first.output
+    listing = hub_cli("items", "list", "--limit", "3")
+    assert listing.exit_code == 0, listing.output
+    lines = listing.output.splitlines()
+    assert len([line for line in lines if line.startswith("#")]) == 3
+    assert "villanueva" in lines[0] and "seen — " in listing.output  # the backfill's reason shows
+    assert lines[-1].startswith("(times in Europe/Madrid)")
+    items = json.loads(hub_cli("items", "list", "--json").output)
+    assert sorted(i["status"] for i in items).count("ready") == 2 and len(items) == 5
+    assert all(i["reason"] for i in items if i["status"] == "seen")
+    seen = json.loads(hub_cli("items", "list", "--json", "--status", "seen").output)
+    assert {i["status"] for i in seen} == {"seen"} and len(seen) == 3

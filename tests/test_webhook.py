@@ -338,3 +338,18 @@ def test_a_replier_beside_the_webhook_sends_the_welcome_at_once(tmp_path: Path) 
         assert sink.arrived.wait(timeout=10)
     assert "Te has suscrito" in sink.sent[0].text
     store.dispose()
+
+
+def test_each_refused_post_is_logged_with_its_reason_never_the_secret(hub: Hub, caplog) -> None:  # noqa: ANN001
+    body = json.dumps(text_message("ALTA")).encode()
+    with caplog.at_level("WARNING", logger="hub.web.webhook"):
+        assert hub.client.post("/webhook", content=body).status_code == 401
+        wrong = sign(body, "not-the-secret")
+        assert hub.client.post("/webhook", content=body,
+                               headers={"X-Hub-Signature-256": wrong}).status_code == 401
+        assert hub.post(None, raw=b"{not json").status_code == 400
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert [line.split(":")[1].strip() for line in lines] == [
+        "signature missing", "signature wrong", "not JSON"]
+    assert "no X-Hub-Signature-256 header" in lines[0]
+    assert not any(wrong in line or "sha256=" in line for line in lines)

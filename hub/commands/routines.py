@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import click
 
 from hub.app import App
+from hub.delivery.caps import Caps
 from hub.pricing.money import show
 from hub.routines import Preview, Routines, RunReport
+from hub.timekeeping.shown import shown
+from hub.timekeeping.when import day_bounds
 
 pass_app = click.make_pass_decorator(App)
 
@@ -19,18 +24,33 @@ def _local(app: App, moment: datetime | None) -> str:
     return moment.astimezone(app.config.tz).strftime("%a %Y-%m-%d %H:%M %Z")
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 @click.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts and cron.")
 @click.pass_context
-def routines(ctx: click.Context) -> None:
+def routines(ctx: click.Context, as_json: bool) -> None:
     """List the routines with their next and last run."""
     if ctx.invoked_subcommand is not None:
         return
     app = ctx.find_object(App)
     assert app is not None
-    runner = Routines(app.config, app.store)
+    runner = Routines(app.config, app.store, clock=app.clock)
     statuses = runner.status()
     for s in statuses:
         s.monthly = runner.monthly_cost(s.config) if s.config.enabled else None
+    if as_json:
+        click.echo(json.dumps([{
+            "name": s.config.name, "enabled": s.config.enabled, "every": s.config.every,
+            "at": s.config.at, "weekdays": s.config.weekdays, "mode": s.config.mode,
+            "max_items": s.config.max_items, "tags": s.config.tags,
+            "priority_only": s.config.priority_only, "next_run_at": _iso(s.next_run_at),
+            "last_run_at": _iso(s.last_run_at), "runs": s.runs, "paused_reason": s.paused_reason,
+            "monthly": str(s.monthly) if s.monthly is not None else None} for s in statuses],
+            ensure_ascii=False, indent=1, default=str))
+        return
     if not statuses:
         click.echo("No routines configured (add a [[routines]] table to hub.toml).")
         return
@@ -115,12 +135,53 @@ def _print_run(app: App, report: RunReport) -> None:
 
 @click.command()
 @click.argument("routine", required=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts and cron.")
 @pass_app
-def preview(app: App, routine: str | None) -> None:
+def preview(app: App, routine: str | None, as_json: bool) -> None:
     """Show what the next run of ROUTINE (default: the next one due) would send; writes nothing."""
-    shown = Routines(app.config, app.store).preview(routine)
-    _print_preview(app, shown)
+    shown_run = Routines(app.config, app.store, clock=app.clock).preview(routine)
+    if as_json:
+        click.echo(json.dumps(_preview_dict(app, shown_run), ensure_ascii=False, indent=1, default=str))
+        return
+    _print_preview(app, shown_run)
     _print_reach(app)
+    _print_outbox(app)
+
+
+def _preview_dict(app: App, p: Preview) -> dict[str, Any]:
+    from hub.delivery.caps import Caps
+
+    s, caps = p.stats, Caps.from_config(app.config)
+    return {
+        "routine": p.routine.name, "at": _iso(p.at), "timezone": app.config.tz.key,
+        "items": [{"id": i.id, "title": i.title, "source": i.source, "tags": i.tags,
+                   "priority": i.priority} for i in p.items],
+        "passed_over": [i.id for i in p.passed_over], "recipients": s.recipients,
+        "by_topic": dict(s.by_topic),
+        "messages": {"to_send": s.planned, "held_by_daily_cap": s.skipped,
+                     "waiting_quiet_hours": s.waiting_quiet,
+                     "quiet_hours_end": _iso(caps.out_of_quiet(p.at)) if s.waiting_quiet else None,
+                     "waiting_min_gap": s.waiting_gap},
+        "cost": p.cost.summary() if p.cost is not None else None,
+        "budget_left": str(p.budget_left) if p.budget_left is not None else None,
+        "samples": list(s.samples.values())[:3],
+    }
+
+
+def _print_outbox(app: App) -> None:
+    """What already waits in the outbox, and why: a preview is often asked "why not yet?"."""
+    from hub.delivery.caps import Caps
+    from hub.delivery.waiting import lines, why_waiting
+
+    sink = app.reaching_sink()
+    now = app.clock.now()
+    with app.store.read() as session:
+        groups = why_waiting(session, now, Caps.from_config(app.config),
+                             sink.pacing().recipient_gap if sink is not None else timedelta(0))
+    if groups:
+        click.echo("Already in the outbox:")
+        for line in lines(groups, app.config.tz, now):
+            click.echo(f"  {line}")
 
 
 def _print_reach(app: App) -> None:
@@ -157,11 +218,15 @@ def _print_preview(app: App, p: Preview) -> None:
     click.echo(f"Recipients: {s.recipients}")
     for topic, count in sorted(s.by_topic.items()):
         click.echo(f"  {topic}: {count}")
-    click.echo(f"Messages: {s.planned} to send, {s.skipped} held back by the daily cap")
+    caps, tz, now = Caps.from_config(app.config), app.config.tz, app.clock.now()
+    click.echo(f"Messages: {s.planned} to send, {s.skipped} held back by the daily cap"
+               + (f" ({caps.per_day} a day per person; not sent, the count starts again "
+                  f"{shown(day_bounds(p.at, tz)[1], tz, now)})" if s.skipped and caps.per_day else ""))
     if s.waiting_quiet:
-        click.echo(f"  {s.waiting_quiet} would wait for the end of quiet hours")
+        click.echo(f"  {s.waiting_quiet} would wait for the end of quiet hours, until "
+                   f"{shown(caps.out_of_quiet(p.at), tz, now)}")
     if s.waiting_gap:
-        click.echo(f"  {s.waiting_gap} would wait for the minimum gap")
+        click.echo(f"  {s.waiting_gap} would wait for the minimum gap since each person's last message")
     if p.ceiling_used is not None:
         click.echo(f"  messaging limit: {p.ceiling_used} recipient(s) in the last 24 h; "
                    f"{p.ceiling_wait} new recipient(s) would wait for the next window")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 
@@ -11,17 +12,47 @@ from hub.app import App
 
 
 def _from_config(app: App) -> dict[str, str]:
-    """phone_number_id and variable names from ``[sinks.whatsapp]``, when there is a hub.toml."""
+    """What the hub's own hub.toml says, when there is one: the sandbox takes the hub's variables.
+
+    The number and token variable come from ``[sinks.whatsapp]``; the secret variable and the
+    webhook's address from ``[webhook]``, the side that checks the signature.
+    """
     try:
         config = app.config
     except Exception:  # no or broken hub.toml: the sandbox still runs on its defaults
         return {}
+    hook = config.webhook
+    host = "127.0.0.1" if hook.host in ("0.0.0.0", "::", "") else hook.host
+    found = {"app_secret_env": hook.app_secret_env, "verify_token_env": hook.verify_token_env,
+             "webhook_hint": f"http://{host}:{hook.port}{hook.path}"}
     for section in config.sinks.values():
         if section.type == "whatsapp":
             o = section.options
-            return {"phone_number_id": o.phone_number_id, "token_env": o.token_env,
-                    "app_secret_env": o.app_secret_env}
-    return {}
+            found |= {"phone_number_id": o.phone_number_id, "token_env": o.token_env}
+    return found
+
+
+def _verify(url: str, token_env: str) -> str:
+    """Meta's handshake when a Callback URL is saved: GET with the verify token, expect the challenge.
+
+    Told, never fatal: the hub may start after the sandbox, and the posts are retried.
+    """
+    import secrets
+
+    import httpx
+
+    token = os.environ.get(token_env)
+    if not token:
+        return f"skipped (${token_env} is not set here; the hub needs it too)"
+    challenge = secrets.token_hex(8)
+    try:
+        answer = httpx.get(url, params={"hub.mode": "subscribe", "hub.verify_token": token,
+                                        "hub.challenge": challenge}, timeout=5)
+    except httpx.HTTPError as exc:
+        return f"the webhook did not answer ({exc.__class__.__name__}); is hub serve running there?"
+    if answer.status_code == 200 and answer.text == challenge:
+        return f"the webhook answered the handshake with ${token_env}"
+    return f"refused ({answer.status_code}): is ${token_env} the same for the hub?"
 
 
 @click.command()
@@ -51,10 +82,16 @@ def sandbox(app: App, port: int, phone_number_id: str | None, token_env: str | N
     token_env = token_env or found.get("token_env", "WHATSAPP_TOKEN")
     secret_env = app_secret_env or found.get("app_secret_env", "WHATSAPP_APP_SECRET")
     token = os.environ.get(token_env) or "sandbox-token"
+    secret = os.environ.get(secret_env)
+    if webhook_url and not secret:
+        # Every post would be refused (401) by a hub that checks signatures, which they all do.
+        raise click.ClickException(
+            f"{secret_env} is not set: the hub refuses unsigned webhooks. Export the same "
+            f"{secret_env}=… for hub sandbox and hub serve (any value while trying things out)")
     config = SimulatorConfig(
         token=token, phone_number_id=phone_number_id or found.get("phone_number_id", "1234567890"),
         throughput=throughput or None, messaging_limit=messaging_limit, latency=Latency(fixed=latency),
-        webhook_url=webhook_url, app_secret=os.environ.get(secret_env), status_delay=0.5, freeze_gc=True,
+        webhook_url=webhook_url, app_secret=secret, status_delay=0.5, freeze_gc=True,
         phones={number.lstrip("+"): name or "Simulated person"
                 for number, _, name in (p.partition(":") for p in phones)},
     )
@@ -63,12 +100,26 @@ def sandbox(app: App, port: int, phone_number_id: str | None, token_env: str | N
         handle, _, name = rest.partition(":")
         config.usernames[user_id] = handle or "@" + user_id.rpartition(".")[2][-6:]
         config.phones[user_id] = name or "Simulated person"
-    server = SimulatorServer(config, port=port).start()
+    server = SimulatorServer(config, port=port)
+    try:
+        server.start()
+    except OSError as exc:
+        server.stop()
+        if exc.errno != errno.EADDRINUSE:
+            raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+        raise click.ClickException(f"port {port} on 127.0.0.1 is already in use (another sandbox?): "
+                                   "pass --port N with a free port, or --port 0 for any free one"
+                                   ) from None
     click.echo(f"Cloud API simulator at {server.base_url} (number {config.phone_number_id})")
     click.echo(f'  hub.toml: [sinks.whatsapp] base_url = "{server.base_url}"')
     hint = f"from ${token_env}" if os.environ.get(token_env) else f"export {token_env}=sandbox-token"
     click.echo(f"  token: {hint}")
-    click.echo(f"  webhooks: {webhook_url or 'not posted (use --webhook URL)'}")
+    hint = found.get("webhook_hint", "http://127.0.0.1:8080/webhook")
+    click.echo(f"  webhooks: posted to {webhook_url}, signed with ${secret_env}" if webhook_url
+               else f"  webhooks: not posted (use --webhook {hint}, where hub serve listens)")
+    if webhook_url:
+        verify_env = found.get("verify_token_env", "WHATSAPP_VERIFY_TOKEN")
+        click.echo(f"  verification: {_verify(webhook_url, verify_env)}")
     click.echo(f"  a phone writes in: curl -d '{{\"from\":\"34600000001\",\"text\":\"ALTA\"}}' "
                f"{server.base_url}/_sim/inbound")
     for number, name in config.phones.items():

@@ -16,11 +16,10 @@ from hub.web.webhook_app import webhook_app
 @click.pass_obj
 def serve(app: App, host: str | None, port: int | None, no_send: bool) -> None:
     """Run the webhook that receives statuses and what people write (Ctrl-C stops it)."""
-    import uvicorn
+    from hub.web.listen import serve_foreground
 
     asgi = webhook_app(app, send=not no_send)
     cfg = app.config.webhook
     host, port = host or cfg.host, port if port is not None else cfg.port
-    click.echo(f"Webhook listening on http://{host}:{port}{cfg.path}")
-    # No access log: the verification handshake carries the verify token in its query string.
-    uvicorn.run(asgi, host=host, port=port, log_level="warning", access_log=False, log_config=None)
+    serve_foreground(asgi, host, port, option="--port",
+                     on_ready=lambda real: click.echo(f"Webhook listening on http://{host}:{real}{cfg.path}"))

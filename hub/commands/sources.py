@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, tzinfo
+from typing import Any
 
 import click
 from sqlmodel import select
@@ -13,21 +15,58 @@ from hub.storage.tables import SourceRow
 pass_app = click.make_pass_decorator(App)
 
 
+JSON_HELP = "One JSON array, for scripts and cron."
+
+
 @click.group(name="sources", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
-def sources(ctx: click.Context) -> None:
+def sources(ctx: click.Context, as_json: bool) -> None:
     """Show how every source is doing (same as `hub sources list`)."""
     if ctx.invoked_subcommand is None:
-        ctx.invoke(list_sources)
+        ctx.invoke(list_sources, as_json=as_json)
+
+
+def _state(enabled: bool, row: SourceRow | None) -> str:
+    state = "disabled" if not enabled else (row.state if row else "new")
+    if row and row.consecutive_failures and state not in ("failing", "disabled"):
+        state = "retrying"  # failed lately, not (yet) failing
+    return state
+
+
+def _as_dicts(app: App, rows: dict[str, SourceRow]) -> list[dict[str, Any]]:
+    def iso(moment: datetime | None) -> str | None:
+        return moment.isoformat() if moment else None
+
+    out = []
+    for section in app.config.sources:
+        opts, row = section.options, rows.get(section.options.name)
+        out.append({
+            "name": opts.name, "type": section.type, "state": _state(opts.enabled, row),
+            "url": (row.url if row and row.url else None) or getattr(opts, "url", None)
+            or getattr(opts, "sheet", None), "every": opts.every, "in_hub_toml": True,
+            "last_success_at": iso(row.last_success_at) if row else None,
+            "last_error": row.last_error if row else None,
+            "consecutive_failures": row.consecutive_failures if row else 0,
+            "items": row.item_count if row else 0,
+            "next_poll_at": iso(row.next_poll_at) if row else None})
+    for name in sorted(set(rows) - {s.options.name for s in app.config.sources}):
+        out.append({"name": name, "type": rows[name].type, "state": "removed",
+                    "in_hub_toml": False, "items": rows[name].item_count})
+    return out
 
 
 @sources.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @pass_app
-def list_sources(app: App) -> None:
+def list_sources(app: App, as_json: bool = False) -> None:
     """Every source: state, last success, last error, stored items and next poll."""
     config = app.config
     with app.store.read() as session:
         rows = {r.name: r for r in session.exec(select(SourceRow)).all()}
+    if as_json:
+        click.echo(json.dumps(_as_dicts(app, rows), ensure_ascii=False, indent=1, default=str))
+        return
     tz = config.tz
     if not config.sources:
         click.echo("No sources in hub.toml.")
@@ -35,9 +74,7 @@ def list_sources(app: App) -> None:
     for section in config.sources:
         opts = section.options
         row = rows.get(opts.name)
-        state = "disabled" if not opts.enabled else (row.state if row else "new")
-        if row and row.consecutive_failures and state not in ("failing", "disabled"):
-            state = "retrying"  # failed lately, not (yet) failing
+        state = _state(opts.enabled, row)
         click.echo(f"{opts.name} [{section.type}] {state.upper()}")
         url = (row.url if row and row.url else None) or getattr(opts, "url", None) \
             or getattr(opts, "sheet", "")
@@ -79,7 +116,7 @@ def reset_source(app: App, name: str) -> None:
             row.consecutive_failures = 0
             row.failing_since = None
             row.next_poll_at = None
-    click.echo(f"{name}: failures forgotten; it will be polled on the next `hub poll --once`")
+    click.echo(f"{name}: failures forgotten; it will be polled on the next `hub poll`")
 
 
 def _span(seconds: float) -> str:

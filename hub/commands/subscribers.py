@@ -20,6 +20,7 @@ from hub.storage.tables import ConsentEventRow, DeliveryRow, SubscriberRow
 from hub.storage.typed import select_columns
 from hub.terminal import printable
 from hub.timekeeping.clock import SystemClock
+from hub.timekeeping.shown import stamp
 
 REGION = click.option("--region", default=None, metavar="CC",
                       help="Country for numbers written without +code, e.g. ES.")
@@ -41,9 +42,13 @@ def subscribers() -> None:
 @subscribers.command("list")
 @click.option("--status", default=None, help="Only this status (active, unsubscribed, contact…).")
 @click.option("--full", is_flag=True, help="Show whole numbers (and BSUIDs) instead of masked ones.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts (masked unless --full).")
 @click.pass_obj
-def list_(app: App, status: str | None, full: bool) -> None:
+def list_(app: App, status: str | None, full: bool, as_json: bool) -> None:
     """One line per person: number (or BSUID when the number is hidden), status, topics, name."""
+    if as_json:
+        _list_json(app, status, full)
+        return
     counts: Counter[str] = Counter()
     with app.store.read() as session:
         for phone, state, topics, name, user_id, username in _people(session, status):
@@ -53,6 +58,21 @@ def list_(app: App, status: str | None, full: bool) -> None:
             click.echo(f"{shown:<17} {state:<13} {','.join(topics or []) or '(all topics)':<24} "
                        f"{who}".rstrip())
     click.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no subscribers yet")
+
+
+def _list_json(app: App, status: str | None, full: bool) -> None:
+    """The same people as one JSON array, written as it is read (a long list never sits in memory)."""
+    import json
+
+    click.echo("[")
+    first = True
+    with app.store.read() as session:
+        for phone, state, topics, name, user_id, username in _people(session, status):
+            person = {"who": identity.describe(SubscriberRow(phone=phone, user_id=user_id), full=full),
+                      "status": state, "topics": topics or [], "name": name, "username": username}
+            click.echo(("" if first else ",") + json.dumps(person, ensure_ascii=False))
+            first = False
+    click.echo("]")
 
 
 def _people(session: Session, status: str | None) -> Iterator[tuple[Any, ...]]:
@@ -95,12 +115,13 @@ def show(app: App, number: str, region: str | None) -> None:
                                                  else "")
                + (f", paused until {person.paused_until:%Y-%m-%d}" if person.paused_until else ""))
     click.echo(f"  topics:   {', '.join(person.topics or []) or 'all'}")
-    click.echo(f"  last message from them: {person.last_inbound_at or 'never'}")
+    wrote = person.last_inbound_at
+    click.echo(f"  last message from them: {stamp(wrote, app.config.tz) if wrote else 'never'}")
     click.echo("  deliveries: " + (", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "none"))
     for e in events:
         detail = f" «{printable(e.words)}»" if e.words else ""
         detail += f" ({printable(e.note)})" if e.note else ""
-        click.echo(f"  {e.at:%Y-%m-%d %H:%M} {e.kind} via {e.channel}{detail}")
+        click.echo(f"  {stamp(e.at, app.config.tz) if e.at else '?'} {e.kind} via {e.channel}{detail}")
 
 
 @subscribers.command()

@@ -24,8 +24,9 @@ def check_online(app: App) -> list[str]:
 
 
 @click.command("templates")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts and cron.")
 @pass_app
-def templates(app: App) -> None:
+def templates(app: App, as_json: bool) -> None:
     """List the WhatsApp Business Account's templates: status, category, quality, parameters."""
     try:
         account = read_account(app.config)
@@ -34,6 +35,18 @@ def templates(app: App) -> None:
     with app.store.write() as session:
         template_status.record_account(session, account, SystemClock().now())
     used = {(u.name, u.language) for u in uses_from_config(app.config)}
+    if as_json:
+        import json
+
+        problems = preflight(uses_from_config(app.config), account)
+        click.echo(json.dumps({"templates": [
+            {"name": t.name, "language": t.language, "status": t.status, "category": t.category,
+             "quality": t.quality, "parameters": t.parameters(), "used": (t.name, t.language) in used}
+            for t in sorted(account, key=lambda t: (t.name, t.language))], "problems": problems},
+            ensure_ascii=False, indent=1))
+        if problems:
+            raise SystemExit(1)
+        return
     if not account:
         click.echo("The account has no templates (create one in WhatsApp Manager → Message templates).")
     width = max((len(t.name) for t in account), default=4)

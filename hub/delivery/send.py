@@ -37,6 +37,7 @@ from hub.delivery import account
 from hub.delivery.caps import Caps, ClaimGuard
 from hub.delivery.claims import LEASE, RENEW_EVERY, Ask, LastMoment, in_doubt, orphaned, release_dead, renew
 from hub.delivery.claims import worker_id as worker_id
+from hub.delivery.failure_names import failure_name
 from hub.delivery.holds import hold_reason
 from hub.delivery.pacing import HEADROOM, backoff
 from hub.delivery.paid_gate import PaidGate
@@ -624,9 +625,10 @@ class _Run:
             log.error("sending %s: %s", "paused" if action is Action.PAUSE else "stopped",
                       result.error_detail)
         if not result.ok and not result.in_doubt:
-            log.warning("delivery %s to %s: %s %s", message.delivery_id,
+            log.warning("delivery %s to %s: %s%s", message.delivery_id,
                         mask_person(message.phone, message.user_id),
-                        result.error_code, result.error_detail)
+                        failure_name(result.error_code, result.error_detail),
+                        f" ({result.error_detail})" if result.error_detail else "")
         self.outcomes.append((message.delivery_id, result))
 
     def _sent_to(self, phone: str, moment: float, horizon: float) -> None:

@@ -339,8 +339,13 @@ class Simulator:
     # -- control endpoints (for `hub sandbox` users) ---------------------------------------
 
     async def _list_messages(self, request: web.Request) -> web.Response:
+        # ?payload=1 adds what each request carried (the text a phone would show); off by
+        # default, as the rate benchmarks read long logs.
+        full = request.query.get("payload") == "1"
         return web.json_response([{"wamid": m.wamid, "to": m.to, "type": m.type, "at": m.at,
-                                   "biz_opaque_callback_data": m.callback} for m in self.accepted])
+                                   "biz_opaque_callback_data": m.callback,
+                                   **({"payload": m.payload} if full else {})}
+                                  for m in self.accepted])
 
     async def _post_inbound(self, request: web.Request) -> web.Response:
         try:

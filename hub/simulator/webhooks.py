@@ -76,6 +76,11 @@ def inbound_value(phone: str, name: str, at: int, message: dict[str, Any],
     return {"contacts": [{"profile": profile, "user_id": phone}], "messages": [body]}
 
 
+def _short(answer: bytes) -> str:
+    """The start of the hub's answer, one line, for the log."""
+    return " ".join(answer[:160].decode("utf-8", "replace").split())
+
+
 def encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode()
 
@@ -97,7 +102,7 @@ class WebhookPoster:
     def __init__(self, url: str | None, app_secret: str | None, *, base: float = 1.0, tries: int = 8,
                  timeout: float = 10.0, max_wait: float = 6 * 3600, in_flight: int = 64) -> None:
         self.url = url
-        self.app_secret = app_secret or ""
+        self.app_secret = app_secret
         self.base = base
         self.tries = tries
         self.max_wait = max_wait
@@ -124,7 +129,9 @@ class WebhookPoster:
         if delay:
             await asyncio.sleep(delay)
         body = encode(record.payload)
-        headers = {"Content-Type": "application/json", HEADER: sign(body, self.app_secret)}
+        headers = {"Content-Type": "application/json"}
+        if self.app_secret:  # without a secret the post goes unsigned, and the hub says so
+            headers[HEADER] = sign(body, self.app_secret)
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         if self._gate is None:
@@ -134,13 +141,19 @@ class WebhookPoster:
             try:
                 async with self._gate, self._session.post(self.url or "", data=body,
                                                           headers=headers) as response:
-                    await response.read()
+                    answer = await response.read()
                     record.answers.append(str(response.status))
                     if response.status == 200:
                         record.delivered, record.delivered_at = True, time.time()
                         return
+                    hint = (" — give the sandbox and the hub the same app secret"
+                            if response.status == 401 else "")
+                    log.warning("webhook refused by %s: %d %s (try %d of %d)%s", self.url,
+                                response.status, _short(answer), record.tries, self.tries, hint)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 record.answers.append(type(exc).__name__)
+                log.warning("webhook not taken by %s: %s (try %d of %d; is the hub listening there?)",
+                            self.url, type(exc).__name__, record.tries, self.tries)
             await asyncio.sleep(min(self.base * (4 ** attempt), self.max_wait))
         log.warning("webhook given up after %d tries", record.tries)
 

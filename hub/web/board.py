@@ -20,6 +20,7 @@ from hub.pricing.card import RateCard
 from hub.pricing.spent import Spent, spent
 from hub.stats import Report, build_report
 from hub.stats_runs import RunLine, recent_runs
+from hub.timekeeping.shown import stamp
 
 HELD_SHOWN = 100
 RUNS_SHOWN = 12
@@ -72,5 +73,5 @@ def gather(session: Session, tz: ZoneInfo, card: RateCard | None,
 
 
 def local(moment: datetime | None, tz: ZoneInfo) -> str:
-    """A moment as the page shows it: local date and time with the zone's abbreviation."""
-    return "—" if moment is None else moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+    """A moment as the page shows it: local date and time with the zone's abbreviation, as the CLI."""
+    return "—" if moment is None else stamp(moment, tz)

@@ -25,3 +25,12 @@ def is_valid(body: bytes, header: str | None, app_secret: str) -> bool:
     if not header or not header.isascii() or not header.startswith("sha256="):
         return False
     return hmac.compare_digest(sign(body, app_secret), header.strip())
+
+
+def refusal_reason(header: str | None) -> tuple[str, str]:
+    """Why a post with this header was refused, and the fix, for the log: never the secret or digest."""
+    if not header:
+        return "signature missing", (f"no {HEADER} header: the sender signs nothing; give it the "
+                                     "same app secret as the hub (WHATSAPP_APP_SECRET)")
+    return "signature wrong", ("the sender's app secret is not the hub's (is WHATSAPP_APP_SECRET, "
+                               "or [webhook] app_secret_env, the same on both sides?)")

@@ -41,7 +41,8 @@ from hub.storage.store import Store
 from hub.storage.tables import InboundMessageRow, SubscriberRow
 from hub.timekeeping.clock import Clock, SystemClock
 from hub.web.group_commit import GroupCommit
-from hub.web.signature import HEADER, is_valid
+from hub.web.refusals import RefusalLog
+from hub.web.signature import HEADER, is_valid, refusal_reason
 from hub.web.webhook_parse import BadShape, Parsed, parse
 
 log = logging.getLogger("hub.web.webhook")
@@ -150,6 +151,7 @@ def build_app(store: Store, audience_config: AudienceConfig, zone: ZoneInfo, *, 
         store.events = Events(pm)
     inbox = Inbox(store, Audience(audience_config, zone), clock or SystemClock())
     committer: GroupCommit[Parsed, Effects] = GroupCommit(inbox.accept_many)
+    refusals = RefusalLog(log)
 
     async def verify(request: Request) -> Response:
         query = request.query_params
@@ -170,14 +172,22 @@ def build_app(store: Store, audience_config: AudienceConfig, zone: ZoneInfo, *, 
             log.info("webhook client went away before its body ended")
             return PlainTextResponse("client went away", status_code=499)
         if body is None:
+            refusals.refused(413, "body too large", f"over {max_body_bytes} bytes")
             return PlainTextResponse(f"body over {max_body_bytes} bytes", status_code=413)
-        if not is_valid(body, request.headers.get(HEADER), app_secret):
+        signature = request.headers.get(HEADER)
+        if not is_valid(body, signature, app_secret):
+            kind, detail = refusal_reason(signature)
+            refusals.refused(401, kind, detail)
             return PlainTextResponse("signature missing or wrong", status_code=401)
         try:
             parsed = parse(body, inbox.clock.now())
         except BadShape as exc:
+            refusals.refused(400, "not a WhatsApp webhook", str(exc))
             return PlainTextResponse(f"not a WhatsApp webhook: {exc}", status_code=400)
         except ValueError as exc:
+            text = str(exc)
+            refusals.refused(400, "not JSON" if text.startswith("not JSON") else "unreadable body",
+                             text.removeprefix("not JSON: "))
             return PlainTextResponse(str(exc), status_code=400)
         try:
             effects = await committer.submit(parsed)
