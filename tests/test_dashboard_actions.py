@@ -142,6 +142,7 @@ def test_resume_sending_after_a_stop_as_hub_status_resume_does(served) -> None:
     client, csrf = _open(base)
     page = client.get("/dashboard").text
     assert "Sending is stopped: Business account restricted" in page
+    assert "sending stopped: the WhatsApp account is restricted" not in page, "said once, with its button"
     assert "action='/dashboard/sending/resume'" in page
     done = client.post("/dashboard/sending/resume", data={"csrf": csrf}, headers={"Origin": base})
     assert done.status_code == 303

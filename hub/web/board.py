@@ -58,6 +58,7 @@ def gather(session: Session, tz: ZoneInfo, card: RateCard | None,
     report = build_report(session, tz)
     cost = spent(session, card, tz) if card is not None else None
     state = account.current(session)
+    stopped = state.state != "running"
     return Board(
         report=report, tz=tz, cost=cost,
         runs=recent_runs(session, report, cost, RUNS_SHOWN),
@@ -67,8 +68,10 @@ def gather(session: Session, tz: ZoneInfo, card: RateCard | None,
         paused=[(r.name, r.paused_reason or "") for r in brake.paused(session)],
         template_held=[(name, why) for name in sorted({r for use in templates for r in use.routines})
                        if (why := template_status.hold_reason(session, name, templates)) is not None],
-        sending=(state.state, state.reason or "") if state.state != "running" else None,
-        alerts=[a.message for a in account.open_alerts(session)],
+        sending=(state.state, state.reason or "") if stopped else None,
+        # The account's own "sending paused/stopped" alert is the sending line, with its button.
+        alerts=[a.message for a in account.open_alerts(session)
+                if not (stopped and a.message.startswith(("sending paused", "sending stopped")))],
     )
 
 
