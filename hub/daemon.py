@@ -27,6 +27,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from hub.app import App
+from hub.cloudapi.templates import uses_from_config
 from hub.contracts import Sink
 from hub.delivery import template_status
 from hub.delivery.caps import Caps
@@ -39,7 +40,7 @@ from hub.leader import Leadership
 from hub.routines import Routines, attach
 from hub.storage.store import safe_url
 from hub.timekeeping.clock import Clock, SystemClock
-from hub.web.dashboard import invite_section
+from hub.web.invite_section import invite_section
 from hub.web.metrics import Metrics
 from hub.web.pages import ops_routes
 
@@ -108,7 +109,8 @@ class Daemon:
     def _web_app(self) -> Starlette:
         routes: list[Any] = list(ops_routes(self.store, self.metrics, self.config.tz,
                                             card=self.config.rate_card(),
-                                            language=self.config.hub.language,
+                                            language=self.config.hub.language, clock=self.clock,
+                                            templates=uses_from_config(self.config),
                                             extra=lambda: invite_section(self.config.audience,
                                                                          self.config.hub.language)))
         self._webhook, self._webhook_off = None, ""

@@ -277,15 +277,24 @@ def _growth(session: Session, since: datetime | None,
     return dict(sorted(days.items())), dict(sorted(topics.items()))
 
 
-def best_hours_suggestion(opens_by_hour: Counter[int] | dict[int, int], min_reads: int = 10) -> str | None:
-    """A plain sentence naming the two-hour slot in which most messages are opened."""
+def best_hours(opens_by_hour: Counter[int] | dict[int, int], min_reads: int = 10) -> tuple[int, float] | None:
+    """The first hour of the two-hour slot in which most messages are opened, and its share."""
     total = sum(opens_by_hour.values())
     if total < min_reads:
         return None
+
     def slot(hour: int) -> int:
         return opens_by_hour.get(hour, 0) + opens_by_hour.get((hour + 1) % 24, 0)
 
     best_hour = max(range(24), key=lambda h: (slot(h), -h))
-    share = slot(best_hour) / total
-    return (f"your readers open most between {best_hour:02d}:00 and {(best_hour + 2) % 24:02d}:00 "
+    return best_hour, slot(best_hour) / total
+
+
+def best_hours_suggestion(opens_by_hour: Counter[int] | dict[int, int], min_reads: int = 10) -> str | None:
+    """A plain sentence naming the two-hour slot in which most messages are opened."""
+    best = best_hours(opens_by_hour, min_reads)
+    if best is None:
+        return None
+    hour, share = best
+    return (f"your readers open most between {hour:02d}:00 and {(hour + 2) % 24:02d}:00 "
             f"({share:.0%} of all reads)")

@@ -242,8 +242,8 @@ def test_the_starter_offers_the_topics_its_sample_feed_carries(tmp_path: Path) -
 def test_hub_stats_and_the_dashboard_follow_the_hubs_language(hub_cli, project: Path) -> None:
     from zoneinfo import ZoneInfo
 
-    from hub.stats import build_report
     from hub.storage.store import Store
+    from hub.web.board import gather
     from hub.web.dashboard import render_dashboard
     from tests.backend import db_url
 
@@ -256,9 +256,9 @@ def test_hub_stats_and_the_dashboard_follow_the_hubs_language(hub_cli, project: 
     store = Store(db_url(project / "hub.db"))
     try:
         with store.read() as session:
-            report = build_report(session, ZoneInfo("Europe/Madrid"))
+            board = gather(session, ZoneInfo("Europe/Madrid"), None)
     finally:
         store.dispose()
-    spanish = render_dashboard(report, language="es")
+    spanish = render_dashboard(board, language="es")
     assert "<html lang='es'>" in spanish and "Mensajes enviados y leídos por día" in spanish
-    assert "Messages sent and read per day" in render_dashboard(report)  # en by default
+    assert "Messages sent and read per day" in render_dashboard(board)  # en by default

@@ -41,6 +41,7 @@ CASES = [
     ),
     pytest.param('[hub]\ntimezone = "Mars/Olympus"\n', "hub.timezone", "unknown time zone",
                  id="bad-timezone"),
+    pytest.param('[hub]\nlanguage = "fr"\n', "hub.language", "'es' or 'en'", id="bad-language"),
     pytest.param(VALID_SOURCE + VALID_SOURCE, "sources[1].name", "already used by sources[0]",
                  id="duplicate-name"),
 ]

@@ -32,6 +32,7 @@ def _prepare(project: Path, base_url: str) -> Store:
     write_config(project / "hub.toml", f"""
 [hub]
 database_url = "sqlite:///hub.db"
+language = "es"
 
 [caps]  # about the daemon, not restraint: sent at any hour
 per_subscriber_per_day = "unlimited"
@@ -133,7 +134,7 @@ def test_health_metrics_and_summary(project, cloud_api_factory) -> None:
         assert {"hub_deliveries", "hub_webhook_requests", "hub_send_latency_seconds"} <= families
         assert httpx.get(base + "/dashboard").status_code == 401
         page = httpx.get(base + "/dashboard?token=dash")
-        assert page.status_code == 200
+        assert page.status_code == 200 and "Pendiente de ti" in page.text  # [hub] language
         assert "id='invite'" in page.text and "business_number" in page.text  # no number set: how to
         assert httpx.post(base + "/webhook", content=b"{}").status_code == 401  # unsigned
     finally:

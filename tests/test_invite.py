@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from hub.config import AudienceConfig
 from hub.storage.store import Store
 from hub.web.asgi_server import serve_in_thread
-from hub.web.dashboard import invite_section
+from hub.web.invite_section import invite_section
 from hub.web.metrics import Metrics
 from hub.web.pages import ops_routes
 from tests.backend import db_url

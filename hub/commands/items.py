@@ -6,6 +6,7 @@ import click
 from sqlmodel import and_, col, func, or_, select
 
 from hub.app import App
+from hub.intake.held import held_items, settle
 from hub.storage.store import Store
 from hub.storage.tables import DeliveryRow, ItemRow
 from hub.timekeeping.clock import Clock, SystemClock
@@ -64,8 +65,7 @@ def _cut(text: str, limit: int) -> str:
 def held(app: App) -> None:
     """List the items held by the glitch guard, by source."""
     with app.store.read() as session:
-        rows = session.exec(select(ItemRow).where(ItemRow.status == "held")
-                            .order_by(ItemRow.source, col(ItemRow.id))).all()
+        rows = held_items(session)
     if not rows:
         click.echo("No items held.")
         return
@@ -83,22 +83,7 @@ def _settle(store: Store, ids: tuple[int, ...], source: str | None, clock: Clock
             approve: bool) -> int:
     if not ids and not source:
         raise click.UsageError("give item ids or --source NAME")
-    now = clock.now()
-    with store.write() as session:
-        query = select(ItemRow).where(ItemRow.status == "held")
-        if ids:
-            query = query.where(col(ItemRow.id).in_(ids))
-        if source:
-            query = query.where(ItemRow.source == source)
-        rows = session.exec(query).all()
-        for row in rows:
-            if approve:
-                row.status, row.reason, row.ready_at = "ready", None, now
-                row.decisions = [*row.decisions, f"approved by an admin at {now:%Y-%m-%d %H:%M} UTC"]
-            else:
-                row.status, row.reason = "dropped", "dropped by an admin after the glitch guard held it"
-                row.decisions = [*row.decisions, row.reason]
-    return len(rows)
+    return settle(store, ids, source, clock.now(), approve=approve)
 
 
 @items.command()

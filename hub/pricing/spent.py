@@ -71,7 +71,8 @@ class Spent:
         return "\n".join(out)
 
 
-def _label(routine: str | None, run_id: int | None) -> str:
+def run_key(routine: str | None, run_id: int | None) -> str:
+    """The key of a run in :attr:`Spent.by_run` ("routine #3")."""
     return f"{routine or 'manual'} #{run_id}" if run_id is not None else (routine or "(no routine)")
 
 
@@ -108,7 +109,7 @@ def spent(session: Session, card: RateCard, tz: ZoneInfo, since: datetime | None
         cost = card.price(country_of(row.phone), row.category).amount if billed else Decimal(0)
         for line in (out.total, out.by_month.setdefault(month, CostLine()),
                      out.by_routine.setdefault(row.routine or "(no routine)", CostLine()),
-                     out.by_run.setdefault(_label(row.routine, row.run_id), CostLine())):
+                     out.by_run.setdefault(run_key(row.routine, row.run_id), CostLine())):
             line.billable += int(billed)
             line.cost += cost
             line.reads += int(read)
