@@ -7,17 +7,14 @@ Third-party plugins are found through the ``hub`` entry point group. ``HUB_LOAD_
 from __future__ import annotations
 
 import importlib.metadata
-import os
 from dataclasses import dataclass, field
 
 import pluggy
 
 from hub import hookspecs
 from hub.contracts import Filter, Sink, Source
+from hub.entry_points import DISTRIBUTION, ENTRY_POINT_GROUP, allowed_names, is_builtin
 from hub.errors import PluginError
-
-ENTRY_POINT_GROUP = "hub"
-DISTRIBUTION = "whatsapp-news-hub"  # whose entry points are the built-ins: always loaded
 
 PluginClass = type[Source] | type[Filter] | type[Sink]
 KINDS: dict[str, PluginClass] = {"sources": Source, "filters": Filter, "sinks": Sink}
@@ -59,13 +56,6 @@ class Registry:
         return sorted(self.types[kind])
 
 
-def _allowed_entry_points() -> set[str] | None:
-    raw = os.environ.get("HUB_LOAD_PLUGINS")
-    if raw is None:
-        return None
-    return {name.strip() for name in raw.split(",") if name.strip()}
-
-
 class HubPluginManager(pluggy.PluginManager):
     """A pluggy manager that remembers where each third-party plugin came from."""
 
@@ -83,11 +73,11 @@ def make_manager(extra: list[object] | None = None) -> HubPluginManager:
     """
     pm = HubPluginManager()
     pm.add_hookspecs(hookspecs)
-    allowed = _allowed_entry_points()
+    allowed = allowed_names()
     builtins = 0
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = getattr(ep, "dist", None)
-        builtin = dist is not None and _normalise(dist.name) == DISTRIBUTION
+        builtin = is_builtin(ep)
         if builtin:
             builtins += 1
         elif allowed is not None and ep.name not in allowed:
@@ -117,10 +107,6 @@ def make_manager(extra: list[object] | None = None) -> HubPluginManager:
     except pluggy.PluginValidationError as exc:
         raise PluginError(str(exc), hint="a hookimpl name must match a spec in hub.hookspecs") from exc
     return pm
-
-
-def _normalise(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
 
 
 def _load(ep: importlib.metadata.EntryPoint, builtin: bool) -> object:
