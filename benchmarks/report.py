@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 
 # (script, arguments at full size, arguments with --quick)
 RUNS: list[tuple[str, list[str], list[str]]] = [
+    ("startup.py", [], ["--runs", "5"]),
     ("poll.py", [], ["--feeds", "100", "--skip-sequential"]),
     ("plan.py", [], ["--subscribers", "20000"]),
     ("dispatch.py", [], []),
