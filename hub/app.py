@@ -23,7 +23,7 @@ class App:
 
     @cached_property
     def _loaded(self) -> tuple[HubPluginManager, Registry]:
-        return load(self.extra_plugins)
+        return load(self.extra_plugins, defer_builtins=True)  # a built-in is imported when used
 
     @property
     def pm(self) -> HubPluginManager:

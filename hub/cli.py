@@ -165,6 +165,7 @@ def check(app: App, online: bool) -> None:
 @pass_app
 def plugins(app: App) -> None:
     """List installed plugins, where each came from, and the types it provides."""
+    app.registry.load_all()
     for info in app.registry.plugins.values():
         version = f" {info.version}" if info.version else ""
         click.echo(f"{info.name}{version}  ({info.origin})")

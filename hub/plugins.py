@@ -6,7 +6,9 @@ Third-party plugins are found through the ``hub`` entry point group. ``HUB_LOAD_
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pluggy
@@ -48,12 +50,23 @@ class Registry:
         default_factory=lambda: {kind: {} for kind in KINDS}
     )
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
+    # Built-ins not imported yet, by entry point name (= the one type each provides): imported
+    # when that type is asked for, or all of them when every name is wanted.
+    pending: dict[str, Callable[[], None]] = field(default_factory=dict)
 
     def get(self, kind: str, name: str) -> RegisteredType | None:
+        if name not in self.types[kind] and name in self.pending:
+            self.pending.pop(name)()
         return self.types[kind].get(name)
 
     def names(self, kind: str) -> list[str]:
+        self.load_all()
         return sorted(self.types[kind])
+
+    def load_all(self) -> None:
+        """Import every built-in not imported yet (``hub plugins``, an unknown type's message)."""
+        while self.pending:
+            self.pending.pop(next(iter(self.pending)))()
 
 
 class HubPluginManager(pluggy.PluginManager):
@@ -63,13 +76,17 @@ class HubPluginManager(pluggy.PluginManager):
         super().__init__("hub")
         self.origins: dict[str, tuple[str, str | None]] = {}
         self.builtins: set[str] = set()
+        self.deferred: dict[str, importlib.metadata.EntryPoint] = {}  # built-ins not imported yet
 
 
-def make_manager(extra: list[object] | None = None) -> HubPluginManager:
+def make_manager(extra: list[object] | None = None, *, defer_builtins: bool = False) -> HubPluginManager:
     """Build a manager with every plugin of the ``hub`` entry point group, and ``extra`` objects.
 
     The built-ins are entry points of this very distribution, found the way a third-party
-    plugin is; they are always loaded (``HUB_LOAD_PLUGINS`` restricts the others only).
+    plugin is; they are always loaded (``HUB_LOAD_PLUGINS`` restricts the others only). With
+    ``defer_builtins`` they are only listed (metadata, no import): each provides one type named
+    as its entry point and implements no other hook, so :func:`build_registry` imports one when
+    its type is first asked for. Third-party plugins are always imported: their hooks may fire.
     """
     pm = HubPluginManager()
     pm.add_hookspecs(hookspecs)
@@ -84,6 +101,9 @@ def make_manager(extra: list[object] | None = None) -> HubPluginManager:
             continue
         name = ep.value if builtin else ep.name
         if pm.get_plugin(name) is not None or pm.has_plugin(name):
+            continue
+        if builtin and defer_builtins:
+            pm.deferred[ep.name] = ep
             continue
         plugin = _load(ep, builtin)
         pm.register(plugin, name=name)
@@ -136,17 +156,43 @@ def build_registry(pm: HubPluginManager) -> Registry:
             origin, version = f"registered at run time ({type(plugin).__name__})", None
         registry.plugins[plugin_name] = PluginInfo(plugin_name, origin, version)
 
+    _register_types(pm, registry)
+    for type_name, ep in list(pm.deferred.items()):
+        registry.pending[type_name] = functools.partial(_load_deferred, pm, registry, ep)
+        if any(type_name in registry.types[kind] for kind in KINDS):
+            registry.pending.pop(type_name)()  # another plugin claims its name: refused now, as before
+    return registry
+
+
+def _register_types(pm: HubPluginManager, registry: Registry, only: str | None = None) -> None:
+    """Call the ``register_*`` hooks (of plugin ``only``, or of all), noting who provided what."""
     for kind, base in KINDS.items():
         hook = getattr(pm.hook, f"register_{kind}")
         for impl in hook.get_hookimpls():
             plugin_name = impl.plugin_name
+            if only is not None and plugin_name != only:
+                continue
 
             def register(name: str, cls: type, *, _kind: str = kind, _base: PluginClass = base,
                          _plugin: str = plugin_name) -> None:
                 _add(registry, _kind, _base, name, cls, _plugin)
 
             impl.function(register=register)
-    return registry
+
+
+def _load_deferred(pm: HubPluginManager, registry: Registry, ep: importlib.metadata.EntryPoint) -> None:
+    """Import one deferred built-in now and register its types."""
+    from hub import __version__
+
+    pm.deferred.pop(ep.name, None)
+    pm.register(_load(ep, True), name=ep.value)
+    pm.builtins.add(ep.value)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(str(exc), hint="a hookimpl name must match a spec in hub.hookspecs") from exc
+    registry.plugins[ep.value] = PluginInfo(ep.value, "built-in", __version__)
+    _register_types(pm, registry, only=ep.value)
 
 
 def _add(registry: Registry, kind: str, base: PluginClass, name: str, cls: type, plugin: str) -> None:
@@ -166,7 +212,8 @@ def _add(registry: Registry, kind: str, base: PluginClass, name: str, cls: type,
     registry.plugins[plugin].types.append(entry)
 
 
-def load(extra: list[object] | None = None) -> tuple[HubPluginManager, Registry]:
+def load(extra: list[object] | None = None, *, defer_builtins: bool = False
+         ) -> tuple[HubPluginManager, Registry]:
     """The manager and the registry of types, ready for the config to be validated against."""
-    pm = make_manager(extra)
+    pm = make_manager(extra, defer_builtins=defer_builtins)
     return pm, build_registry(pm)

@@ -92,3 +92,32 @@ def test_a_third_party_command_is_found_and_listed(tmp_path: Path) -> None:
     assert said == "hola"
     listing, _ = _imported("--help", site=site)
     assert "  hello " in listing and "Say hello." in listing
+
+
+def test_a_command_imports_only_the_built_in_plugins_its_config_uses(tmp_path: Path) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text('[hub]\ndatabase_url = "sqlite:///hub.db"\n\n[[sources]]\ntype = "rss"\n'
+                      'name = "blog"\nurl = "https://blog.example.org/feed.xml"\n\n[sinks.console]\n')
+    said, loaded = _imported("--config", str(config), "check")
+    assert "source:   blog [rss]" in said
+    plugins = {m.rpartition(".")[2] for m in loaded if m.startswith("whatsapp_news_hub_plugins.")}
+    assert {"rss", "console"} <= plugins
+    assert not plugins & {"wordpress", "gsheets", "webpage", "dedup", "relevance", "guard", "whatsapp"}
+
+
+def test_each_built_in_provides_one_type_named_as_its_entry_point_and_no_other_hook() -> None:
+    """What lets a built-in wait until its type is used (hub.plugins, ``defer_builtins``)."""
+    import importlib.metadata
+
+    from hub.entry_points import ENTRY_POINT_GROUP, is_builtin
+    from hub.plugins import build_registry, make_manager
+
+    pm = make_manager()
+    registry = build_registry(pm)
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if not is_builtin(ep):
+            continue
+        provided = registry.plugins[ep.value].types
+        assert [t.name for t in provided] == [ep.name], ep
+        hooks = {impl_hook.name for impl_hook in pm.get_hookcallers(pm.get_plugin(ep.value)) or []}
+        assert hooks <= {"register_sources", "register_filters", "register_sinks"}, (ep, hooks)
