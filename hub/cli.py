@@ -119,7 +119,7 @@ def init(app: App, path: Path | None) -> None:
 @pass_app
 def check(app: App, online: bool) -> None:
     """Validate hub.toml and every enabled plugin's options; show what is enabled."""
-    from hub.storage.store import safe_url
+    from hub.storage.urls import safe_url
 
     config = app.config
     click.echo(f"{config.path}: OK")

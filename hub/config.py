@@ -456,8 +456,8 @@ def _database_password_problems(raw: dict[str, Any]) -> list[str]:
     """A password in ``[hub] database_url`` is a secret in the file: it belongs in HUB_DATABASE_URL."""
     hub = raw.get("hub")
     url = hub.get("database_url") if isinstance(hub, dict) else None
-    if not isinstance(url, str):
-        return []
+    if not isinstance(url, str) or "@" not in url:
+        return []  # a password lives in the user information, before an "@"
     from sqlalchemy.engine import make_url  # here: `hub --help` and config-only commands skip it
     from sqlalchemy.exc import ArgumentError
 
