@@ -9,7 +9,8 @@ machine, and the median counts:
 
 - ``hub --version`` and ``hub --help``: target ≤ 0.4 s;
 - a command's fixed start-up, ``hub check`` on a one-source hub.toml (the config read and
-  validated against the plugins, nothing fetched): target ≤ 2× ``r2e --version``.
+  validated against the plugins, nothing fetched), and ``hub sources`` (the same, plus opening
+  the SQLite store, made on the warm-up run): target ≤ 2× ``r2e --version``.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def main() -> None:
         (folder / "hub.toml").write_text(CONFIG, encoding="utf-8")
         r2e, why = install_rss2email(folder)
         commands = {"hub --version": [str(HUB), "--version"], "hub --help": [str(HUB), "--help"],
-                    "hub check": [str(HUB), "check"]}
+                    "hub check": [str(HUB), "check"], "hub sources": [str(HUB), "sources"]}
         if r2e is not None:
             commands["r2e --version"] = [str(r2e), "--version"]
         for command in commands.values():
@@ -95,10 +96,11 @@ def main() -> None:
     rows = [Row(f"`{name}`, median of {args.runs}", f"{medians[name]:.2f} s", baseline, "≤ 0.4 s",
                 medians[name] <= 0.4, "startup.py")
             for name in ("hub --version", "hub --help")]
-    check = medians["hub check"]
-    rows.append(Row(f"a command's fixed start-up (`hub check`, one source), median of {args.runs}",
-                    f"{check:.2f} s" + (f" ({check / peer:.1f}× r2e)" if peer else ""), baseline,
-                    "≤ 2× `r2e --version`", check <= 2 * peer if peer else None, "startup.py"))
+    for name, what in (("hub check", "reads hub.toml"), ("hub sources", "also opens the store")):
+        took = medians[name]
+        rows.append(Row(f"a command's fixed start-up (`{name}`: {what}), median of {args.runs}",
+                        f"{took:.2f} s" + (f" ({took / peer:.1f}× r2e)" if peer else ""), baseline,
+                        "≤ 2× `r2e --version`", took <= 2 * peer if peer else None, "startup.py"))
     emit(rows)
 
 
