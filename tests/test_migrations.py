@@ -334,3 +334,10 @@ def test_a_store_of_the_current_release_keeps_every_subscriber_and_gains_people_
     with store.read() as session:
         assert session.exec(select(PersonIdRow)).scalars().one().subscriber_id == person.id
     store.dispose()
+
+
+def test_the_newest_file_name_is_alembics_head() -> None:
+    """Opening a store at the newest revision skips Alembic on the strength of this."""
+    from hub.storage.revision import newest_revision
+
+    assert newest_revision() == migrate.head()
