@@ -2,7 +2,7 @@
 
 ``hub subscribers import`` of 100,000 numbers spent 94 s adding them one by one (a lookup, an
 ORM flush and an event each). New numbers are now looked up 500 at a time and inserted in
-batches, subscriber rows first (their ids come back in order) and then one ``opt_in`` consent
+batches, subscriber rows first (their ids read back by number) and then one ``opt_in`` consent
 event per person with the list's note, exactly what :func:`hub.audience.consent.record_opt_in`
 writes for a new person. People already stored, and every row when a plugin listens to
 subscriber changes, still go the one-by-one way.
@@ -42,12 +42,24 @@ def insert_new(session: Session, people: list[tuple[str, str | None, list[str]]]
     rows = [{**person, "phone": phone, "name": name, "topics": list(topics), "status": "active",
              "created_at": now, "opted_in_at": now, "opted_out_at": None}
             for phone, name, topics in people]
-    statement = insert(_PEOPLE).returning(_PEOPLE.c.id, sort_by_parameter_order=True)
-    ids = session.connection().execute(statement, rows).scalars().all()
+    # One executemany, then the ids by number (unique): on SQLite, RETURNING in parameter order
+    # would run one INSERT per row.
+    session.connection().execute(insert(_PEOPLE), rows)
+    ids = _ids_of(session, [phone for phone, _, _ in people])
     event = _defaults(ConsentEventRow(kind="opt_in", channel=channel, at=now))
-    events = [{**event, "subscriber_id": row_id, "phone": phone, "note": note}
-              for row_id, (phone, _, _) in zip(ids, people, strict=True)]
+    events = [{**event, "subscriber_id": ids[phone], "phone": phone, "note": note}
+              for phone, _, _ in people]
     session.connection().execute(insert(_CONSENT), events)
+
+
+def _ids_of(session: Session, phones: list[str]) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for start in range(0, len(phones), LOOKUP):
+        chunk = phones[start:start + LOOKUP]
+        ids.update((phone, row_id) for row_id, phone in session.exec(
+            select(SubscriberRow.id, SubscriberRow.phone).where(col(SubscriberRow.phone).in_(chunk)))
+            if phone is not None and row_id is not None)
+    return ids
 
 
 def _defaults(row: SubscriberRow | ConsentEventRow) -> dict[str, Any]:
