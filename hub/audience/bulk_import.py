@@ -40,7 +40,7 @@ def insert_new(session: Session, people: list[tuple[str, str | None, list[str]]]
         return
     person = _defaults(SubscriberRow(phone="", created_at=now))
     rows = [{**person, "phone": phone, "name": name, "topics": list(topics), "status": "active",
-             "created_at": now, "opted_in_at": now, "opted_out_at": None}
+             "created_at": now, "opted_in_at": now}
             for phone, name, topics in people]
     # One executemany, then the ids by number (unique): on SQLite, RETURNING in parameter order
     # would run one INSERT per row.
@@ -63,7 +63,9 @@ def _ids_of(session: Session, phones: list[str]) -> dict[str, int]:
 
 
 def _defaults(row: SubscriberRow | ConsentEventRow) -> dict[str, Any]:
-    """Every column's default as the model gives it (factories included), but the id."""
-    values = row.model_dump()
-    values.pop("id", None)
-    return values
+    """The columns whose default (as the model gives it, factories included) is not NULL.
+
+    A column left out of the INSERT is NULL (its model default is None), and each value passed
+    costs a bind step per row: 100,000 rows times a dozen NULLs showed in the profile.
+    """
+    return {key: value for key, value in row.model_dump().items() if value is not None and key != "id"}
