@@ -26,8 +26,10 @@ HERE = Path(__file__).resolve().parent
 
 # (script, arguments at full size, arguments with --quick)
 RUNS: list[tuple[str, list[str], list[str]]] = [
+    ("startup.py", [], ["--runs", "5"]),
     ("poll.py", [], ["--feeds", "100", "--skip-sequential"]),
     ("plan.py", [], ["--subscribers", "20000"]),
+    ("import_bulk.py", [], ["--rows", "20000"]),
     ("dispatch.py", [], []),
     ("webhook.py", [], ["--posts", "300"]),
     ("webhook_load.py", [], ["--seconds", "4"]),

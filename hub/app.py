@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hub.config import HubConfig, load_config
 from hub.contracts import Sink
 from hub.errors import ConfigError
-from hub.events import Events
 from hub.plugins import HubPluginManager, RegisteredType, Registry, load
-from hub.storage.store import Store
 from hub.timekeeping.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from hub.storage.store import Store
 
 
 @dataclass
@@ -26,7 +28,7 @@ class App:
 
     @cached_property
     def _loaded(self) -> tuple[HubPluginManager, Registry]:
-        return load(self.extra_plugins)
+        return load(self.extra_plugins, defer_builtins=True)  # a built-in is imported when used
 
     @property
     def pm(self) -> HubPluginManager:
@@ -42,6 +44,10 @@ class App:
 
     @cached_property
     def store(self) -> Store:
+        # Imported here: commands that only read hub.toml (check, plugins) never load the store.
+        from hub.events import Events
+        from hub.storage.store import Store
+
         store = Store(self.config.database_url)
         store.events = Events(self.pm)  # plugins hear what is committed, whoever commits it
         self.pm.hook.startup(config=self.config, store=store)

@@ -1,51 +1,80 @@
-"""The ``hub`` command line: thin commands over the modules that do the work."""
+"""The ``hub`` command line: thin commands over the modules that do the work.
+
+Nothing heavy is imported here: each command imports what it uses when it runs, and the
+command modules of ``hub/commands`` are imported only when their command is used
+(:mod:`hub.commands.lazy`), so ``hub --version`` and ``hub --help`` answer at once.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from hub import __version__
-from hub.app import App
 from hub.cli_help import SectionedGroup
-from hub.commands import items as items_commands
-from hub.commands import routines as routines_commands
-from hub.commands.db import db
-from hub.commands.invite import invite as invite_command
-from hub.commands.run import run as run_command
-from hub.commands.sandbox import sandbox
-from hub.commands.serve import serve as serve_command
-from hub.commands.sources import sources as sources_command
-from hub.commands.stats import stats
-from hub.commands.status import status
-from hub.commands.subscribers import subscribers as subscribers_group
-from hub.commands.templates import templates as templates_command
-from hub.config import default_config_path
+from hub.commands.lazy import LazyCommand
 from hub.errors import HubError
-from hub.logs import configure as configure_logging
-from hub.storage.store import safe_url
-from hub.timekeeping.clock import SystemClock
+
+if TYPE_CHECKING:
+    from hub.app import App
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# name → where the command lives and the line `hub --help` shows (its docstring's first line).
+COMMANDS = {
+    "db": LazyCommand("hub.commands.db:db",
+                      "The database schema: which revision it is at, and upgrading it."),
+    "invite": LazyCommand("hub.commands.invite:invite",
+                          "Print the link that opens a chat with ALTA typed, and write its QR code "
+                          "(PNG and SVG)."),
+    "items": LazyCommand("hub.commands.items:items",
+                         "Stored items: what was held, dropped or sent, and why."),
+    "preview": LazyCommand("hub.commands.routines:preview",
+                           "Show what the next run of ROUTINE (default: the next one due) would "
+                           "send; writes nothing."),
+    "routines": LazyCommand("hub.commands.routines:routines",
+                            "List the routines with their next and last run."),
+    "run": LazyCommand("hub.commands.run:run",
+                       "Run the hub as a service until SIGTERM/SIGINT (a second one exits at once)."),
+    "sandbox": LazyCommand("hub.commands.sandbox:sandbox",
+                           "Run a Cloud API simulator: point [sinks.whatsapp] base_url at it."),
+    "serve": LazyCommand("hub.commands.serve:serve",
+                         "Run the webhook that receives statuses and what people write (Ctrl-C "
+                         "stops it)."),
+    "sources": LazyCommand("hub.commands.sources:sources",
+                           "Show how every source is doing (same as `hub sources list`)."),
+    "stats": LazyCommand("hub.commands.stats:stats",
+                         "Sent, delivered, read, failed and skipped; unsubscribes after each run; "
+                         "best hours; growth."),
+    "status": LazyCommand("hub.commands.status:status",
+                          "Show whether the hub can send, open alerts, and what holds each waiting "
+                          "delivery."),
+    "subscribers": LazyCommand("hub.commands.subscribers:subscribers",
+                               "The people who receive the news, their consent, and their data."),
+    "templates": LazyCommand("hub.commands.templates:templates",
+                             "List the WhatsApp Business Account's templates: status, category, "
+                             "quality, parameters."),
+}
 
 
-class HubGroup(SectionedGroup):
-    """Turns a ``HubError`` into one line on stderr and exit code 1, never a traceback."""
+def _add_plugin_commands(group: click.Group) -> None:
+    """The ``register_commands`` hook: loads the plugins, so only when a command needs it."""
+    from hub.plugins import make_manager
 
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except HubError as exc:
-            raise click.ClickException(str(exc)) from None
+    try:
+        make_manager().hook.register_commands(cli=group)
+    except HubError as exc:
+        click.echo(f"warning: plugin commands not loaded: {exc}", err=True)
 
 
-@click.group(cls=HubGroup)
+@click.group(cls=SectionedGroup, lazy=COMMANDS, plugin_commands=_add_plugin_commands)
 @click.version_option(__version__, prog_name="hub")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               envvar="HUB_CONFIG", default=None, show_envvar=True,
@@ -54,6 +83,12 @@ class HubGroup(SectionedGroup):
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
     """WhatsApp News Hub: your news, one-to-one over WhatsApp, to people who asked for it."""
+    import logging
+
+    from hub.app import App
+    from hub.config import default_config_path
+    from hub.logs import configure as configure_logging
+
     configure_logging(logging.INFO if verbose else logging.WARNING)
     if ctx.obj is None:
         ctx.obj = App(config_path or default_config_path())
@@ -61,7 +96,9 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
         ctx.obj.config_path = config_path
 
 
-pass_app = click.make_pass_decorator(App)
+def pass_app(f: _F) -> _F:
+    """Pass the command the :class:`hub.app.App` the group made (``ctx.obj``)."""
+    return cast(_F, click.pass_obj(f))
 
 
 @cli.command()
@@ -95,6 +132,8 @@ def check(app: App, online: bool, as_json: bool) -> None:
         report = check_report(app, online)
         click.echo(json.dumps(report, ensure_ascii=False, indent=1, default=str))
         raise SystemExit(0 if report["ok"] else 1)
+    from hub.storage.urls import safe_url
+
     config = app.config
     click.echo(f"{config.path}: OK")
     url, origin = config.database_url_origin
@@ -139,6 +178,7 @@ def check(app: App, online: bool, as_json: bool) -> None:
 @pass_app
 def plugins(app: App) -> None:
     """List installed plugins, where each came from, and the types it provides."""
+    app.registry.load_all()
     for info in app.registry.plugins.values():
         version = f" {info.version}" if info.version else ""
         click.echo(f"{info.name}{version}  ({info.origin})")
@@ -153,6 +193,8 @@ def plugins(app: App) -> None:
 @pass_app
 def poll(app: App, once: bool, force: bool) -> None:
     """Fetch the due sources once, run the filters, store the new items (hub run keeps polling)."""
+    import asyncio
+
     from hub.intake.pipeline import poll_once
 
     report = asyncio.run(poll_once(app.config, app.store, app.registry, force=force))
@@ -191,6 +233,7 @@ def send(app: App, sink_name: str | None, dry_run: bool, show: int) -> None:
         sending.dry_run(app.store, sink, show, caps, app.config.tz, app.clock)
         return
     from hub.delivery.paid_gate import paid_gate_for
+    from hub.timekeeping.clock import SystemClock
 
     with app.store.read() as session:
         gate = paid_gate_for(app.config, session)
@@ -212,31 +255,6 @@ def demo(keep: Path | None) -> None:
     run_demo(keep)
 
 
-cli.add_command(stats)
-cli.add_command(serve_command)
-cli.add_command(subscribers_group)
-cli.add_command(sources_command)
-cli.add_command(routines_commands.routines)
-cli.add_command(routines_commands.preview)
-cli.add_command(items_commands.items)
-cli.add_command(status)
-cli.add_command(run_command)
-cli.add_command(sandbox)
-cli.add_command(db)
-cli.add_command(templates_command)
-cli.add_command(invite_command)
-
-
-def _add_plugin_commands() -> None:
-    from hub.plugins import make_manager
-
-    try:
-        make_manager().hook.register_commands(cli=cli)
-    except HubError as exc:
-        click.echo(f"warning: plugin commands not loaded: {exc}", err=True)
-
-
 def main() -> None:
     """Entry point of the ``hub`` console script."""
-    _add_plugin_commands()
     cli(prog_name="hub")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import click
 
+from hub.commands.lazy import LazyGroup
+
 SECTIONS: tuple[tuple[str, dict[str, str]], ...] = (
     ("Set up", {
         "init": "Write a commented starter hub.toml",
@@ -24,6 +26,7 @@ SECTIONS: tuple[tuple[str, dict[str, str]], ...] = (
     }),
     ("Audience", {
         "subscribers": "People, their consent and topics: list, add, show…",
+        "invite": "The wa.me link and QR code people join with",
     }),
     ("Sending", {
         "routines": "When news goes out: list, run, tick, resume",
@@ -44,8 +47,10 @@ SECTIONS: tuple[tuple[str, dict[str, str]], ...] = (
 VERBOSE = ("-v", "--verbose")
 
 
-class SectionedGroup(click.Group):
-    """A group whose help lists its commands by section, and which takes ``-v`` anywhere."""
+class SectionedGroup(LazyGroup):
+    """A group whose help lists its commands by section, and which takes ``-v`` anywhere.
+
+    Listing a command does not import it (a lazy command's module loads when it runs)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """Move ``-v``/``--verbose`` given after the subcommand to the front, where it is ours."""
@@ -60,8 +65,8 @@ class SectionedGroup(click.Group):
         for title, lines in SECTIONS:
             rows = []
             for name, line in lines.items():
-                command = self.get_command(ctx, name)
-                if command is not None and not command.hidden:
+                command = self.commands.get(name)
+                if (command is not None and not command.hidden) or (command is None and name in self.lazy):
                     rows.append((name, line))
                     listed.add(name)
             if rows:

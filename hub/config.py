@@ -16,8 +16,6 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from hub.contracts import FilterOptions, SinkOptions, SourceOptions
 from hub.delivery.caps import CapsSettings
@@ -496,8 +494,11 @@ def _database_password_problems(raw: dict[str, Any]) -> list[str]:
     """A password in ``[hub] database_url`` is a secret in the file: it belongs in HUB_DATABASE_URL."""
     hub = raw.get("hub")
     url = hub.get("database_url") if isinstance(hub, dict) else None
-    if not isinstance(url, str):
-        return []
+    if not isinstance(url, str) or "@" not in url:
+        return []  # a password lives in the user information, before an "@"
+    from sqlalchemy.engine import make_url  # here: `hub --help` and config-only commands skip it
+    from sqlalchemy.exc import ArgumentError
+
     try:
         password = make_url(url).password
     except (ArgumentError, ValueError):

@@ -17,16 +17,16 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hub.intake.fetch import Fetched, Fetcher
 from hub.news import NewsItem
 from hub.timekeeping.durations import parse_interval
 
 if TYPE_CHECKING:
+    import httpx
     from sqlmodel import Session
 
+    from hub.intake.fetch import Fetched, Fetcher
     from hub.timekeeping.clock import Clock
 
 
@@ -100,6 +100,8 @@ class FetchContext:
         permanent redirect moves ``state.url``. Use ``conditional=False`` for side requests.
         """
         if self.fetcher is None:
+            from hub.intake.fetch import Fetcher  # here: reading hub.toml needs no HTTP client
+
             self.fetcher = Fetcher(self.client)
         fetched = await self.fetcher.get(url, state=self.state if conditional else None, **kwargs)
         if conditional and fetched.moved_to:

@@ -146,6 +146,7 @@ class Daemon:
                 serving.result()  # raises the bind error
                 return 1
             await asyncio.sleep(0.02)
+        _freeze_start_up()
         bound = self.server.servers[0].sockets[0].getsockname()
         summary = self.summary(f"http://{bound[0]}:{bound[1]}")
         if self.options.json_logs:
@@ -281,6 +282,18 @@ class Daemon:
                 await self._pause(30)
             elif not (report.sent or report.failed or report.retrying):
                 await self._pause(self.options.dispatch_idle)
+
+
+def _freeze_start_up() -> None:
+    """Keep what start-up built (modules, the app, the store) out of every later full collection.
+
+    A full pass walks every tracked object while holding the interpreter; with start-up's 126,000
+    objects it took 66–290 ms here (at start, and after a poll once collection resumes), and each
+    pass delays the webhook's answers by that much. Frozen, the same pass walks only what came
+    later: 4–9 ms measured after polling a 10 MB feed.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _without_full_collections(poll: Coroutine[Any, Any, PollReport]) -> PollReport:

@@ -80,6 +80,12 @@ def subscriber_changed(session: Session, person: SubscriberRow, change: str) -> 
         pending.people.append((person, change))
 
 
+def hears_people(session: Session) -> bool:
+    """Whether a plugin listens to subscriber changes in this transaction (bulk paths ask first)."""
+    pending: Pending | None = session.info.get(_KEY)
+    return pending is not None and pending.hears_people
+
+
 def hears_deliveries(session: Session) -> bool:
     """Whether a plugin listens to delivery statuses in this transaction (bulk paths ask first)."""
     pending: Pending | None = session.info.get(_KEY)

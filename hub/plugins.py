@@ -6,18 +6,17 @@ Third-party plugins are found through the ``hub`` entry point group. ``HUB_LOAD_
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
-import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pluggy
 
 from hub import hookspecs
 from hub.contracts import Filter, Sink, Source
+from hub.entry_points import DISTRIBUTION, ENTRY_POINT_GROUP, allowed_names, is_builtin
 from hub.errors import PluginError
-
-ENTRY_POINT_GROUP = "hub"
-DISTRIBUTION = "whatsapp-news-hub"  # whose entry points are the built-ins: always loaded
 
 PluginClass = type[Source] | type[Filter] | type[Sink]
 KINDS: dict[str, PluginClass] = {"sources": Source, "filters": Filter, "sinks": Sink}
@@ -51,19 +50,23 @@ class Registry:
         default_factory=lambda: {kind: {} for kind in KINDS}
     )
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
+    # Built-ins not imported yet, by entry point name (= the one type each provides): imported
+    # when that type is asked for, or all of them when every name is wanted.
+    pending: dict[str, Callable[[], None]] = field(default_factory=dict)
 
     def get(self, kind: str, name: str) -> RegisteredType | None:
+        if name not in self.types[kind] and name in self.pending:
+            self.pending.pop(name)()
         return self.types[kind].get(name)
 
     def names(self, kind: str) -> list[str]:
+        self.load_all()
         return sorted(self.types[kind])
 
-
-def _allowed_entry_points() -> set[str] | None:
-    raw = os.environ.get("HUB_LOAD_PLUGINS")
-    if raw is None:
-        return None
-    return {name.strip() for name in raw.split(",") if name.strip()}
+    def load_all(self) -> None:
+        """Import every built-in not imported yet (``hub plugins``, an unknown type's message)."""
+        while self.pending:
+            self.pending.pop(next(iter(self.pending)))()
 
 
 class HubPluginManager(pluggy.PluginManager):
@@ -73,27 +76,34 @@ class HubPluginManager(pluggy.PluginManager):
         super().__init__("hub")
         self.origins: dict[str, tuple[str, str | None]] = {}
         self.builtins: set[str] = set()
+        self.deferred: dict[str, importlib.metadata.EntryPoint] = {}  # built-ins not imported yet
 
 
-def make_manager(extra: list[object] | None = None) -> HubPluginManager:
+def make_manager(extra: list[object] | None = None, *, defer_builtins: bool = False) -> HubPluginManager:
     """Build a manager with every plugin of the ``hub`` entry point group, and ``extra`` objects.
 
     The built-ins are entry points of this very distribution, found the way a third-party
-    plugin is; they are always loaded (``HUB_LOAD_PLUGINS`` restricts the others only).
+    plugin is; they are always loaded (``HUB_LOAD_PLUGINS`` restricts the others only). With
+    ``defer_builtins`` they are only listed (metadata, no import): each provides one type named
+    as its entry point and implements no other hook, so :func:`build_registry` imports one when
+    its type is first asked for. Third-party plugins are always imported: their hooks may fire.
     """
     pm = HubPluginManager()
     pm.add_hookspecs(hookspecs)
-    allowed = _allowed_entry_points()
+    allowed = allowed_names()
     builtins = 0
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = getattr(ep, "dist", None)
-        builtin = dist is not None and _normalise(dist.name) == DISTRIBUTION
+        builtin = is_builtin(ep)
         if builtin:
             builtins += 1
         elif allowed is not None and ep.name not in allowed:
             continue
         name = ep.value if builtin else ep.name
         if pm.get_plugin(name) is not None or pm.has_plugin(name):
+            continue
+        if builtin and defer_builtins:
+            pm.deferred[ep.name] = ep
             continue
         plugin = _load(ep, builtin)
         pm.register(plugin, name=name)
@@ -117,10 +127,6 @@ def make_manager(extra: list[object] | None = None) -> HubPluginManager:
     except pluggy.PluginValidationError as exc:
         raise PluginError(str(exc), hint="a hookimpl name must match a spec in hub.hookspecs") from exc
     return pm
-
-
-def _normalise(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
 
 
 def _load(ep: importlib.metadata.EntryPoint, builtin: bool) -> object:
@@ -150,17 +156,43 @@ def build_registry(pm: HubPluginManager) -> Registry:
             origin, version = f"registered at run time ({type(plugin).__name__})", None
         registry.plugins[plugin_name] = PluginInfo(plugin_name, origin, version)
 
+    _register_types(pm, registry)
+    for type_name, ep in list(pm.deferred.items()):
+        registry.pending[type_name] = functools.partial(_load_deferred, pm, registry, ep)
+        if any(type_name in registry.types[kind] for kind in KINDS):
+            registry.pending.pop(type_name)()  # another plugin claims its name: refused now, as before
+    return registry
+
+
+def _register_types(pm: HubPluginManager, registry: Registry, only: str | None = None) -> None:
+    """Call the ``register_*`` hooks (of plugin ``only``, or of all), noting who provided what."""
     for kind, base in KINDS.items():
         hook = getattr(pm.hook, f"register_{kind}")
         for impl in hook.get_hookimpls():
             plugin_name = impl.plugin_name
+            if only is not None and plugin_name != only:
+                continue
 
             def register(name: str, cls: type, *, _kind: str = kind, _base: PluginClass = base,
                          _plugin: str = plugin_name) -> None:
                 _add(registry, _kind, _base, name, cls, _plugin)
 
             impl.function(register=register)
-    return registry
+
+
+def _load_deferred(pm: HubPluginManager, registry: Registry, ep: importlib.metadata.EntryPoint) -> None:
+    """Import one deferred built-in now and register its types."""
+    from hub import __version__
+
+    pm.deferred.pop(ep.name, None)
+    pm.register(_load(ep, True), name=ep.value)
+    pm.builtins.add(ep.value)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(str(exc), hint="a hookimpl name must match a spec in hub.hookspecs") from exc
+    registry.plugins[ep.value] = PluginInfo(ep.value, "built-in", __version__)
+    _register_types(pm, registry, only=ep.value)
 
 
 def _add(registry: Registry, kind: str, base: PluginClass, name: str, cls: type, plugin: str) -> None:
@@ -180,7 +212,8 @@ def _add(registry: Registry, kind: str, base: PluginClass, name: str, cls: type,
     registry.plugins[plugin].types.append(entry)
 
 
-def load(extra: list[object] | None = None) -> tuple[HubPluginManager, Registry]:
+def load(extra: list[object] | None = None, *, defer_builtins: bool = False
+         ) -> tuple[HubPluginManager, Registry]:
     """The manager and the registry of types, ready for the config to be validated against."""
-    pm = make_manager(extra)
+    pm = make_manager(extra, defer_builtins=defer_builtins)
     return pm, build_registry(pm)

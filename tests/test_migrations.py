@@ -360,3 +360,10 @@ def test_the_suites_prebuilt_postgresql_schema_is_the_one_the_hub_builds(pg_sche
             engine.dispose()
 
     assert shape(built) == shape(made)
+
+
+def test_the_newest_file_name_is_alembics_head() -> None:
+    """Opening a store at the newest revision skips Alembic on the strength of this."""
+    from hub.storage.revision import newest_revision
+
+    assert newest_revision() == migrate.head()

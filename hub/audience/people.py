@@ -21,11 +21,11 @@ import phonenumbers
 from sqlalchemy import String, cast, or_
 from sqlmodel import Session, SQLModel, col, select
 
-from hub.audience import identity
+from hub.audience import bulk_import, identity
 from hub.audience.consent import record_opt_in, record_opt_out
 from hub.delivery.statuses import FORGOTTEN_PREFIX, forgotten_wamid
 from hub.errors import HubError
-from hub.events import subscriber_changed
+from hub.events import hears_people, subscriber_changed
 from hub.storage.tables import ConsentEventRow, DeliveryRow, InboundMessageRow, StatusEventRow, SubscriberRow
 
 
@@ -128,6 +128,8 @@ def import_people(session: Session, text: str, now: datetime, *, note: str,
         listing = "\n".join(f"  {r}" for r in rejected)
         raise PeopleError(f"{len(rejected)} invalid line(s), nothing imported:\n{listing}",
                           hint="fix them, or pass --skip-invalid to import the valid lines")
+    if not hears_people(session):  # nobody to tell one by one: new numbers go in bulk
+        rows = _insert_new_in_bulk(session, rows, now, note.strip(), result)
     for number, phone, name, topics in rows:
         existing = find(session, phone)
         if existing is not None and existing.status in ("unsubscribed", "forgotten"):
@@ -137,6 +139,26 @@ def import_people(session: Session, text: str, now: datetime, *, note: str,
         add(session, phone, now, note=note, name=name, topics=topics or None, channel="import")
         result.added.append(phone)
     return result
+
+
+def _insert_new_in_bulk(session: Session, rows: list[tuple[int, str, str | None, list[str]]],
+                        now: datetime, note: str, result: ImportResult
+                        ) -> list[tuple[int, str, str | None, list[str]]]:
+    """Store the first line of each number not stored yet; returns the lines left to add one by
+    one (numbers already stored, and a number's later lines, which update it as before)."""
+    stored = bulk_import.stored_numbers(session, list(dict.fromkeys(phone for _, phone, _, _ in rows)))
+    new: list[tuple[str, str | None, list[str]]] = []
+    rest = []
+    for row in rows:
+        _, phone, name, topics = row
+        if phone in stored:
+            rest.append(row)
+        else:
+            stored.add(phone)
+            new.append((phone, name, topics))
+            result.added.append(phone)
+    bulk_import.insert_new(session, new, now, note=note)
+    return rest
 
 
 def set_topics(session: Session, person: SubscriberRow, topics: list[str], now: datetime,

@@ -17,16 +17,16 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import func, or_
-from sqlmodel import Session, col, select
 
-from hub.storage.tables import DeliveryRow
 from hub.timekeeping.durations import parse_interval
 from hub.timekeeping.when import QuietHours, day_bounds
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 SENT_STATES = ("sending", "sent", "delivered", "read")
 MESSAGING_LIMITS = (250, 1_000, 2_000, 10_000, 100_000)
@@ -161,6 +161,11 @@ def news_column() -> Any:
     conversation, not broadcast. They never count against the news caps; they have their own
     limit (:mod:`hub.delivery.holds`).
     """
+    from sqlalchemy import or_
+    from sqlmodel import col
+
+    from hub.storage.tables import DeliveryRow
+
     return or_(col(DeliveryRow.item_id).is_not(None), col(DeliveryRow.run_id).is_not(None)).label("news")
 
 
@@ -176,6 +181,13 @@ class ClaimGuard:
     """Checks each claim of one batch against what was claimed before, including this batch."""
 
     def __init__(self, caps: Caps, session: Session, now: datetime, subscriber_ids: set[int]) -> None:
+        # The store's modules are imported here, not with the module: reading hub.toml (whose
+        # [caps] table is CapsSettings) must not load SQLAlchemy for config-only commands.
+        from sqlalchemy import func
+        from sqlmodel import col, select
+
+        from hub.storage.tables import DeliveryRow
+
         self.caps, self.now = caps, now
         self.history: dict[int, list[datetime]] = defaultdict(list)
         if subscriber_ids:

@@ -181,7 +181,7 @@ async def poll_once(
         await asyncio.gather(*(poll_one(s) for s in due))
     finally:
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            await _close_pool(pool)
         if own_client:
             await client.aclose()
     if unchanged:
@@ -201,6 +201,18 @@ def _parse_pool(due: int, workers: int | None, pool_from: int = POOL_MIN_SOURCES
     # Niced: on a busy machine the parsers yield the CPU to the process answering the webhook.
     return ProcessPoolExecutor(max_workers=min(workers, due), mp_context=mp.get_context("fork"),
                                initializer=os.nice, initargs=(PARSER_NICENESS,))
+
+
+async def _close_pool(pool: Executor) -> None:
+    """Shut the pool down and wait until it has, on another thread (the loop keeps running).
+
+    Without waiting, the pool's manager thread was still closing its pipes when the process
+    exited or the pool was dropped, and a wakeup sent into a closed pipe ended some
+    ``hub poll --once`` runs with "Exception ignored … OSError: [Errno 9] Bad file descriptor".
+    After a normal poll every parse is done and this takes milliseconds; after an error, parses
+    still queued are cancelled and a running one is let finish.
+    """
+    await asyncio.to_thread(functools.partial(pool.shutdown, wait=True, cancel_futures=True))
 
 
 def _allows_private(source: Source) -> bool:

@@ -20,6 +20,8 @@ from sqlmodel import Session, create_engine
 from hub.errors import StoreError
 from hub.events import Events
 from hub.storage import tables  # noqa: F401 - registers the tables on SQLModel.metadata
+from hub.storage.revision import at_newest
+from hub.storage.urls import safe_url as safe_url  # re-exported: callers import it from here
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -43,7 +45,7 @@ class Store:
         _check_backend(url)
         try:
             self.engine = _make_engine(url)
-            if create:
+            if create and not at_newest(self.engine):  # the usual case costs no Alembic import
                 from hub.storage.migrate import prepare
 
                 prepare(self.engine)
@@ -157,12 +159,4 @@ def _make_engine(url: str) -> Engine:
     return engine
 
 
-def safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparseable URL>"
 
