@@ -90,6 +90,8 @@ class RoutineConfig(_Section):
     max_items: int = Field(3, ge=1, le=50)
     heading: str = Field("Resumen de noticias", min_length=1, description="first line of a digest")
     grace: str = Field("2 hours", description="how late a missed run may still happen after downtime")
+    max_age: str = Field("2 days", description="a story the daily cap held back for someone competes "
+                         "in their next runs until it is this old")
     enabled: bool = True
 
     @field_validator("every")
@@ -120,7 +122,7 @@ class RoutineConfig(_Section):
             Cadence.parse(info.data["every"], None, value)
         return value
 
-    @field_validator("grace")
+    @field_validator("grace", "max_age")
     @classmethod
     def _grace(cls, value: str) -> str:
         parse_interval(value)

@@ -97,7 +97,7 @@ def _print_run(app: App, report: RunReport) -> None:
         click.echo(f"{report.routine}: run #{report.run_id} {report.note}; nothing planned, "
                    f"its {report.candidates} item(s) wait for the next run")
         return
-    if not report.candidates or stats is None:
+    if stats is None or not (report.candidates or stats.rows):
         click.echo(f"{report.routine}: run #{report.run_id}: no new items since the last run; "
                    "nothing planned")
         return
@@ -115,9 +115,17 @@ def _print_run(app: App, report: RunReport) -> None:
 
 @click.command()
 @click.argument("routine", required=False)
+@click.option("--subscriber", "person", default=None, metavar="NUMBER",
+              help="What this person (a number or a BSUID) will receive in the next runs, and why not.")
+@click.option("--region", default=None, metavar="CC", help="Country for a number written without +code.")
 @pass_app
-def preview(app: App, routine: str | None) -> None:
+def preview(app: App, routine: str | None, person: str | None, region: str | None) -> None:
     """Show what the next run of ROUTINE (default: the next one due) would send; writes nothing."""
+    if person is not None:
+        from hub.commands.forecast import show_forecast
+
+        show_forecast(app, person, region)
+        return
     shown = Routines(app.config, app.store).preview(routine)
     _print_preview(app, shown)
     _print_reach(app)
