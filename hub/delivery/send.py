@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
@@ -35,6 +34,7 @@ from hub import events
 from hub.audience.optouts import OptOuts, optouts
 from hub.contracts import Action, OutgoingMessage, Pacing, SendResult, Sink
 from hub.delivery import account
+from hub.delivery.asked_ahead import AskedAhead
 from hub.delivery.caps import Caps, ClaimGuard
 from hub.delivery.claims import LEASE, RENEW_EVERY, Ask, LastMoment, in_doubt, orphaned, release_dead, renew
 from hub.delivery.claims import worker_id as worker_id
@@ -59,10 +59,6 @@ FLUSH_EVERY = 0.2  # seconds between two writes of outcomes (a lost one is settl
 # quarter of it leave Meta's window, room for the few requests that bunched on their way. A whole
 # second per bunch halted the number for a third of a busy run (benchmarks/workers.py --shared-rate).
 THROTTLE_PAUSE = 0.25
-# How many requests one process records as requested before their slot, in seconds of the
-# number's rate (at least 1): enough to keep the slots fed while a record's round trip is under way,
-# few enough that a crash strands only a couple in doubt (they wait for their status, not resent).
-ASK_AHEAD = 0.025
 GAP_MARGIN = 0.1  # seconds added to a person's gap within one run: requests do not arrive in step
 PRUNE_AT = 4_096  # people remembered for their gap before those whose gap is over are forgotten
 # What plugins hear of a send (``on_delivery_status``); a released claim or one a status already
@@ -446,7 +442,7 @@ class _Run:
         self.bucket = bucket_for(store, self.pacing.rate, self.pacing.number)
         # On a server store each process records a request before taking its slot of the
         # number's shared schedule (see ``_send``); at most this many wait for a slot at once.
-        self.asked_ahead = (asyncio.Semaphore(max(1, math.ceil(self.pacing.rate * ASK_AHEAD)))
+        self.asked_ahead = (AskedAhead(self.pacing.rate)
                             if self.pacing.rate and not store.is_sqlite else None)
         self.progress = progress
         self.limit = limit
@@ -604,7 +600,11 @@ class _Run:
         if self._halted():
             return False  # left in ``unsent``: released, never in doubt
         self.unsent.discard(claim.id)
-        if not await self.requests.ask(Ask(claim.id, claim.subscriber_id, news)):
+        started = time.monotonic()
+        answer = await self.requests.ask(Ask(claim.id, claim.subscriber_id, news))
+        if self.asked_ahead is not None:
+            self.asked_ahead.recorded(time.monotonic() - started)
+        if not answer:
             self.report.skipped += 1  # opted out since the claim, or no longer this worker's
             return False
         if self._halted():  # came while the request was recorded
