@@ -147,7 +147,7 @@ def _print_reach(app: App) -> None:
 def _print_preview(app: App, p: Preview) -> None:
     r = p.routine
     click.echo(f"{r.name}: next run {_local(app, p.at)} ({r.mode}, up to {r.max_items} item(s))")
-    if not p.items and not p.passed_over:
+    if not p.items and not p.passed_over and not p.stats.again:
         click.echo("No items would be sent: nothing new matches since the last run.")
         return
     if not p.stats.recipients:
@@ -166,6 +166,8 @@ def _print_preview(app: App, p: Preview) -> None:
     for topic, count in sorted(s.by_topic.items()):
         click.echo(f"  {topic}: {count}")
     click.echo(f"Messages: {s.planned} to send, {s.skipped} held back by the daily cap")
+    if s.again:
+        click.echo(f"  {s.again} story(ies) held back by the cap before, offered again")
     if s.waiting_quiet:
         click.echo(f"  {s.waiting_quiet} would wait for the end of quiet hours")
     if s.waiting_gap:
