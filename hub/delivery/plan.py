@@ -276,6 +276,7 @@ class _Offer:
     def with_held(self, topics: frozenset[str], entries: list[tuple[int, frozenset[str]]],
                   held: list[ItemRow], stats: PlanStats) -> tuple[list[tuple[int, ...]], frozenset[int]]:
         fresh = [self.by_id[i] for i, tags in entries if not topics or topics & tags]
+        held = [item for item in held if item.id not in self.by_id]  # a story is offered once a run
         chosen = tuple(stored_id(item) for item in rank([*fresh, *held])[:self.plan.max_items])
         again = frozenset(stored_id(item) for item in held) & frozenset(chosen)
         for item in held:
