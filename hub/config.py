@@ -95,6 +95,8 @@ class RoutineConfig(_Section):
                                 description="first line of a digest (default: the catalogue's, e.g. "
                                 "\"Resumen de noticias\")")
     grace: str = Field("2 hours", description="how late a missed run may still happen after downtime")
+    max_age: str = Field("2 days", description="a story the daily cap held back for someone competes "
+                         "in their next runs until it is this old")
     enabled: bool = True
 
     @field_validator("every")
@@ -125,7 +127,7 @@ class RoutineConfig(_Section):
             Cadence.parse(info.data["every"], None, value)
         return value
 
-    @field_validator("grace")
+    @field_validator("grace", "max_age")
     @classmethod
     def _grace(cls, value: str) -> str:
         parse_interval(value)

@@ -25,6 +25,7 @@ from hub.config import HubConfig, RoutineConfig
 from hub.contracts import Sink
 from hub.delivery import brake, reach, template_status
 from hub.delivery.caps import WINDOW, Caps
+from hub.delivery.held_back import HeldBack, any_held
 from hub.delivery.plan import PlanStats, RunPlan, active_subscribers, plan_run, preview_run, rank
 from hub.errors import HubError
 from hub.matching import fold_tags
@@ -245,7 +246,7 @@ class Routines:
         session.add(run)
         session.flush()
         stats = PlanStats()
-        if candidates:
+        if candidates or any_held(session, now, held_back_by(routine)):
             stats = plan_run(session, self._plan(routine, run.id, candidates, now))
             if stats.planned and self.sink is not None:
                 unreachable = reach.skip_unreachable(session, self.sink, run.id, now)
@@ -303,7 +304,8 @@ class Routines:
         return RunPlan(routine=routine.name, run_id=run_id, mode=routine.mode, items=items,
                        now=now, caps=self.caps, heading=routine.heading or texts("digest_heading"),
                        max_items=routine.max_items, footer=texts("footer"),
-                       utm_source=self.config.hub.utm_source if self.config.hub.utm else None)
+                       utm_source=self.config.hub.utm_source if self.config.hub.utm else None,
+                       held_back=held_back_by(routine))
 
     def _routine(self, name: str) -> RoutineConfig:
         routine = self.config.routine(name)
@@ -356,8 +358,12 @@ class Routines:
         return (f"≈ {show(month, self.card.currency)} ({len(people)} subscriber(s) × {runs:.1f} runs × "
                 f"up to {per_run} {category} template(s){unlisted})")
 
-    def preview(self, name: str | None = None) -> Preview:
-        """What the next run of ``name`` (default: the next routine due) would send."""
+    def preview(self, name: str | None = None, *, only: int | None = None,
+                prior: dict[int, list[datetime]] | None = None) -> Preview:
+        """What the next run of ``name`` (default: the next routine due) would send.
+
+        ``only``: for that one subscriber, every row listed (``stats.rows_seen``); ``prior``:
+        messages to people that earlier forecast runs would send, counted by the caps."""
         statuses = [s for s in self.status() if s.config.enabled]
         if name is not None:
             self._routine(name)
@@ -379,7 +385,9 @@ class Routines:
                 select(DeliveryRow.subscriber_id).where(
                     col(DeliveryRow.claimed_at) > at - WINDOW, DeliveryRow.status != "planned"
                 ).distinct()))
-            stats = preview_run(session, self._plan(routine, None, candidates, at), reached)
+            plan = self._plan(routine, None, candidates, at)
+            plan.only, plan.prior = only, dict(prior or {})
+            stats = preview_run(session, plan, reached, rows=only is not None)
             chosen, passed_over = _split(candidates, stats)
             preview = Preview(routine, at, chosen, passed_over, stats, cost=self.estimate(session, stats, at))
             if self.budget is not None:
@@ -389,6 +397,27 @@ class Routines:
                 new = stats.recipients - stats.reached_again
                 preview.ceiling_wait = max(0, new - max(0, self.caps.ceiling - len(reached)))
         return preview
+
+
+def forecast(routines: Routines, subscriber_id: int) -> list[Preview]:
+    """One person's next runs, soonest first: each enabled routine's next run as planning would
+    make it for them, the caps counting what the runs before it would send them."""
+    due = sorted((s for s in routines.status() if s.config.enabled and s.next_run_at is not None),
+                 key=lambda s: s.next_run_at or routines.clock.now())
+    prior: dict[int, list[datetime]] = {subscriber_id: []}
+    shown = []
+    for status in due:
+        preview = routines.preview(status.config.name, only=subscriber_id, prior=prior)
+        prior[subscriber_id].extend(row.due for row in preview.stats.rows_seen or ()
+                                    if row.status == "planned")
+        shown.append(preview)
+    return shown
+
+
+def held_back_by(routine: RoutineConfig) -> HeldBack:
+    """Which stories held back by the cap ``routine`` offers again (its ``max_age``, its kind)."""
+    return HeldBack(parse_interval(routine.max_age), frozenset(fold_tags(routine.tags)),
+                    routine.priority_only)
 
 
 def _split(candidates: list[ItemRow], stats: PlanStats) -> tuple[list[ItemRow], list[ItemRow]]:

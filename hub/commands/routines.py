@@ -117,7 +117,7 @@ def _print_run(app: App, report: RunReport) -> None:
         click.echo(f"{report.routine}: run #{report.run_id} {report.note}; nothing planned, "
                    f"its {report.candidates} item(s) wait for the next run")
         return
-    if not report.candidates or stats is None:
+    if stats is None or not (report.candidates or stats.rows):
         click.echo(f"{report.routine}: run #{report.run_id}: no new items since the last run; "
                    "nothing planned")
         return
@@ -135,10 +135,18 @@ def _print_run(app: App, report: RunReport) -> None:
 
 @click.command()
 @click.argument("routine", required=False)
+@click.option("--subscriber", "person", default=None, metavar="NUMBER",
+              help="What this person (a number or a BSUID) will receive in the next runs, and why not.")
+@click.option("--region", default=None, metavar="CC", help="Country for a number written without +code.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts and cron.")
 @pass_app
-def preview(app: App, routine: str | None, as_json: bool) -> None:
+def preview(app: App, routine: str | None, person: str | None, region: str | None, as_json: bool) -> None:
     """Show what the next run of ROUTINE (default: the next one due) would send; writes nothing."""
+    if person is not None:
+        from hub.commands.forecast import show_forecast
+
+        show_forecast(app, person, region)
+        return
     shown_run = Routines(app.config, app.store, clock=app.clock).preview(routine)
     if as_json:
         click.echo(json.dumps(_preview_dict(app, shown_run), ensure_ascii=False, indent=1, default=str))
@@ -200,7 +208,7 @@ def _print_reach(app: App) -> None:
 def _print_preview(app: App, p: Preview) -> None:
     r = p.routine
     click.echo(f"{r.name}: next run {_local(app, p.at)} ({r.mode}, up to {r.max_items} item(s))")
-    if not p.items and not p.passed_over:
+    if not p.items and not p.passed_over and not p.stats.again:
         click.echo("No items would be sent: nothing new matches since the last run.")
         return
     if not p.stats.recipients:
@@ -222,6 +230,8 @@ def _print_preview(app: App, p: Preview) -> None:
     click.echo(f"Messages: {s.planned} to send, {s.skipped} held back by the daily cap"
                + (f" ({caps.per_day} a day per person; not sent, the count starts again "
                   f"{shown(day_bounds(p.at, tz)[1], tz, now)})" if s.skipped and caps.per_day else ""))
+    if s.again:
+        click.echo(f"  {s.again} story(ies) held back by the cap before, offered again")
     if s.waiting_quiet:
         click.echo(f"  {s.waiting_quiet} would wait for the end of quiet hours, until "
                    f"{shown(caps.out_of_quiet(p.at), tz, now)}")

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from hub.audience.texts import plain
 from hub.delivery.caps import COUNTED_AT_PLAN, Caps, news_column
+from hub.delivery.held_back import HeldBack, held_for
 from hub.delivery.render import item_payload, render_digest, render_item
 from hub.delivery.utm import tagged
 from hub.matching import fold_tags
@@ -121,6 +122,23 @@ class RunPlan:
     max_items: int = 50  # per person: their best-ranked matching items
     footer: str | None = None  # the way out, in the subscribers' language; None: the default's
     utm_source: str | None = None  # tag every link (hub.delivery.utm) with this source; None: off
+    # Stories the daily cap held back for a person earlier compete again (None: not looked for).
+    held_back: HeldBack | None = None
+    only: int | None = None  # plan for this one subscriber (a person's forecast)
+    # Messages to each person that earlier forecast runs would send (chained previews).
+    prior: dict[int, list[datetime]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One row a plan would write, as a person's forecast shows it."""
+
+    subscriber_id: int
+    item_ids: tuple[int, ...]
+    status: str  # planned | skipped
+    reason: str | None
+    due: datetime
+    again: tuple[int, ...] = ()  # of ``item_ids``, those held back by the cap before
 
 
 @dataclass
@@ -141,6 +159,9 @@ class PlanStats:
     reached_again: int = 0
     # Previews and budgeted runs only: messages planned per subscriber, for the cost estimate.
     people: Counter[int] | None = None
+    again: int = 0  # stories held back by the cap earlier, offered again
+    # Forecasts only: every row the plan would write, in order.
+    rows_seen: list[Planned] | None = None
 
     @property
     def rows(self) -> int:
@@ -159,10 +180,12 @@ def plan_run(session: Session, plan: RunPlan, *, driver_fast_path: bool = True) 
     return stats
 
 
-def preview_run(session: Session, plan: RunPlan, reached: set[int] | None = None) -> PlanStats:
+def preview_run(session: Session, plan: RunPlan, reached: set[int] | None = None, *,
+                rows: bool = False) -> PlanStats:
     """Count what :func:`plan_run` would write, writing nothing; ``reached_again`` counts the
-    recipients among ``reached``, ``people`` the messages per subscriber."""
-    stats = PlanStats(reached=reached or set(), people=Counter())
+    recipients among ``reached``, ``people`` the messages per subscriber; with ``rows``,
+    ``rows_seen`` lists each row (for one person's forecast)."""
+    stats = PlanStats(reached=reached or set(), people=Counter(), rows_seen=[] if rows else None)
     for _ in _plan_chunks(session, plan, stats, _Identity()):
         pass
     return stats
@@ -181,19 +204,31 @@ def _plan_chunks(session: Session, plan: RunPlan, stats: PlanStats,
     routine, run_id, digest = plan.routine, plan.run_id, plan.mode == "digest"
     in_quiet = base_due != plan.now
     rules = _Rules(caps, base_due) if caps.per_day is not None or caps.min_gap is not None else None
-    for page in _subscriber_pages(session):
+    offer = _Offer(plan, payloads, revisions)
+    for page in _subscriber_pages(session, plan.only):
         history = _history(session, page[0][0], page[-1][0], caps, base_due) if rules else {}
+        for subscriber_id, earlier in plan.prior.items():
+            history.setdefault(subscriber_id, []).extend(earlier)
+        held = (held_for(session, page[0][0], page[-1][0], plan.now, plan.held_back)
+                if plan.held_back is not None else {})
         rows: list[tuple[Any, ...]] = []
         for subscriber_id, raw_topics in page:
             topics = topics_cache.get(raw_topics)
             if topics is None:
                 topics = topics_cache[raw_topics] = frozenset(fold_tags(json.loads(raw_topics or "[]")))
-            groups = chosen_cache.get(topics)
-            if groups is None:
-                chosen = tuple(i for i, tags in entries if not topics or topics & tags)[:plan.max_items]
-                stats.used.update(chosen)
-                groups = [chosen] if digest else [(i,) for i in chosen]
-                chosen_cache[topics] = groups = groups if chosen else []
+            again: frozenset[int] = frozenset()
+            mine = [item for item in held.get(subscriber_id, ())
+                    if not topics or topics & fold_tags(item.tags or [])]
+            groups: list[tuple[int, ...]] | None
+            if mine:
+                groups, again = offer.with_held(topics, entries, mine, stats)
+            else:
+                groups = chosen_cache.get(topics)
+                if groups is None:
+                    chosen = tuple(i for i, tags in entries if not topics or topics & tags)[:plan.max_items]
+                    stats.used.update(chosen)
+                    groups = _groups(chosen, digest)
+                    chosen_cache[topics] = groups
             if not groups:
                 continue
             stats.recipients += 1
@@ -208,6 +243,8 @@ def _plan_chunks(session: Session, plan: RunPlan, stats: PlanStats,
                     key, item_id = f"run:{run_id}:{subscriber_id}", None
                 else:
                     key, item_id = f"item:{ids[0]}{revisions[ids[0]]}:{subscriber_id}", ids[0]
+                    if ids[0] in again:  # its skipped row holds the plain key: one per offer
+                        key = f"{key}:run{run_id}"
                 status, reason, due = "planned", None, due_now
                 if rules is not None:
                     if times is None:
@@ -222,10 +259,44 @@ def _plan_chunks(session: Session, plan: RunPlan, stats: PlanStats,
                         stats.people[subscriber_id] += 1
                 else:
                     stats.skipped += 1
+                if stats.rows_seen is not None:
+                    stats.rows_seen.append(Planned(subscriber_id, ids, status, reason, due,
+                                                   tuple(i for i in ids if i in again)))
                 rows.append((key, subscriber_id, item_id, routine, run_id, body, status, reason,
                              created, due))
         if rows:
             yield rows
+
+
+class _Offer:
+    """A person's stories when some were held back by the cap before: theirs and the run's new
+    ones, ranked together, the best ``max_items`` of them."""
+
+    def __init__(self, plan: RunPlan, payloads: dict[int | None, dict[str, Any]],
+                 revisions: dict[int | None, str]) -> None:
+        self.plan, self.payloads, self.revisions = plan, payloads, revisions
+        self.by_id = {item.id: item for item in plan.items}
+
+    def with_held(self, topics: frozenset[str], entries: list[tuple[int, frozenset[str]]],
+                  held: list[ItemRow], stats: PlanStats) -> tuple[list[tuple[int, ...]], frozenset[int]]:
+        fresh = [self.by_id[i] for i, tags in entries if not topics or topics & tags]
+        held = [item for item in held if item.id not in self.by_id]  # a story is offered once a run
+        chosen = tuple(stored_id(item) for item in rank([*fresh, *held])[:self.plan.max_items])
+        again = frozenset(stored_id(item) for item in held) & frozenset(chosen)
+        for item in held:
+            if item.id in again and item.id not in self.payloads:
+                self.payloads[item.id] = item_payload(item)
+                self.revisions[item.id] = f".{item.revision}" if item.revision else ""
+        stats.used.update(i for i in chosen if i not in again)
+        stats.again += len(again)
+        return _groups(chosen, self.plan.mode == "digest"), again
+
+
+def _groups(chosen: tuple[int, ...], digest: bool) -> list[tuple[int, ...]]:
+    """A person's messages: one digest of their stories, or one message each (none: none)."""
+    if not chosen:
+        return []
+    return [chosen] if digest else [(i,) for i in chosen]
 
 
 class _Rules:
@@ -275,17 +346,18 @@ def _body(plan: RunPlan, payloads: list[dict[str, Any]], stats: PlanStats) -> di
     return body
 
 
-def _subscriber_pages(session: Session) -> Iterator[list[tuple[int, str]]]:
+def _subscriber_pages(session: Session, only: int | None = None) -> Iterator[list[tuple[int, str]]]:
     """Active, opted-in subscribers as (id, raw topics JSON), a page at a time, by id."""
     last = 0
     topics = type_coerce(SubscriberRow.topics, Text)
     while True:
-        page = session.connection().execute(
-            sa_select(primary_key(SubscriberRow.id), topics).where(
-                col(SubscriberRow.id) > last, col(SubscriberRow.status) == "active",
-                col(SubscriberRow.opted_in_at).is_not(None),
-            ).order_by(col(SubscriberRow.id)).limit(CHUNK)
-        ).all()
+        query = sa_select(primary_key(SubscriberRow.id), topics).where(
+            col(SubscriberRow.id) > last, col(SubscriberRow.status) == "active",
+            col(SubscriberRow.opted_in_at).is_not(None),
+        )
+        if only is not None:
+            query = query.where(col(SubscriberRow.id) == only)
+        page = session.connection().execute(query.order_by(col(SubscriberRow.id)).limit(CHUNK)).all()
         if not page:
             return
         # SQLite hands back the JSON text; psycopg decodes JSON itself: one hashable text either way.

@@ -34,12 +34,13 @@ from hub import events
 from hub.audience.optouts import OptOuts, optouts
 from hub.contracts import Action, OutgoingMessage, Pacing, SendResult, Sink
 from hub.delivery import account
+from hub.delivery.asked_ahead import AskedAhead
 from hub.delivery.caps import Caps, ClaimGuard
 from hub.delivery.claims import LEASE, RENEW_EVERY, Ask, LastMoment, in_doubt, orphaned, release_dead, renew
 from hub.delivery.claims import worker_id as worker_id
 from hub.delivery.failure_names import failure_name
 from hub.delivery.holds import hold_reason
-from hub.delivery.pacing import HEADROOM, backoff
+from hub.delivery.pacing import backoff
 from hub.delivery.paid_gate import PaidGate
 from hub.delivery.settle import RANK
 from hub.delivery.shared_rate import bucket_for
@@ -54,6 +55,11 @@ log = logging.getLogger("hub.delivery.send")
 
 BATCH = 100
 FLUSH_EVERY = 0.2  # seconds between two writes of outcomes (a lost one is settled by statuses)
+# All sending for the number pauses this long after its throughput was reached (130429) when
+# Meta gave no Retry-After. The number's last second is full then: a quarter of a second lets a
+# quarter of it leave Meta's window, room for the few requests that bunched on their way. A whole
+# second per bunch halted the number for a third of a busy run (benchmarks/workers.py --shared-rate).
+THROTTLE_PAUSE = 0.25
 GAP_MARGIN = 0.1  # seconds added to a person's gap within one run: requests do not arrive in step
 PRUNE_AT = 4_096  # people remembered for their gap before those whose gap is over are forgotten
 # What plugins hear of a send (``on_delivery_status``); a released claim or one a status already
@@ -435,13 +441,10 @@ class _Run:
         self.stop = stop or asyncio.Event()
         self.pacing = sink.pacing()
         self.bucket = bucket_for(store, self.pacing.rate, self.pacing.number)
-        # Requests leave at least this far apart where recording them as requested is a batched
-        # round trip to a server (PostgreSQL): tokens taken at a steady pace would otherwise leave
-        # together, in a bunch over the rate (seen as 130429 by the simulator). On SQLite the
-        # record is local and quick, and spacing only cost throughput (measured 73/s for 80/s).
-        self.spacing = ((1.0 + HEADROOM) / self.pacing.rate
-                        if self.pacing.rate and not store.is_sqlite else 0.0)
-        self._next_departure = 0.0
+        # On a server store each process records a request before taking its slot of the
+        # number's shared schedule (see ``_send``); at most this many wait for a slot at once.
+        self.asked_ahead = (AskedAhead(self.pacing.rate)
+                            if self.pacing.rate and not store.is_sqlite else None)
         self.progress = progress
         self.limit = limit
         self.follow = follow
@@ -562,19 +565,25 @@ class _Run:
             wait = self.last_send[message.address] + gap + GAP_MARGIN - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-        await self.bucket.take()
-        if self.halt is not None or self.stop.is_set():
-            return  # left in ``unsent``: released, never in doubt
-        self.unsent.discard(message.delivery_id)
         news = claim.body.get("kind") != "reply"
-        if not await self.requests.ask(Ask(claim.id, claim.subscriber_id, news)):
-            self.report.skipped += 1  # opted out since the claim, or no longer this worker's
-            return
-        if self.halt is not None or self.stop.is_set():  # came while the request was recorded
-            self.withdrawn.add(claim.id)
-            self.unsent.add(claim.id)
-            return
-        await self._depart()
+        if self.asked_ahead is None:
+            await self.bucket.take()
+            if not await self._ask(claim, news):
+                return
+        else:
+            # A server store: the request is recorded first, then waits for its slot and leaves
+            # on it. Recording is a batched round trip whose answer comes back for many requests
+            # at once; a slot taken before it would be spent late, and the requests of several
+            # processes would bunch over the number's rate (130429). ``asked_ahead`` bounds how
+            # many recorded requests wait for a slot, so each still leaves moments after its record.
+            async with self.asked_ahead:
+                if not await self._ask(claim, news):
+                    return
+                await self.bucket.take()
+                if self._halted():  # came while waiting for the slot: nothing left the hub
+                    self.withdrawn.add(claim.id)
+                    self.unsent.add(claim.id)
+                    return
         with self.optouts.sending(claim.subscriber_id) if news else contextlib.nullcontext(True) as allowed:
             if not allowed:  # a BAJA answered 200 in this process since the store was read
                 self.stopped.append(claim.id)
@@ -584,18 +593,26 @@ class _Run:
             result = await self._request(message)
         self._act_on(message, result)
 
-    async def _depart(self) -> None:
-        """Wait for this request's departure slot, ``spacing`` after the previous one's."""
-        if not self.spacing:
-            return
-        now = time.monotonic()
-        # On a schedule, so a late request (its recording was slow) is caught up by the next one
-        # leaving at once, but never more than one: no bunch over the rate.
-        self._next_departure = max(self._next_departure, now - self.spacing)
-        slot = max(now, self._next_departure)
-        self._next_departure += self.spacing
-        if slot > now:
-            await asyncio.sleep(slot - now)
+    def _halted(self) -> bool:
+        return self.halt is not None or self.stop.is_set()
+
+    async def _ask(self, claim: Claim, news: bool) -> bool:
+        """Record the claim as requested (the two-phase claim's second phase); False: do not send."""
+        if self._halted():
+            return False  # left in ``unsent``: released, never in doubt
+        self.unsent.discard(claim.id)
+        started = time.monotonic()
+        answer = await self.requests.ask(Ask(claim.id, claim.subscriber_id, news))
+        if self.asked_ahead is not None:
+            self.asked_ahead.recorded(time.monotonic() - started)
+        if not answer:
+            self.report.skipped += 1  # opted out since the claim, or no longer this worker's
+            return False
+        if self._halted():  # came while the request was recorded
+            self.withdrawn.add(claim.id)
+            self.unsent.add(claim.id)
+            return False
+        return True
 
     async def _request(self, message: OutgoingMessage) -> SendResult:
         try:
@@ -619,7 +636,7 @@ class _Run:
             key = str(result.error_code)
             self.report.codes[key] = self.report.codes.get(key, 0) + 1
         if action is Action.SLOW_DOWN:
-            self.bucket.hold(result.retry_after or 1.0)
+            self.bucket.hold(result.retry_after or THROTTLE_PAUSE)
         if action in (Action.PAUSE, Action.STOP) and self.halt is None:
             self.halt = (action, result)
             log.error("sending %s: %s", "paused" if action is Action.PAUSE else "stopped",
