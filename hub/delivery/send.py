@@ -518,9 +518,11 @@ class _Run:
 
     def _tidy_journal(self) -> None:
         """Cut the journal back once nothing this worker requested is left without an answer."""
-        if not requested_unanswered(self.store, self.requests.worker):
-            self.journal.restart()
-        self.journal.close()
+        try:
+            if not requested_unanswered(self.store, self.requests.worker):
+                self.journal.restart()
+        finally:
+            self.journal.close()
 
     async def _probe(self) -> bool:
         """While paused: one message tries the token; success resumes sending."""
