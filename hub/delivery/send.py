@@ -726,7 +726,9 @@ class _Run:
     def _write(self, outcomes: list[tuple[int, SendResult]], halt: tuple[Action, SendResult] | None,
                unsent: list[int]) -> list[str]:
         now = self.clock.now()
-        sent = [(delivery_id, r) for delivery_id, r in outcomes if r.ok]
+        # By id: PostgreSQL locks the rows in this order, as the status webhook's batches do; in
+        # the order answers came, the two deadlocked now and then (a failed run, retried).
+        sent = sorted(((delivery_id, r) for delivery_id, r in outcomes if r.ok), key=lambda o: o[0])
         others = [(delivery_id, r) for delivery_id, r in outcomes if not r.ok]
         with self.store.write() as session:
             if sent:
