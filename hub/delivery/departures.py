@@ -38,9 +38,12 @@ import mmap
 import os
 import stat
 import tempfile
+import weakref
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+
+from hub.storage.store import Store
 
 log = logging.getLogger("hub.delivery.departures")
 
@@ -100,6 +103,8 @@ class Journal:
         self._map: mmap.mmap | None = None
         self._fd = -1
         self._at = 0
+        self.runs = 0  # dispatch runs of this process using it now: cut back only when none
+        self.marks = 0  # marks made so far: a cut-back decided on an older count is not made
         folder, boot = folder_for(url), boot_id()
         if folder is None or boot is None:
             return  # every requested claim stays in doubt after a crash: safe, as before
@@ -119,6 +124,7 @@ class Journal:
                 os.write(self._fd, self._header)
                 self._at = len(self._header)
             self._grow(max(PAGE, self._at + PAGE))
+            weakref.finalize(self, _close_quietly, self._fd)
         except OSError as exc:
             log.warning("no departure journal (%s): claims of a crash wait for their status", exc)
             self.close()
@@ -143,6 +149,7 @@ class Journal:
             self._grow(2 * len(self._map))
         self._map[self._at:self._at + len(line)] = line  # the last thing before the request
         self._at += len(line)
+        self.marks += 1
 
     def restart(self) -> None:
         """Cut back to the boot line: nothing this worker requested is still waiting for a status."""
@@ -155,9 +162,29 @@ class Journal:
             self._map.close()  # its pages stay in the page cache: nothing is lost by closing
             self._map = None
         if self._fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
+            _close_quietly(self._fd)
             self._fd = -1
+
+
+def _close_quietly(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+_JOURNALS: weakref.WeakKeyDictionary[Store, dict[str, Journal]] = weakref.WeakKeyDictionary()
+
+
+def journal_for(store: Store, worker: str) -> Journal:
+    """The one journal of this process for ``store``, shared by its dispatch runs.
+
+    One, because two writers of one file would overwrite each other's marks; it lives as long as
+    the store object does.
+    """
+    journals = _JOURNALS.setdefault(store, {})
+    journal = journals.get(worker)
+    if journal is None:
+        journal = journals[worker] = Journal(store.url, worker)
+    return journal
 
 
 def _read_header(path: Path) -> str | None:

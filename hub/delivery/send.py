@@ -48,7 +48,7 @@ from hub.delivery.claims import (
     requested_unanswered,
 )
 from hub.delivery.claims import worker_id as worker_id
-from hub.delivery.departures import Journal
+from hub.delivery.departures import journal_for
 from hub.delivery.holds import hold_reason
 from hub.delivery.pacing import HEADROOM, backoff
 from hub.delivery.paid_gate import PaidGate
@@ -470,7 +470,7 @@ class _Run:
         self.requests = LastMoment(store, clock)  # the two-phase claim's second phase
         # Each request noted just before it leaves: after a crash, requested claims missing from
         # it provably never left and go back at once (hub.delivery.departures).
-        self.journal = Journal(store.url, self.requests.worker)
+        self.journal = journal_for(store, self.requests.worker)
         self.marks_departure = sink.marks_departure()
         self._judged = time.monotonic()
         self.stopped: list[int] = []  # requested, then found opted out in this process: skipped
@@ -499,6 +499,19 @@ class _Run:
         return self.pacing.in_doubt_after if now - since >= self.pacing.in_doubt_after else None
 
     async def go(self, probe: bool) -> None:
+        self.journal.runs += 1
+        try:
+            await self._go(probe)
+        finally:
+            self.journal.runs -= 1
+            # Cut the journal back once nothing this worker requested is left without an answer
+            # (checked in the store), and no other run of this process marked it meanwhile.
+            marks = self.journal.marks
+            pending = await asyncio.to_thread(requested_unanswered, self.store, self.requests.worker)
+            if not pending and self.journal.runs == 0 and self.journal.marks == marks:
+                self.journal.restart()
+
+    async def _go(self, probe: bool) -> None:
         await asyncio.to_thread(release_dead, self.store, self.clock.now())
         if probe and not await self._probe():
             return
@@ -514,15 +527,6 @@ class _Run:
             self._wake.set()
             await recorder  # never cancelled mid-write: its counts would be lost
             await self._flush()
-            await asyncio.to_thread(self._tidy_journal)
-
-    def _tidy_journal(self) -> None:
-        """Cut the journal back once nothing this worker requested is left without an answer."""
-        try:
-            if not requested_unanswered(self.store, self.requests.worker):
-                self.journal.restart()
-        finally:
-            self.journal.close()
 
     async def _probe(self) -> bool:
         """While paused: one message tries the token; success resumes sending."""
