@@ -18,8 +18,8 @@ from sqlmodel import select
 
 from hub.contracts import OutgoingMessage, Pacing, SendResult
 from hub.delivery.claims import LEASE, Ask, mark_requested
-from hub.delivery.departures import Journal
-from hub.delivery.send import claim_due, record_outcome
+from hub.delivery.departures import Journal, departed
+from hub.delivery.send import claim_due, record_outcome, worker_id
 from hub.simulator import Fault
 from hub.storage.tables import DeliveryRow
 from hub.timekeeping.clock import FakeClock
@@ -311,3 +311,9 @@ def test_the_sink_notes_a_departure_before_the_api_sees_the_request(world: World
 
     result = asyncio.run(send(replace(message, delivery_id=8, departing=refuse)))
     assert not result.ok and world.sim.requests == 1  # the body never left
+
+
+def test_the_journal_is_cut_back_after_a_run_that_leaves_nothing_unanswered(world: World) -> None:
+    world.plan(world.subscribe("34600000001"))
+    assert world.dispatch().sent == 1
+    assert departed(world.store.url, worker_id()) == set()  # its boot line only: it stays small
