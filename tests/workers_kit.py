@@ -30,6 +30,17 @@ DONE = ("sent", "delivered", "read")
 
 
 @dataclass
+class KilledWorker:
+    """What one worker SIGKILLed mid-send left, and how soon the others sent it."""
+
+    unrequested: list[int]  # its claims never requested, at the kill
+    requested: list[int]  # its claims requested with no answer yet, at the kill
+    taken_over: float | None = None  # seconds from the kill to the last of ``unrequested`` (and of
+    # ``requested`` that never left) accepted by the simulator; None: not all were
+    in_doubt: int = 0  # requested claims of the dead worker still waiting for a status at the end
+
+
+@dataclass
 class WorkersResult(ExactlyOnce):
     workers: int
     deliveries: int
@@ -39,17 +50,6 @@ class WorkersResult(ExactlyOnce):
     arrivals: list[float]  # when the simulator received each accepted message (perf_counter)
     throttled: int  # requests the simulator answered 130429 (the number's throughput reached)
     killed: KilledWorker | None = None
-
-
-@dataclass
-class KilledWorker:
-    """What one worker SIGKILLed mid-send left, and how soon the others sent it."""
-
-    unrequested: list[int]  # its claims never requested, at the kill
-    requested: list[int]  # its claims requested with no answer yet, at the kill
-    taken_over: float | None = None  # seconds from the kill to the last of ``unrequested`` (and of
-    # ``requested`` that never left) accepted by the simulator; None: not all were
-    in_doubt: int = 0  # requested claims of the dead worker still waiting for a status at the end
 
     def most_in_one_second(self) -> int:
         """The most messages the simulator accepted in any one-second window."""
