@@ -1,6 +1,6 @@
 """Run every benchmark and print one markdown table, each figure beside its same-run baseline.
 
-    .venv/bin/python benchmarks/report.py            # full sizes, about 20 minutes
+    .venv/bin/python benchmarks/report.py            # full sizes, about 30 minutes
     .venv/bin/python benchmarks/report.py --quick    # smaller sizes, a few minutes
     .venv/bin/python benchmarks/report.py --only webhook_load.py --only crash.py
 
@@ -36,6 +36,9 @@ RUNS: list[tuple[str, list[str], list[str]]] = [
     ("webhook_load.py", ["--postgresql"], ["--postgresql", "--seconds", "4"]),
     ("crash.py", [], ["--deliveries", "1000", "--kills", "5"]),
     ("crash.py", ["--postgresql"], ["--postgresql", "--deliveries", "1000", "--kills", "5"]),
+    ("crash.py", ["--worker-kill"], ["--worker-kill", "--deliveries", "2000"]),
+    ("optout.py", [], ["--people", "500"]),
+    ("optout.py", ["--postgresql"], ["--postgresql", "--people", "500"]),
     ("workers.py", [], ["--deliveries", "3000"]),
     ("memory.py", [], ["--sizes", "10000", "100000", "--send", "5000"]),
     ("migrations.py", [], ["--stores", "10", "--deliveries", "20000"]),

@@ -256,6 +256,9 @@ class OutgoingMessage:
     force_template: bool = False  # set after a 131047: the window is closed whatever we believe
     marketing_stopped: bool = False  # the person stopped marketing messages (131050)
     user_id: str | None = None  # business-scoped user id (BSUID), for a person without a number
+    # Call synchronously right before the request's last bytes are handed to the operating system
+    # (see Sink.marks_departure); the dispatcher's departure journal, so a crash strands nothing.
+    departing: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def address(self) -> str:
@@ -351,6 +354,17 @@ class Sink(ABC):
     @abstractmethod
     async def send(self, message: OutgoingMessage) -> SendResult:
         """Deliver one message; never raise for an answer the API gave, return it."""
+
+    def marks_departure(self) -> bool:
+        """True if ``send`` calls ``message.departing()`` itself, right before the request's
+        last bytes leave (with no ``await`` between), and never after they may have.
+
+        Then a crash between the dispatcher's record and the request strands nothing: a claim
+        never noted as departing returns to the outbox at once (:mod:`hub.delivery.departures`).
+        Otherwise the dispatcher notes it just before calling ``send``, which is safe but leaves
+        the sink's own work before the write (connecting, building) inside the window.
+        """
+        return False
 
     def pacing(self) -> Pacing:
         """How fast and how many at once the dispatcher may call ``send``."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -57,6 +58,8 @@ class CrashResult(ExactlyOnce):
     seconds: float
     drained: float  # seconds from the last restart to the last request the simulator accepted
     in_doubt: int = 0  # requested, never accepted: waiting for the in-doubt timeout
+    never_left: int = 0  # requested claims whose request never left, given back at once after a kill
+    never_requested: int = 0  # claims never requested, given back at once after a kill
 
 
 def _free_port() -> int:
@@ -117,8 +120,19 @@ def _in_doubt(store: Store) -> int:
 def _start(folder: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "WHATSAPP_TOKEN": TOKEN, "WHATSAPP_APP_SECRET": SECRET,
            "WHATSAPP_VERIFY_TOKEN": "v", "HUB_LOAD_PLUGINS": ""}
-    return subprocess.Popen([sys.executable, "-m", "hub", "run"], cwd=folder, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with (folder / "hub.log").open("ab") as log:  # what each run said, for the counts below
+        return subprocess.Popen([sys.executable, "-m", "hub", "run"], cwd=folder, env=env,
+                                stdout=subprocess.DEVNULL, stderr=log)
+
+
+RELEASED = re.compile(r"left (\d+) claims never requested and (\d+) requested that never left")
+
+
+def _given_back(folder: Path) -> tuple[int, int]:
+    """Claims that restarted runs gave back at once: never requested, requested but never left."""
+    text = (folder / "hub.log").read_text(encoding="utf-8", errors="replace")
+    found = [(int(a), int(b)) for a, b in RELEASED.findall(text)]
+    return sum(a for a, _ in found), sum(b for _, b in found)
 
 
 def run_crash_scenario(folder: Path, deliveries: int, kills: int, seed: int = 7,
@@ -177,8 +191,9 @@ def run_crash_scenario(folder: Path, deliveries: int, kills: int, seed: int = 7,
             if message.callback and message.callback.rsplit(":", 1)[-1].isdigit():
                 accepted[int(message.callback.rsplit(":", 1)[-1])] += 1
         last = max((m.at for m in sim.simulator.accepted), default=restarted)
+        never_requested, never_left = _given_back(folder)
         return CrashResult(deliveries, done_kills, accepted, _states(store), time.monotonic() - started,
-                           max(0.0, last - restarted), _in_doubt(store))
+                           max(0.0, last - restarted), _in_doubt(store), never_left, never_requested)
     finally:
         store.dispose()
         sim.stop()

@@ -40,6 +40,7 @@ class OptOutResult:
     rate: int
     bajas: int = 0  # answered 200
     late: list[float] = field(default_factory=list)  # seconds after a 200 that news still arrived
+    early: list[float] = field(default_factory=list)  # seconds before a 200 that their news arrived
     news: int = 0  # news requests the simulator accepted
     seconds: float = 0.0
     states: dict[str, int] = field(default_factory=dict)
@@ -150,4 +151,6 @@ port = {port}
         at = answered.get(message.to)
         if at is not None and message.at > at:
             result.late.append(message.at - at)
+        elif at is not None:  # the send front reached them first: the race the BAJA ran
+            result.early.append(at - message.at)
     return result

@@ -4,19 +4,22 @@ the in-doubt timeout, and one never requested goes back to the others at once.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlmodel import select
 
-from hub.contracts import Pacing, SendResult
+from hub.contracts import OutgoingMessage, Pacing, SendResult
 from hub.delivery.claims import LEASE, Ask, mark_requested
-from hub.delivery.send import claim_due, record_outcome
+from hub.delivery.departures import Journal, departed
+from hub.delivery.send import claim_due, record_outcome, worker_id
 from hub.simulator import Fault
 from hub.storage.tables import DeliveryRow
 from hub.timekeeping.clock import FakeClock
@@ -217,9 +220,7 @@ def test_signed_statuses_reach_a_receiver_and_settle_every_delivery(tmp_path, cl
 
 def test_a_sink_that_crashes_leaves_the_claim_in_doubt_not_resent(world: World) -> None:
     """A third-party sink's bug must neither stop the run with a traceback nor cause a resend."""
-    import asyncio
-
-    from hub.contracts import OutgoingMessage, Sink
+    from hub.contracts import Sink
     from hub.delivery.send import dispatch_due
 
     class Broken(Sink):
@@ -231,3 +232,88 @@ def test_a_sink_that_crashes_leaves_the_claim_in_doubt_not_resent(world: World) 
     assert report.in_doubt == 2 and report.sent == 0
     assert {world.delivery(d).status for d in (first, second)} == {"sending"}
     assert world.delivery(first).last_error.startswith("-: sink error: RuntimeError")
+
+
+def _dead_worker() -> str:
+    pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    return f"{socket.gethostname()}:{pid}"
+
+
+def _requested_by(world: World, worker: str) -> int:
+    """A delivery that ``worker`` claimed and recorded as requested, and then died."""
+    person = world.subscribe("34600000001")
+    delivery = world.plan(person)
+    with world.store.write() as session:
+        row = session.get(DeliveryRow, delivery)
+        row.status, row.claimed_at, row.claimed_by, row.attempts = "sending", START, worker, 1
+        row.requested_at = START
+    return delivery
+
+
+def test_a_dead_process_s_request_that_never_left_is_planned_again_at_once(world: World) -> None:
+    """Killed between recording the request and its bytes leaving: not in its journal, so not in doubt."""
+    dead = _dead_worker()
+    delivery = _requested_by(world, dead)
+    Journal(world.store.url, dead).close()  # its journal, opened at its run's start, holds no mark
+    assert world.dispatch().sent == 1  # not the 30 minutes in doubt: it provably never left
+    row = world.delivery(delivery)
+    assert row.status == "sent" and row.attempts == 1
+    assert len(world.sim.received_by("34600000001")) == 1
+
+
+def test_a_dead_process_s_request_in_its_journal_waits_for_its_status(world: World) -> None:
+    dead = _dead_worker()
+    delivery = _requested_by(world, dead)
+    journal = Journal(world.store.url, dead)
+    journal.mark(delivery)  # it may have left: only its status (or the in-doubt timeout) settles it
+    journal.close()
+    assert world.dispatch().sent == 0 and world.sim.requests == 0
+    world.clock.advance(minutes=31)
+    assert world.dispatch().sent == 1 and world.delivery(delivery).attempts == 2
+
+
+@pytest.mark.parametrize("journal", ["missing", "another boot", "cut short"])
+def test_a_journal_that_proves_nothing_leaves_the_request_in_doubt(world: World, journal: str) -> None:
+    """No journal, or one written before the machine restarted (its page cache lost): in doubt."""
+    dead = _dead_worker()
+    _requested_by(world, dead)
+    kept = Journal(world.store.url, dead)
+    kept.close()
+    if journal == "missing":
+        kept.path.unlink()
+    elif journal == "another boot":
+        kept.path.write_bytes(b"boot 00000000-0000-0000-0000-000000000000\n")
+    else:  # the dead worker was killed while writing its first line (the boot line)
+        kept.path.write_bytes(b"boot 1234")
+    assert world.dispatch().sent == 0 and world.sim.requests == 0
+
+
+def test_the_sink_notes_a_departure_before_the_api_sees_the_request(world: World) -> None:
+    """The WhatsApp sink calls ``departing`` before the body is written; if it fails, nothing goes."""
+    seen: list[int] = []
+    message = OutgoingMessage(delivery_id=7, phone="34600000001", text="Hola", items=[],
+                              last_inbound_at=START, now=START,
+                              departing=lambda: seen.append(world.sim.requests))
+    assert world.sink.marks_departure()
+
+    async def send(m: OutgoingMessage) -> SendResult:
+        try:
+            return await world.sink.send(m)
+        finally:
+            await world.sink.close()
+
+    assert asyncio.run(send(message)).ok
+    assert seen == [0] and world.sim.requests == 1  # noted while the API had not seen it yet
+
+    def refuse() -> None:
+        raise OSError("disk full")
+
+    result = asyncio.run(send(replace(message, delivery_id=8, departing=refuse)))
+    assert not result.ok and world.sim.requests == 1  # the body never left
+
+
+def test_the_journal_is_cut_back_after_a_run_that_leaves_nothing_unanswered(world: World) -> None:
+    world.plan(world.subscribe("34600000001"))
+    assert world.dispatch().sent == 1
+    assert departed(world.store.url, worker_id()) == set()  # its boot line only: it stays small

@@ -25,3 +25,19 @@ def test_workers_for_one_number_share_its_rate(tmp_path, store_url) -> None:
     assert result.most_in_one_second() <= 50, "by the simulator's log, never above the rate"
     # How often the simulator still had to answer 130429 (requests bunched on their way, under
     # load) is a figure, not a promise: benchmarks/workers.py --shared-rate measures it.
+
+
+def test_a_killed_worker_s_claims_that_never_left_are_sent_by_the_others(tmp_path, store_url) -> None:
+    """SIGKILL one of three workers mid-send: what it claimed and never sent goes to the others
+    (its lease, or at once when they see its pid gone); what it sent is not sent again."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("several worker processes share an outbox on PostgreSQL (SQLite: one process)")
+    result = run_workers(tmp_path, store_url, deliveries=600, workers=3, rate=50, deadline=120,
+                         kill_after=100)
+    killed = result.killed
+    assert killed is not None, "the kill came while there was still something to send"
+    assert result.duplicated == 0, result
+    assert killed.taken_over is not None, "every claim of the dead worker that never left was sent"
+    # What may stay in doubt: its requests that reached the simulator (no status webhooks here),
+    # plus at most the one between its journal and its socket when the kill came.
+    assert result.lost <= 1 and result.lost <= killed.in_doubt, result

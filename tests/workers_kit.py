@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,6 +30,17 @@ DONE = ("sent", "delivered", "read")
 
 
 @dataclass
+class KilledWorker:
+    """What one worker SIGKILLed mid-send left, and how soon the others sent it."""
+
+    unrequested: list[int]  # its claims never requested, at the kill
+    requested: list[int]  # its claims requested with no answer yet, at the kill
+    taken_over: float | None = None  # seconds from the kill to the last of ``unrequested`` (and of
+    # ``requested`` that never left) accepted by the simulator; None: not all were
+    in_doubt: int = 0  # requested claims of the dead worker still waiting for a status at the end
+
+
+@dataclass
 class WorkersResult(ExactlyOnce):
     workers: int
     deliveries: int
@@ -37,6 +49,7 @@ class WorkersResult(ExactlyOnce):
     by_worker: dict[str, int]
     arrivals: list[float]  # when the simulator received each accepted message (perf_counter)
     throttled: int  # requests the simulator answered 130429 (the number's throughput reached)
+    killed: KilledWorker | None = None
 
     def most_in_one_second(self) -> int:
         """The most messages the simulator accepted in any one-second window."""
@@ -88,13 +101,34 @@ def _done(store: Store) -> tuple[int, dict[str, int]]:
     return done, {str(k): v for k, v in by_worker.items()}
 
 
+def _claims_of(store: Store, worker: str) -> tuple[list[int], list[int]]:
+    d = DeliveryRow
+    with store.read() as session:
+        rows = session.exec(select(d.id, d.requested_at).where(  # type: ignore[call-overload]
+            d.status == "sending", d.claimed_by == worker)).all()
+    return [i for i, at in rows if at is None], [i for i, at in rows if at is not None]
+
+
+def _accepted(sim: SimulatorServer) -> dict[int, float]:
+    """Delivery id → when the simulator first accepted it (``time.time()``)."""
+    first: dict[int, float] = {}
+    for message in sim.simulator.accepted:
+        tail = (message.callback or "").rsplit(":", 1)[-1]
+        if tail.isdigit():
+            first.setdefault(int(tail), message.at)
+    return first
+
+
 def run_workers(folder: Path, database_url: str, deliveries: int, workers: int, rate: int = 400,
                 latency: float = 0.1, deadline: float = 300.0,
-                throughput: int | None = None) -> WorkersResult:
+                throughput: int | None = None, kill_after: int | None = None) -> WorkersResult:
     """Start ``workers`` worker processes on one database; time until all deliveries are sent.
 
     ``rate`` is each worker's ``rate`` for the one phone number they share; ``throughput`` the
-    number's limit the simulator enforces (130429 above it; ``None``: no limit).
+    number's limit the simulator enforces (130429 above it; ``None``: no limit). ``kill_after``:
+    once the simulator has accepted that many, the first worker is SIGKILLed; the result says
+    what it held and how soon the others sent it (no status webhooks here: the dead worker's
+    requests that were accepted stay ``sending`` in the store, and count as sent by the log).
     """
     sim = SimulatorServer(SimulatorConfig(token=TOKEN, throughput=throughput, pair_gap=0.0,
                                           latency=Latency(fixed=latency), read_share=0.0)).start()
@@ -131,7 +165,16 @@ port = {_free_port()}
             procs.append(subprocess.Popen([sys.executable, "-m", "hub", "run", "--role", "worker"],
                                           cwd=folder / f"worker{n}", env=env,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        killed: KilledWorker | None = None
+        killed_at = 0.0
         while _done(store)[0] < deliveries and time.monotonic() - started < deadline:
+            if kill_after is not None and killed is None and len(sim.simulator.accepted) >= kill_after:
+                procs[0].send_signal(signal.SIGKILL)
+                procs[0].wait()
+                killed_at = time.time()
+                killed = KilledWorker(*_claims_of(store, f"{socket.gethostname()}:{procs[0].pid}"))
+            if killed is not None and len(_accepted(sim)) >= deliveries:
+                break  # the dead worker's accepted requests stay "sending": no status webhooks here
             time.sleep(0.1)
         elapsed = time.monotonic() - started
         _, by_worker = _done(store)
@@ -142,7 +185,16 @@ port = {_free_port()}
                 accepted[int(tail)] += 1
         arrivals = [m.mono for m in sim.simulator.accepted]
         throttled = sum(1 for code, _ in sim.simulator.rejected if code == 130429)
-        return WorkersResult(workers, deliveries, accepted, elapsed, by_worker, arrivals, throttled)
+        if killed is not None:
+            first = _accepted(sim)
+            dead = f"{socket.gethostname()}:{procs[0].pid}"
+            waiting = set(_claims_of(store, dead)[1])
+            owed = [i for i in killed.unrequested + killed.requested if i not in waiting]
+            killed.in_doubt = len(waiting)
+            if all(i in first for i in owed):
+                killed.taken_over = max((first[i] - killed_at for i in owed), default=0.0)
+        return WorkersResult(workers, deliveries, accepted, elapsed, by_worker, arrivals, throttled,
+                             killed)
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)

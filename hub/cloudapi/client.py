@@ -11,11 +11,13 @@ second: it posts through aiohttp itself with the URL and headers prepared once, 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import httpx
 import yarl
+from aiohttp.abc import AbstractStreamWriter
 from multidict import CIMultiDict
 
 from hub import __version__
@@ -48,12 +50,18 @@ class GraphClient:
             skip_auto_headers=("Accept-Encoding",), auto_decompress=False)
         return self._session
 
-    async def post_json(self, payload: dict[str, Any]) -> httpx.Response:
-        """Send ``payload``; the whole answer is read before returning. Raises ``httpx.TransportError``."""
+    async def post_json(self, payload: dict[str, Any],
+                        departing: Callable[[], None] | None = None) -> httpx.Response:
+        """Send ``payload``; the whole answer is read before returning. Raises ``httpx.TransportError``.
+
+        ``departing`` is called right before the body is written to the socket (see
+        :class:`_Departing`); if it raises, nothing of the body is written.
+        """
         session = self._session or self._open()
         body = json.dumps(payload).encode()
+        data: bytes | _Departing = body if departing is None else _Departing(body, departing)
         try:
-            async with session.post(self._url, data=body, headers=self._headers,
+            async with session.post(self._url, data=data, headers=self._headers,
                                     allow_redirects=False) as answer:
                 content = await answer.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -65,6 +73,30 @@ class GraphClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class _Departing(aiohttp.BytesPayload):
+    """A JSON body that calls ``departing`` just before it is written to the connection.
+
+    Why here: a server acts on a request only once its body is complete (``Content-Length``),
+    so the moment a request may reach Meta is the write of its body, which aiohttp makes in
+    ``write_with_length`` → ``StreamWriter.write`` → ``transport.write`` with no ``await`` in
+    between when no trace hook or compression is set (neither is, here). The headers may already
+    have gone: a request cut off after them is never taken. If ``departing`` raises, the body is
+    not written and the request fails (in doubt for the sink, as for any network failure).
+    """
+
+    def __init__(self, body: bytes, departing: Callable[[], None]) -> None:
+        super().__init__(body, content_type="application/json")
+        self._departing = departing
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        self._departing()
+        await writer.write(self._value)
+
+    async def write_with_length(self, writer: AbstractStreamWriter, content_length: int | None) -> None:
+        self._departing()
+        await writer.write(self._value if content_length is None else self._value[:content_length])
 
 
 def _as_httpx(exc: BaseException) -> httpx.TransportError:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, true
@@ -36,8 +37,19 @@ from hub.contracts import Action, OutgoingMessage, Pacing, SendResult, Sink
 from hub.delivery import account
 from hub.delivery.asked_ahead import AskedAhead
 from hub.delivery.caps import Caps, ClaimGuard
-from hub.delivery.claims import LEASE, RENEW_EVERY, Ask, LastMoment, in_doubt, orphaned, release_dead, renew
+from hub.delivery.claims import (
+    LEASE,
+    RENEW_EVERY,
+    Ask,
+    LastMoment,
+    in_doubt,
+    orphaned,
+    release_dead,
+    renew,
+    requested_unanswered,
+)
 from hub.delivery.claims import worker_id as worker_id
+from hub.delivery.departures import journal_for
 from hub.delivery.failure_names import failure_name
 from hub.delivery.holds import hold_reason
 from hub.delivery.pacing import backoff
@@ -460,6 +472,11 @@ class _Run:
         self._prune_at = PRUNE_AT
         self.optouts: OptOuts = optouts(store)
         self.requests = LastMoment(store, clock)  # the two-phase claim's second phase
+        # Each request noted just before it leaves: after a crash, requested claims missing from
+        # it provably never left and go back at once (hub.delivery.departures).
+        self.journal = journal_for(store, self.requests.worker)
+        self.marks_departure = sink.marks_departure()
+        self._judged = time.monotonic()
         self.stopped: list[int] = []  # requested, then found opted out in this process: skipped
         self.withdrawn: set[int] = set()  # recorded as requested, then halted before the request
         self._renewed = time.monotonic()
@@ -486,6 +503,19 @@ class _Run:
         return self.pacing.in_doubt_after if now - since >= self.pacing.in_doubt_after else None
 
     async def go(self, probe: bool) -> None:
+        self.journal.runs += 1
+        try:
+            await self._go(probe)
+        finally:
+            self.journal.runs -= 1
+            # Cut the journal back once nothing this worker requested is left without an answer
+            # (checked in the store), and no other run of this process marked it meanwhile.
+            marks = self.journal.marks
+            pending = await asyncio.to_thread(requested_unanswered, self.store, self.requests.worker)
+            if not pending and self.journal.runs == 0 and self.journal.marks == marks:
+                self.journal.restart()
+
+    async def _go(self, probe: bool) -> None:
         await asyncio.to_thread(release_dead, self.store, self.clock.now())
         if probe and not await self._probe():
             return
@@ -588,6 +618,16 @@ class _Run:
             if not allowed:  # a BAJA answered 200 in this process since the store was read
                 self.stopped.append(claim.id)
                 return
+            if self.marks_departure:  # the sink notes it at the socket: nothing it does first counts
+                message = replace(message, departing=partial(self.journal.mark, claim.id))
+            else:
+                try:
+                    self.journal.mark(claim.id)  # no await between this and the sink's call
+                except OSError:
+                    log.exception("delivery %s: the departure journal failed; not sent", claim.id)
+                    self.withdrawn.add(claim.id)
+                    self.unsent.add(claim.id)
+                    return
             if gap:
                 self._sent_to(message.address, time.monotonic(), gap + GAP_MARGIN)
             result = await self._request(message)
@@ -675,6 +715,9 @@ class _Run:
         if time.monotonic() - self._renewed >= RENEW_EVERY and self.unsent:
             self._renewed = time.monotonic()
             await asyncio.to_thread(renew, self.store, sorted(self.unsent), self.clock.now())
+        if time.monotonic() - self._judged >= LEASE.total_seconds():  # a worker died meanwhile?
+            self._judged = time.monotonic()
+            await asyncio.to_thread(release_dead, self.store, self.clock.now())
         if stopped:
             await asyncio.to_thread(self._skip_stopped, stopped)
         if not outcomes and not unsent and halt is None:
@@ -696,9 +739,9 @@ class _Run:
 
     def _skip_stopped(self, delivery_ids: list[int]) -> None:
         """Requested claims never sent because the person opted out meanwhile: skipped."""
-        d = DeliveryRow.__table__.c  # type: ignore[attr-defined]
+        d = table_of(DeliveryRow).c
         with self.store.write() as session:
-            session.connection().execute(sa_update(DeliveryRow.__table__).where(  # type: ignore[attr-defined]
+            session.connection().execute(sa_update(table_of(DeliveryRow)).where(
                 d.id.in_(delivery_ids), d.status == "sending").values(
                 status="skipped", reason="opted out", updated_at=self.clock.now()))
         self.report.skipped += len(delivery_ids)

@@ -23,6 +23,9 @@ class TimedSink(Sink):
     def pacing(self) -> Any:
         return self.inner.pacing()
 
+    def marks_departure(self) -> bool:
+        return self.inner.marks_departure()
+
     async def open(self) -> None:
         await self.inner.open()
 

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import string
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -289,16 +290,20 @@ class WhatsAppSink(Sink):
             payload = self.build(message)
         except ValueError as exc:  # BuildError, or a number that is not one
             return SendResult(ok=False, error_detail=str(exc), called=False, action=Action.FAIL)
-        return await self.post(payload)
+        return await self.post(payload, message.departing)
 
-    async def post(self, payload: dict[str, Any]) -> SendResult:
+    def marks_departure(self) -> bool:
+        """Yes: the body's write to the socket calls ``message.departing`` first (GraphClient)."""
+        return True
+
+    async def post(self, payload: dict[str, Any], departing: Callable[[], None] | None = None) -> SendResult:
         """POST one body; the answer (or the network's failure) as a :class:`SendResult`."""
         if self._client is None:
             await self.open()
         assert self._client is not None
         kind = payload.get("type")
         try:
-            response = await self._client.post_json(payload)
+            response = await self._client.post_json(payload, departing)
         except (httpx.TransportError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             # Only a refused connection proves nothing left; anything else may have been accepted.
             doubt = reached_server(exc) if isinstance(exc, httpx.TransportError) else True
