@@ -16,25 +16,28 @@ setup: $(BIN)/hub
 run: setup
 	$(BIN)/hub demo
 
-# The suite twice: on SQLite files, then on PostgreSQL (HUB_TEST_DATABASE_URL, default the local
-# server; every test skips, saying why, when it is unreachable). Each pass runs most tests on two
-# workers (pytest-xdist, a private store per test), then the timing-sensitive ones (marker
-# `serial`) alone. Both passes run; either failing fails. The wall time is printed at the end.
-# Before them: ruff, and mypy (strict on hub/ and plugins/, [tool.mypy] in pyproject.toml).
+# The suite on both stores: SQLite files, and PostgreSQL (HUB_TEST_DATABASE_URL, default the
+# local server; every test skips, saying why, when it is unreachable). First ruff; then, at once,
+# mypy (strict on hub/ and plugins/) and the bulk of the suite on both stores (two pytest-xdist
+# workers each, a private store per test; their output is shown as each ends). Then the
+# timing-sensitive tests (marker `serial`) alone, one store after the other. Everything runs;
+# any failure fails. The wall time is printed at the end.
 PASS = $(BIN)/python -m pytest -q -p no:cacheprovider
 test: setup
-	@start=$$(date +%s); \
+	@start=$$(date +%s); logs=$$(mktemp -d); \
 	$(BIN)/ruff check . || exit 1; \
-	$(BIN)/python -m mypy || exit 1; \
-	sqlite=passed; pg=passed; \
-	echo "== the suite on SQLite"; \
-	$(PASS) -n 2 -m "not serial" || sqlite=FAILED; \
-	$(PASS) -m serial || sqlite=FAILED; \
-	echo "== the suite on PostgreSQL"; \
-	$(PASS) -n 2 -m "not serial" --backend=postgresql || pg=FAILED; \
-	$(PASS) -m serial --backend=postgresql || pg=FAILED; \
-	echo "== sqlite pass: $$sqlite; postgresql pass: $$pg; make test took $$(( $$(date +%s) - start )) s"; \
-	[ $$sqlite = passed ] && [ $$pg = passed ]
+	$(BIN)/python -m mypy > $$logs/mypy 2>&1 & mypy=$$!; \
+	$(PASS) -n 2 -m "not serial" > $$logs/sqlite 2>&1 & sq=$$!; \
+	$(PASS) -n 2 -m "not serial" --backend=postgresql > $$logs/pg 2>&1 & pg=$$!; \
+	types=passed; sqlite=passed; postgresql=passed; \
+	wait $$mypy || types=FAILED; echo "== mypy"; cat $$logs/mypy; \
+	wait $$sq || sqlite=FAILED; echo "== the suite on SQLite (all but the serial tests)"; cat $$logs/sqlite; \
+	wait $$pg || postgresql=FAILED; echo "== the suite on PostgreSQL (all but the serial tests)"; cat $$logs/pg; \
+	echo "== the serial tests on SQLite"; $(PASS) -m serial || sqlite=FAILED; \
+	echo "== the serial tests on PostgreSQL"; $(PASS) -m serial --backend=postgresql || postgresql=FAILED; \
+	rm -rf $$logs; \
+	echo "== mypy: $$types; sqlite: $$sqlite; postgresql: $$postgresql; make test took $$(( $$(date +%s) - start )) s"; \
+	[ $$types = passed ] && [ $$sqlite = passed ] && [ $$postgresql = passed ]
 
 # Static checks alone, without the suite: ruff, and mypy (strict on hub/ and plugins/).
 lint: setup

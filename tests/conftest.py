@@ -186,10 +186,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             + (f" -- EVERY TEST SKIPS: {reason}" if reason else "")]
 
 
+# The longest files go first, so no worker is left with one of them at the end while the other
+# idles (each takes 10-45 s; most tests take well under one).
+LONGEST_FIRST = ("test_month.py", "test_webhook_batching.py", "test_poll_exit.py", "test_webhook_fuzz.py",
+                 "test_first_hour.py", "test_plugins.py", "test_cli_help.py", "test_policy_stores.py",
+                 "test_dashboard_browser.py", "test_cli_basics.py", "test_routines.py")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.name in SERIAL_FILES:
             item.add_marker(pytest.mark.serial)
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files stay whole
     if backend(config) != "postgresql":
         return
     reason = postgres_unreachable()

@@ -17,10 +17,15 @@ from hub.timekeeping.clock import FakeClock
 from hub.web.asgi_server import serve_in_thread
 from hub.web.metrics import Metrics
 from hub.web.pages import make_app
+from tests.backend import sqlite_only
 from tests.dashboard_scenario import HELD_TITLES, editor_scenario, held_ids, item_status, paused
 
 CHROMIUM = "/usr/bin/chromium"
 NOW = datetime(2026, 3, 5, 7, 0, tzinfo=UTC)
+
+# The page in a real browser; what its buttons change in the store is tested on both backends
+# over HTTP (test_dashboard_actions.py), so the browser runs once, on SQLite.
+pytestmark = sqlite_only("the browser half of the dashboard tests; the store half runs on both")
 
 
 @pytest.fixture

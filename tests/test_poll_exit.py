@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hub.intake.pipeline import POOL_MIN_SOURCES
 from hub.loopback import Document, LoopbackServer
+from tests.backend import sqlite_only
 from tests.conftest import write_config
 
 FEEDS = POOL_MIN_SOURCES + 4  # enough due sources for the parsing pool
@@ -33,6 +34,7 @@ def _feed(n: int) -> Document:
                     f"<link>https://villa{n}.example.org/</link>{items}</channel></rss>".encode())
 
 
+@sqlite_only("the parsing pool's shutdown is the same whatever the store")
 def test_poll_once_writes_nothing_to_stderr_on_a_clean_run(project: Path) -> None:
     # No validators: every run downloads and parses every feed again, so every run uses the pool.
     with LoopbackServer(use_etags=False) as server:
