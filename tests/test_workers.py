@@ -19,7 +19,7 @@ def test_workers_for_one_number_share_its_rate(tmp_path, store_url) -> None:
     """Three workers each configured with the number's ``rate = 50``: 50 a second together."""
     if not store_url.startswith("postgresql"):
         pytest.skip("several worker processes share a rate through PostgreSQL (SQLite: one process)")
-    result = run_workers(tmp_path, store_url, deliveries=300, workers=3, rate=50, throughput=50,
+    result = run_workers(tmp_path, store_url, deliveries=150, workers=3, rate=50, throughput=50,
                          deadline=120)
     assert result.lost == 0 and result.duplicated == 0, result
     assert result.most_in_one_second() <= 50, "by the simulator's log, never above the rate"
@@ -32,8 +32,8 @@ def test_a_killed_worker_s_claims_that_never_left_are_sent_by_the_others(tmp_pat
     (its lease, or at once when they see its pid gone); what it sent is not sent again."""
     if not store_url.startswith("postgresql"):
         pytest.skip("several worker processes share an outbox on PostgreSQL (SQLite: one process)")
-    result = run_workers(tmp_path, store_url, deliveries=600, workers=3, rate=50, deadline=120,
-                         kill_after=100)
+    result = run_workers(tmp_path, store_url, deliveries=300, workers=3, rate=50, deadline=120,
+                         kill_after=60)
     killed = result.killed
     assert killed is not None, "the kill came while there was still something to send"
     assert result.duplicated == 0, result
