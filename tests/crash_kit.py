@@ -180,7 +180,8 @@ def run_crash_scenario(folder: Path, deliveries: int, kills: int, seed: int = 7,
                     break  # every send recorded and every "delivered" webhook stored
                 # Everything done, or in doubt (its request journaled in the instant of a kill: it
                 # waits the in-doubt hour, by design): the last statuses may still be on their way.
-                if settled_by is None and sum(states.get(s, 0) for s in DONE) + _in_doubt(store) == deliveries:
+                finished = sum(states.get(s, 0) for s in DONE) + _in_doubt(store)
+                if settled_by is None and finished == deliveries:
                     settled_by = time.monotonic() + 15
                 if time.monotonic() > (settled_by or started + deadline):
                     break
