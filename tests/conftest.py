@@ -193,6 +193,15 @@ LONGEST_FIRST = ("test_month.py", "test_webhook_batching.py", "test_poll_exit.py
                  "test_dashboard_browser.py", "test_cli_basics.py", "test_routines.py")
 
 
+# Files none of whose tests opens a store (checked by running the PostgreSQL pass with empty
+# schemas and looking for tables afterwards): they run once, in the SQLite pass; on PostgreSQL
+# they would repeat the same work for nothing. A test in them that needs the store belongs elsewhere.
+STORE_FREE_FILES = ("test_when.py", "test_normalise.py", "test_config_errors.py", "test_relevance.py",
+                    "test_whatsapp_conformance.py", "test_signature.py", "test_simulator.py",
+                    "test_contrib.py", "test_docs.py", "test_typed_store.py", "test_text.py",
+                    "test_cli_startup.py")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.name in SERIAL_FILES:
@@ -207,6 +216,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=reason))
         elif (mark := item.get_closest_marker("sqlite_only")) is not None:
             item.add_marker(pytest.mark.skip(reason=f"SQLite only: {mark.args[0]}"))
+        elif item.path.name in STORE_FREE_FILES:
+            item.add_marker(pytest.mark.skip(reason="opens no store: runs once, in the SQLite pass"))
 
 
 __all__ = ["SIM_TOKEN", "Document", "HubRunner", "db_url", "open_db", "sqlite_only", "write_config",
