@@ -18,8 +18,9 @@ run: setup
 
 # The suite on both stores: SQLite files, and PostgreSQL (HUB_TEST_DATABASE_URL, default the
 # local server; every test skips, saying why, when it is unreachable). First ruff; then, at once,
-# mypy (strict on hub/ and plugins/) and the bulk of the suite on both stores (two pytest-xdist
-# workers each, a private store per test; their output is shown as each ends). Then the
+# mypy (strict on hub/ and plugins/) and the bulk of the suite on both stores (pytest-xdist: two
+# workers on SQLite, three on PostgreSQL, whose tests wait more on the server, so both end together;
+# a private store per test; their output is shown as each ends). Then the
 # timing-sensitive tests (marker `serial`) alone, one store after the other. Everything runs;
 # any failure fails. The wall time is printed at the end.
 PASS = $(BIN)/python -m pytest -q -p no:cacheprovider
@@ -28,7 +29,7 @@ test: setup
 	$(BIN)/ruff check . || exit 1; \
 	$(BIN)/python -m mypy > $$logs/mypy 2>&1 & mypy=$$!; \
 	$(PASS) -n 2 -m "not serial" > $$logs/sqlite 2>&1 & sq=$$!; \
-	$(PASS) -n 2 -m "not serial" --backend=postgresql > $$logs/pg 2>&1 & pg=$$!; \
+	$(PASS) -n 3 -m "not serial" --backend=postgresql > $$logs/pg 2>&1 & pg=$$!; \
 	types=passed; sqlite=passed; postgresql=passed; \
 	wait $$mypy || types=FAILED; echo "== mypy"; cat $$logs/mypy; \
 	wait $$sq || sqlite=FAILED; echo "== the suite on SQLite (all but the serial tests)"; cat $$logs/sqlite; \
