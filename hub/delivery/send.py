@@ -67,7 +67,7 @@ log = logging.getLogger("hub.delivery.send")
 
 BATCH = 100
 FLUSH_EVERY = 0.2  # seconds between two writes of outcomes (a lost one is settled by statuses)
-# All sending for the number pauses this long after its throughput was reached (130429) when
+# All sending for the number pauses this long after its throughput was reached (Meta's throughput error) when
 # Meta gave no Retry-After. The number's last second is full then: a quarter of a second lets a
 # quarter of it leave Meta's window, room for the few requests that bunched on their way. A whole
 # second per bunch halted the number for a third of a busy run (benchmarks/workers.py --shared-rate).
@@ -604,8 +604,8 @@ class _Run:
             # A server store: the request is recorded first, then waits for its slot and leaves
             # on it. Recording is a batched round trip whose answer comes back for many requests
             # at once; a slot taken before it would be spent late, and the requests of several
-            # processes would bunch over the number's rate (130429). ``asked_ahead`` bounds how
-            # many recorded requests wait for a slot, so each still leaves moments after its record.
+            # processes would bunch over the number's rate (Meta's throughput error). ``asked_ahead``
+            # bounds how many recorded requests wait for a slot, so each leaves moments after its record.
             async with self.asked_ahead:
                 if not await self._ask(claim, news):
                     return

@@ -34,7 +34,7 @@ BLOCK_SECONDS = 0.05  # a reservation covers about this much of the number's tim
 MAX_BLOCK = 20
 # Several processes' requests also meet on the wire, each a little early or late on its slot (a
 # busy event loop, a busy machine): 6 % below the rate absorbs 60 ms of that in any second, where
-# one process's 3 % (``pacing.HEADROOM``) left 130429 answers, each halting the number for 1 s.
+# one process's 3 % (``pacing.HEADROOM``) left throughput-exceeded answers, each halting the number for 1 s.
 SHARED_HEADROOM = 0.06
 DRIFT = 0.001  # how fast (s/s) a clock offset measured earlier is trusted less than a new one
 CALIBRATE = 5  # round trips measured before a process's first reservation
@@ -133,8 +133,8 @@ class SharedBucket:
         The server read its clock somewhere between ``before`` and ``after``: taking the middle
         errs by up to half the round trip. On a loaded machine one round trip may take 50 ms, and
         slots placed 25 ms early in one process and late in another add up to more than the rate
-        in a second (seen as 130429). The quickest round trip seen is the best estimate; it is
-        trusted a little less as it ages (``DRIFT``), as clocks drift apart.
+        in a second (seen as Meta's throughput error). The quickest round trip seen is the best
+        estimate; it is trusted a little less as it ages (``DRIFT``), as clocks drift apart.
         """
         error = (after - before) / 2
         best = self._clock
