@@ -14,6 +14,8 @@ from typing import IO, Any
 
 import pytest
 
+from hub.simulator.process import end_process
+
 
 def free_port() -> int:
     """A loopback port free a moment ago (for a command that must be told its port up front)."""
@@ -46,13 +48,7 @@ class Started:
         raise AssertionError(f"{pattern!r} not seen in {seconds} s:\n{self.text()}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        end_process(self.proc)
         self._out.close()
 
 

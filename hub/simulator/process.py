@@ -56,13 +56,7 @@ class SandboxProcess:
         return accepted
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        end_process(self.proc)
         if hasattr(self, "_client"):
             self._client.close()
 
@@ -71,3 +65,14 @@ class SandboxProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def end_process(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM a child still running, give it 10 s to finish, then SIGKILL it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
